@@ -1,0 +1,211 @@
+"""The `voronka` command. It only builds the core and calls it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.container import build_core
+from bot.core.errors import DomainError
+from bot.core.people import Role
+from bot.i18n import catalog
+from bot.logs import configure_logging
+
+NO_TOKEN = """\
+VORONKA_BOT_TOKEN is not set, so the bot cannot connect to Telegram.
+
+How to get a token:
+  1. In Telegram, open @BotFather and send /newbot.
+  2. Choose a display name and a username ending in "bot".
+  3. BotFather answers with a token like 123456789:AA...; put it in .env:
+       VORONKA_BOT_TOKEN=123456789:AA...
+  4. In @BotFather, /setinline turns on inline mode (for answers in any chat).
+
+To try the bot without Telegram or a token, run:
+  voronka chat --role admin
+"""
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _run_async(coroutine: Coroutine[Any, Any, int]) -> int:
+    return asyncio.run(coroutine)
+
+
+# --- run ---------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Migrate, then poll Telegram until stopped."""
+    from telegram import Update
+
+    from bot.tg.app import build_application
+
+    token = settings.token()
+    if not token:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, token)
+    _run_async(_migrate(settings))
+    core = build_core(settings)
+    application = build_application(core, token=token)
+    application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    core = build_core(settings)
+    try:
+        await core.migrate()
+    finally:
+        await core.close()
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    configure_logging(settings.log_level)
+    _run_async(_migrate(settings))
+    print("database is up to date")
+    return 0
+
+
+# --- chat --------------------------------------------------------------------------------
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.tg.terminal import run_terminal_chat
+
+    configure_logging("WARNING")
+
+    async def chat() -> int:
+        core = build_core(settings)
+        try:
+            await run_terminal_chat(
+                core,
+                user_id=args.user_id,
+                role=Role(args.role) if args.role else None,
+                name=args.name,
+                team=args.team,
+                language=args.lang,
+                files_dir=args.files_dir or settings.data_dir / "chat-files",
+            )
+        finally:
+            await core.close()
+        return 0
+
+    return _run_async(chat())
+
+
+# --- invite ------------------------------------------------------------------------------
+
+
+async def _bot_username(settings: Settings) -> str | None:
+    if settings.bot_username:
+        return settings.bot_username.lstrip("@")
+    token = settings.token()
+    if not token:
+        return None
+    from telegram import Bot
+
+    bot = Bot(
+        token,
+        base_url=f"{settings.bot_api_url}/bot{{token}}",
+        base_file_url=f"{settings.bot_api_url}/file/bot{{token}}",
+    )
+    async with bot:
+        return bot.username
+
+
+def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a one-time invite link (the first admin is made this way)."""
+    from bot.tg.handlers.invite import invite_link
+
+    async def invite() -> int:
+        username = await _bot_username(settings)
+        if not username:
+            print(catalog("en")("invite.no_username"), file=sys.stderr)
+            return 2
+        core = build_core(settings)
+        try:
+            await core.migrate()
+            info = await core.people.create_invite(None, Role(args.role), team_name=args.team)
+        finally:
+            await core.close()
+        link = invite_link(username, info.token)
+        if args.json:
+            payload = {
+                "token": info.token,
+                "link": link,
+                "role": info.role.value,
+                "team": info.team_name,
+                "expires_at": info.expires_at.isoformat(),
+            }
+            print(json.dumps(payload, ensure_ascii=False))
+        else:
+            team = f", team {info.team_name}" if info.team_name else ""
+            print(f"Invite for a {info.role.value}{team}, valid until {info.expires_at:%Y-%m-%d %H:%M} UTC:")
+            print(link)
+        return 0
+
+    return _run_async(invite())
+
+
+# --- the parser --------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voronka",
+        description="Voronka: a Telegram assistant for B2B sales teams.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser("run", help="apply migrations and run the bot (long polling)")
+    run.set_defaults(handler=cmd_run)
+
+    chat = commands.add_parser("chat", help="try the bot in this terminal, without Telegram")
+    chat.add_argument("--user-id", type=int, default=1, help="your pretend Telegram id (default 1)")
+    chat.add_argument("--role", choices=[r.value for r in Role], help="create this person with the role")
+    chat.add_argument("--name", default="Terminal User", help="the person's name")
+    chat.add_argument("--team", default=None, help="the person's team (created if missing)")
+    chat.add_argument("--lang", default="ru", help="Telegram language code (ru, en, ...)")
+    chat.add_argument("--files-dir", type=Path, default=None, help="where sent documents are saved")
+    chat.set_defaults(handler=cmd_chat)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(
+        handler=cmd_db_upgrade
+    )
+
+    invite = commands.add_parser("invite", help="print a one-time invite link")
+    invite.add_argument("--role", required=True, choices=[r.value for r in Role])
+    invite.add_argument("--team", default=None, help="team name (created if it does not exist)")
+    invite.add_argument("--json", action="store_true", help="print JSON")
+    invite.set_defaults(handler=cmd_invite)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"Invalid settings:\n{error}", file=sys.stderr)
+        return 2
+    handler: Handler = args.handler
+    try:
+        return handler(args, settings)
+    except DomainError as error:
+        message = catalog("en")
+        text = message(error.key, **error.params) if message.has(error.key) else error.key
+        print(text, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,143 @@
+"""Settings from the environment (prefix ``VORONKA_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+import logging
+from datetime import time
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DEFAULTS = Path(__file__).resolve().parent / "defaults"
+TELEGRAM_API_URL = "https://api.telegram.org"
+
+
+class Settings(BaseSettings):
+    """Everything an operator may configure; validated once at start."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VORONKA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    bot_token: SecretStr | None = None
+    bot_username: str | None = None
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    timezone: str = "Europe/Moscow"
+    admins: Annotated[tuple[int, ...], NoDecode] = ()
+    company_name: str = "Voronka"
+    bot_api_url: str = TELEGRAM_API_URL
+    log_level: str = "INFO"
+    invite_ttl_days: int = Field(default=7, ge=1, le=365)
+    funnel_file: Path = PACKAGE_DEFAULTS / "funnel.yaml"
+    knowledge_dir: Path = PROJECT_ROOT / "knowledge_base"
+    scripts_dir: Path = PROJECT_ROOT / "scripts_library"
+    offer_templates_dir: Path = PROJECT_ROOT / "templates" / "offers"
+    catalog_file: Path = PROJECT_ROOT / "knowledge_base" / "catalog.yaml"
+    nudge_time: time = time(9, 30)
+    digest_time: time = time(9, 0)
+    next_step_grace_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    undo_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    max_discount_manager: Decimal = Field(default=Decimal(10), ge=0, le=100)
+    max_discount_lead: Decimal = Field(default=Decimal(20), ge=0, le=100)
+    max_discount_admin: Decimal = Field(default=Decimal(30), ge=0, le=100)
+    vat_percent: Decimal = Field(default=Decimal(22), ge=0, le=100)
+    offer_valid_days: int = Field(default=14, ge=1, le=365)
+    offer_free_lines: bool = True
+    offer_moves_deal: bool = True
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.replace(";", ",").split(",")]
+            try:
+                return tuple(int(part) for part in parts if part)
+            except ValueError:
+                raise ValueError(
+                    "expected comma-separated Telegram ids, e.g. 123456789,987654321"
+                ) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}, e.g. Europe/Moscow") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in logging.getLevelNamesMapping():
+            raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("bot_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL, e.g. https://api.telegram.org")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "expected sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user@host/db"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'voronka.db'}"
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def db_url(self) -> str:
+        assert self.database_url is not None  # filled by _default_database
+        return self.database_url
+
+    def token(self) -> str | None:
+        return self.bot_token.get_secret_value() if self.bot_token else None
+
+
+class SettingsError(Exception):
+    """A setting is invalid; the message names it and says what is wrong."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        name = "VORONKA_" + "_".join(str(part) for part in item["loc"][:1]).upper()
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{name}: {message}")
+    return "\n".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning pydantic's report into one line per bad setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

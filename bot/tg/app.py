@@ -1,0 +1,109 @@
+"""build_application(core): the whole bot in one place, with an explicit list of handlers."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.constants import ParseMode
+from telegram.request import BaseRequest
+from telegram.warnings import PTBUserWarning
+
+from bot.container import Core
+from bot.i18n import LANGUAGES, catalog
+from bot.tg.context import BotData, Ctx
+from bot.tg.handlers import basics
+from bot.tg.handlers.access import gate
+from bot.tg.handlers.common import show
+from bot.tg.handlers.errors import on_error
+from bot.tg.handlers.invite import invite_conversation
+from bot.tg.handlers.team import team_handlers
+from bot.tg.observe import VoronkaApplication, mark, trace_handler
+
+# Conversations mix buttons and text on purpose; PTB warns about per_message tracking.
+warnings.filterwarnings("ignore", message=r".*per_message.*", category=PTBUserWarning)
+
+# The command menu, in this order, for every language.
+MENU_COMMANDS = ("start", "help", "invite", "team", "cancel")
+
+# The Telegram language whose menu is the default (everyone not Russian reads English).
+MENU_DEFAULT_LANGUAGE = "en"
+
+
+async def expired_button(update: Update, context: Ctx) -> None:
+    """A button from a finished dialog or an older version of the bot."""
+    mark("expired", "expired_button")
+    await show(update, context.t("common.expired_button"))
+
+
+def handlers() -> list[BaseHandler[Any, Ctx, Any]]:
+    """Every handler in group 0, in the order they are tried."""
+    return [
+        CommandHandler("start", basics.start),
+        CommandHandler("help", basics.help_command),
+        invite_conversation(),
+        *team_handlers(),
+        CommandHandler("cancel", basics.nothing_to_cancel),
+        MessageHandler(filters.COMMAND, basics.unknown_command),
+        MessageHandler(filters.TEXT, basics.fallback_text),
+        MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL, basics.not_text),
+        CallbackQueryHandler(expired_button),
+    ]
+
+
+async def register_commands(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """setMyCommands in every language, before the bot answers anything."""
+    for language in LANGUAGES:
+        t = catalog(language)
+        commands = [BotCommand(name, t(f"commands.{name}")) for name in MENU_COMMANDS]
+        await application.bot.set_my_commands(
+            commands, scope=BotCommandScopeDefault(), language_code=language
+        )
+        if language == MENU_DEFAULT_LANGUAGE:
+            await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault())
+
+
+def build_application(
+    core: Core,
+    *,
+    token: str | None = None,
+    request: BaseRequest | None = None,
+    rate_limit: bool = True,
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The real application. Tests and `voronka chat` pass an offline `request`."""
+    settings = core.settings
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
+        ApplicationBuilder()
+        .application_class(VoronkaApplication)
+        .token(token or settings.token() or "0:offline")
+        .base_url(f"{settings.bot_api_url}/bot{{token}}")
+        .base_file_url(f"{settings.bot_api_url}/file/bot{{token}}")
+        .context_types(ContextTypes(context=Ctx, bot_data=BotData))
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
+        .post_init(register_commands)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    application = builder.build()
+    application.bot_data.core = core
+    application.add_handler(TypeHandler(Update, gate), group=-1)
+    for handler in handlers():
+        application.add_handler(trace_handler(handler))
+    application.add_error_handler(on_error)  # type: ignore[arg-type]
+    return application

@@ -1,0 +1,91 @@
+"""/start, /help, /cancel, unknown commands and messages nobody else took."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Update
+from telegram.ext import ConversationHandler
+
+from bot.core.people import Person, Role
+from bot.tg.context import Ctx
+from bot.tg.handlers.common import reply
+from bot.tg.observe import mark
+
+# Help sections in the order shown, with the roles that see them.
+HELP_SECTIONS: list[tuple[str, frozenset[Role]]] = [
+    ("help.general", frozenset(Role)),
+    ("help.lead", frozenset({Role.LEAD})),
+    ("help.admin", frozenset({Role.ADMIN})),
+]
+
+WORD = re.compile(r"\w", re.UNICODE)
+
+
+def help_text(context: Ctx, person: Person) -> str:
+    t = context.t
+    parts = [t("help.intro")]
+    parts += [t(key) for key, roles in HELP_SECTIONS if person.role in roles and t.has(key)]
+    return "\n\n".join(parts)
+
+
+async def start(update: Update, context: Ctx) -> None:
+    """Greet a registered person, or register someone who opened an invite link."""
+    args = context.args or []
+    user = update.effective_user
+    assert user is not None
+    if args:
+        person = await context.core.people.redeem_invite(
+            args[0], user.id, user.full_name, context.language
+        )
+        context.person = person
+        await reply(update, _greeting(context, person, "start.registered"))
+        await reply(update, help_text(context, person))
+        return
+    person = context.person
+    await reply(update, _greeting(context, person, "start.hello"))
+
+
+def _greeting(context: Ctx, person: Person, key: str) -> str:
+    role = context.t(f"roles.{person.role.value}")
+    return context.t(key, name=person.name, role=role, team=person.team_name)
+
+
+async def help_command(update: Update, context: Ctx) -> None:
+    """Examples of every command this person's role may use."""
+    await reply(update, help_text(context, context.person))
+
+
+async def cancel(update: Update, context: Ctx) -> int:
+    """Leave any dialog. Conversations route /cancel here as their fallback."""
+    context.user_data.pop("dialog", None) if context.user_data is not None else None
+    await reply(update, context.t("common.cancelled"))
+    return ConversationHandler.END
+
+
+async def nothing_to_cancel(update: Update, context: Ctx) -> None:
+    await reply(update, context.t("common.nothing_to_cancel"))
+
+
+async def unknown_command(update: Update, context: Ctx) -> None:
+    mark("unknown", "unknown_command")
+    text = update.effective_message.text if update.effective_message else ""
+    command = (text or "/").split()[0].split("@")[0][:40]
+    await reply(update, context.t("common.unknown_command", command=command))
+
+
+async def not_text(update: Update, context: Ctx) -> None:
+    """Stickers, photos, voice: say what the bot understands instead."""
+    mark("unsupported", "not_text")
+    await reply(update, context.t("common.not_text"))
+
+
+async def fallback_text(update: Update, context: Ctx) -> None:
+    """Text that no feature claimed."""
+    message = update.effective_message
+    text = message.text if message and message.text else ""
+    mark("not_understood", "fallback_text")
+    if not WORD.search(text):
+        await reply(update, context.t("common.no_meaning"))
+        return
+    await reply(update, context.t("fallback.not_understood"))

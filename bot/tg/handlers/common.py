@@ -1,0 +1,39 @@
+"""Small helpers every handler uses to answer."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.tg.render import split_message
+
+
+async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
+    """Send a new message to the chat of this update (split past Telegram's limit)."""
+    chat = update.effective_chat
+    assert chat is not None
+    parts = split_message(text)
+    for part in parts[:-1]:
+        await chat.send_message(part, parse_mode=ParseMode.HTML)
+    return await chat.send_message(
+        parts[-1], parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
+    )
+
+
+async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Answer a button press by editing its message in place; otherwise send a message."""
+    query = update.callback_query
+    if query is None or query.message is None or len(text) > 4096:
+        if query is not None:
+            await query.answer()
+        await reply(update, text, markup)
+        return
+    await query.answer()
+    try:
+        await query.edit_message_text(
+            text, parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
+        )
+    except BadRequest as error:  # pressing the same button twice: "message is not modified"
+        if "not modified" not in str(error).lower():
+            raise

@@ -1,0 +1,85 @@
+"""One log line per handled update: who, which handler, what came of it, how long."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from telegram import Update
+from telegram.ext import Application, BaseHandler, ConversationHandler
+
+log = logging.getLogger("voronka.updates")
+
+
+@dataclass
+class Trace:
+    handler: str = "-"
+    outcome: str = "ignored"
+
+
+_current: ContextVar[Trace | None] = ContextVar("voronka_trace", default=None)
+
+
+def mark(outcome: str, handler: str | None = None) -> None:
+    """Record what happened to the update being processed (no-op outside one)."""
+    trace = _current.get()
+    if trace is not None:
+        trace.outcome = outcome
+        if handler is not None:
+            trace.handler = handler
+
+
+R = TypeVar("R")
+
+
+def traced(callback: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+    """Wrap a handler callback so the log line names it."""
+    name = getattr(callback, "__name__", repr(callback))
+
+    @functools.wraps(callback)
+    async def wrapper(*args: Any, **kwargs: Any) -> R:
+        mark("ok", name)
+        return await callback(*args, **kwargs)
+
+    return wrapper
+
+
+def trace_handler(handler: BaseHandler[Any, Any, Any]) -> BaseHandler[Any, Any, Any]:
+    """Wrap a handler's callback (and a conversation's inner handlers) in `traced`."""
+    if isinstance(handler, ConversationHandler):
+        for inner in (*handler.entry_points, *handler.fallbacks):
+            trace_handler(inner)
+        for state_handlers in handler.states.values():
+            for inner in state_handlers:
+                trace_handler(inner)
+    else:
+        handler.callback = traced(handler.callback)
+    return handler
+
+
+class VoronkaApplication(Application[Any, Any, Any, Any, Any, Any]):
+    """PTB's Application, timing each update. Never logs message text at INFO."""
+
+    async def process_update(self, update: object) -> None:
+        trace = Trace()
+        token = _current.set(trace)
+        started = time.perf_counter()
+        try:
+            await super().process_update(update)
+        finally:
+            _current.reset(token)
+            user = update.effective_user.id if isinstance(update, Update) and update.effective_user else "-"
+            update_id = update.update_id if isinstance(update, Update) else "-"
+            log.info(
+                "update=%s user=%s handler=%s outcome=%s ms=%.1f",
+                update_id,
+                user,
+                trace.handler,
+                trace.outcome,
+                (time.perf_counter() - started) * 1000,
+            )
