@@ -149,7 +149,10 @@ def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(payload, ensure_ascii=False))
         else:
             team = f", team {info.team_name}" if info.team_name else ""
-            print(f"Invite for a {info.role.value}{team}, valid until {info.expires_at:%Y-%m-%d %H:%M} UTC:")
+            print(
+                f"Invite for a {info.role.value}{team}, "
+                f"valid until {info.expires_at:%Y-%m-%d %H:%M} UTC:"
+            )
             print(link)
         return 0
 
@@ -171,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = commands.add_parser("chat", help="try the bot in this terminal, without Telegram")
     chat.add_argument("--user-id", type=int, default=1, help="your pretend Telegram id (default 1)")
-    chat.add_argument("--role", choices=[r.value for r in Role], help="create this person with the role")
+    chat.add_argument(
+        "--role", choices=[r.value for r in Role], help="create this person with the role"
+    )
     chat.add_argument("--name", default="Terminal User", help="the person's name")
     chat.add_argument("--team", default=None, help="the person's team (created if missing)")
     chat.add_argument("--lang", default="ru", help="Telegram language code (ru, en, ...)")

@@ -69,6 +69,7 @@ class Catalog:
     def __init__(self, language: str, messages: Mapping[str, str]) -> None:
         self.language = language
         self.keys = frozenset(messages)
+        self.sources = dict(messages)
         env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True)
         env.filters["amount"] = format_amount
         env.globals["plural"] = plural_ru if language == "ru" else plural_en

@@ -181,6 +181,8 @@ class PeopleService:
                 raise Forbidden("invite.forbidden")
             if team_id not in (None, actor.team_id) or actor.team_id is None:
                 raise Forbidden("invite.forbidden")
+            if team_name is not None and team_name != actor.team_name:
+                raise Forbidden("invite.forbidden")
             team_id = actor.team_id
         if team_id is not None:
             team = await session.get(Team, team_id)
@@ -340,7 +342,9 @@ class PeopleService:
 
     # --- helpers ---------------------------------------------------------------------
 
-    async def _load(self, session: AsyncSession, condition: object) -> tuple[User, Team | None] | None:
+    async def _load(
+        self, session: AsyncSession, condition: object
+    ) -> tuple[User, Team | None] | None:
         row = (
             await session.execute(
                 select(User, Team).outerjoin(Team, Team.id == User.team_id).where(condition)  # type: ignore[arg-type]

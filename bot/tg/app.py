@@ -6,6 +6,7 @@ import warnings
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -19,7 +20,6 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.constants import ParseMode
 from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
@@ -105,5 +105,5 @@ def build_application(
     application.add_handler(TypeHandler(Update, gate), group=-1)
     for handler in handlers():
         application.add_handler(trace_handler(handler))
-    application.add_error_handler(on_error)  # type: ignore[arg-type]
+    application.add_error_handler(on_error)
     return application

@@ -41,7 +41,7 @@ class Callback:
     prefix: str
     args: tuple[str, ...]
 
-    def int(self, index: int) -> int:
+    def number(self, index: int) -> int:
         return int(self.args[index])
 
     def get(self, index: int, default: str = "") -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -37,7 +37,9 @@ def mark(outcome: str, handler: str | None = None) -> None:
 R = TypeVar("R")
 
 
-def traced(callback: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+def traced(
+    callback: Callable[..., Coroutine[Any, Any, R]],
+) -> Callable[..., Coroutine[Any, Any, R]]:
     """Wrap a handler callback so the log line names it."""
     name = getattr(callback, "__name__", repr(callback))
 
@@ -73,7 +75,11 @@ class VoronkaApplication(Application[Any, Any, Any, Any, Any, Any]):
             await super().process_update(update)
         finally:
             _current.reset(token)
-            user = update.effective_user.id if isinstance(update, Update) and update.effective_user else "-"
+            user = (
+                update.effective_user.id
+                if isinstance(update, Update) and update.effective_user
+                else "-"
+            )
             update_id = update.update_id if isinstance(update, Update) else "-"
             log.info(
                 "update=%s user=%s handler=%s outcome=%s ms=%.1f",

@@ -62,7 +62,9 @@ def _buttons(markup: Any) -> list[list[tuple[str, str]]]:
     if not isinstance(markup, dict):
         return []
     rows = markup.get("inline_keyboard") or []
-    return [[(b["text"], b.get("callback_data") or b.get("url") or "") for b in row] for row in rows]
+    return [
+        [(b["text"], b.get("callback_data") or b.get("url") or "") for b in row] for row in rows
+    ]
 
 
 class OfflineRequest(BaseRequest):
@@ -112,14 +114,20 @@ class OfflineRequest(BaseRequest):
                 files[part] = (filename or part, data)
         self.calls.append(ApiCall(name, params, files))
         chat_id = params.get("chat_id")
-        if chat_id is not None and int(chat_id) in self.blocked_chats:
+        if chat_id is not None and int(str(chat_id)) in self.blocked_chats:
             return 403, json.dumps(
-                {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
+                {
+                    "ok": False,
+                    "error_code": 403,
+                    "description": "Forbidden: bot was blocked by the user",
+                }
             ).encode()
         result = self._answer(name, params, files)
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
-    def _answer(self, name: str, params: dict[str, Any], files: dict[str, tuple[str, bytes]]) -> Any:
+    def _answer(
+        self, name: str, params: dict[str, Any], files: dict[str, tuple[str, bytes]]
+    ) -> Any:
         if name == "getMe":
             return self.bot_user
         if name == "getUpdates":
@@ -149,10 +157,21 @@ class OfflineRequest(BaseRequest):
             if name == "sendDocument":
                 filename = upload[0] if upload else "file"
                 message.document = (filename, upload[1] if upload else b"")
-                raw["document"] = {"file_id": f"doc{message_id}", "file_unique_id": f"d{message_id}", "file_name": filename}
+                raw["document"] = {
+                    "file_id": f"doc{message_id}",
+                    "file_unique_id": f"d{message_id}",
+                    "file_name": filename,
+                }
             else:
                 message.photo = upload[1] if upload else b""
-                raw["photo"] = [{"file_id": f"ph{message_id}", "file_unique_id": f"p{message_id}", "width": 800, "height": 600}]
+                raw["photo"] = [
+                    {
+                        "file_id": f"ph{message_id}",
+                        "file_unique_id": f"p{message_id}",
+                        "width": 800,
+                        "height": 600,
+                    }
+                ]
         if "reply_markup" in params:
             markup = params["reply_markup"]
             raw["reply_markup"] = json.loads(markup) if isinstance(markup, str) else markup
@@ -231,8 +250,15 @@ class ChatClient:
             "date": int(time.time()),
             "chat": {"id": self.user_id, "type": "private"},
             "from": self.user,
-            "sticker": {"file_id": "s1", "file_unique_id": "s1", "width": 512, "height": 512,
-                        "is_animated": False, "is_video": False, "type": "regular"},
+            "sticker": {
+                "file_id": "s1",
+                "file_unique_id": "s1",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+            },
         }
         return await self._feed({"message": message})
 
@@ -254,7 +280,12 @@ class ChatClient:
 
     async def inline(self, query: str) -> list[ApiCall]:
         before = len(self.request.calls)
-        inline = {"id": str(next(self._update_ids)), "from": self.user, "query": query, "offset": ""}
+        inline = {
+            "id": str(next(self._update_ids)),
+            "from": self.user,
+            "query": query,
+            "offset": "",
+        }
         await self._feed({"inline_query": inline})
         return [c for c in self.request.calls[before:] if c.method == "answerInlineQuery"]
 
@@ -269,12 +300,18 @@ class ChatClient:
                 for text, data in row:
                     if label in text:
                         return candidate, data
-        raise LookupError(f"no button {label!r} in {[m.button_labels() for m in self.messages()[-3:]]}")
+        raise LookupError(
+            f"no button {label!r} in {[m.button_labels() for m in self.messages()[-3:]]}"
+        )
 
     def messages(self) -> list[BotMessage]:
         """Messages in this chat, oldest first, in their current (edited) state."""
         chat = self.user_id
-        return [m for (c, _), m in sorted(self.request.messages.items(), key=lambda kv: kv[0][1]) if c == chat]
+        return [
+            m
+            for (c, _), m in sorted(self.request.messages.items(), key=lambda kv: kv[0][1])
+            if c == chat
+        ]
 
     def last_reply(self) -> BotMessage:
         mine = [m for m in self.request.outbox if m.chat_id == self.user_id]

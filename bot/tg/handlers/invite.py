@@ -48,7 +48,9 @@ async def start_invite(update: Update, context: Ctx) -> int:
         return await _send_link(update, context, invite)
     if not person.is_admin:
         raise Forbidden("invite.forbidden")
-    buttons = [(context.t(f"roles.{role.value}"), cb.pack(cb.INVITE_ROLE, role.value)) for role in Role]
+    buttons = [
+        (context.t(f"roles.{role.value}"), cb.pack(cb.INVITE_ROLE, role.value)) for role in Role
+    ]
     await reply(update, context.t("invite.choose_role"), column(buttons))
     return CHOOSING_ROLE
 
@@ -72,7 +74,7 @@ async def choose_team(update: Update, context: Ctx) -> int:
         context.user_data["invite_role"] = role.value  # type: ignore[index]
         await show(update, context.t("invite.new_team_prompt", limit=MAX_TEAM_NAME))
         return NAMING_TEAM
-    team_id = data.int(1) or None
+    team_id = data.number(1) or None
     invite = await context.core.people.create_invite(context.person, role, team_id=team_id)
     return await _send_link(update, context, invite)
 

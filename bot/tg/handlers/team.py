@@ -75,7 +75,7 @@ def _card(context: Ctx, person: Person) -> tuple[str, list[list[tuple[str, str]]
 
 
 async def person_card(update: Update, context: Ctx) -> None:
-    person_id = cb.unpack(update.callback_query.data or "").int(0)  # type: ignore[union-attr]
+    person_id = cb.unpack(update.callback_query.data or "").number(0)  # type: ignore[union-attr]
     person = await context.core.people.person(context.person, person_id)
     text, rows = _card(context, person)
     await show(update, text, keyboard(rows))
@@ -85,7 +85,7 @@ async def set_role(update: Update, context: Ctx) -> None:
     data = cb.unpack(update.callback_query.data or "")  # type: ignore[union-attr]
     people = context.core.people
     if not data.get(1):
-        person = await people.person(context.person, data.int(0))
+        person = await people.person(context.person, data.number(0))
         buttons = [
             (context.t(f"roles.{role.value}"), cb.pack(cb.TEAM_SET_ROLE, person.id, role.value))
             for role in Role
@@ -93,16 +93,18 @@ async def set_role(update: Update, context: Ctx) -> None:
         buttons.append((context.t("common.back"), cb.pack(cb.TEAM_PERSON, person.id)))
         await show(update, context.t("team.choose_role", name=person.name), column(buttons))
         return
-    person = await people.set_role(context.person, data.int(0), Role(data.get(1)))
+    person = await people.set_role(context.person, data.number(0), Role(data.get(1)))
     role = context.t(f"roles.{person.role.value}")
-    await _after_change(update, context, person, context.t("team.role_changed", name=person.name, role=role))
+    await _after_change(
+        update, context, person, context.t("team.role_changed", name=person.name, role=role)
+    )
 
 
 async def set_team(update: Update, context: Ctx) -> None:
     data = cb.unpack(update.callback_query.data or "")  # type: ignore[union-attr]
     people = context.core.people
     if not data.get(1):
-        person = await people.person(context.person, data.int(0))
+        person = await people.person(context.person, data.number(0))
         buttons = [
             (name, cb.pack(cb.TEAM_SET_TEAM, person.id, team_id))
             for team_id, name in await people.team_names()
@@ -110,7 +112,7 @@ async def set_team(update: Update, context: Ctx) -> None:
         buttons.append((context.t("common.back"), cb.pack(cb.TEAM_PERSON, person.id)))
         await show(update, context.t("team.choose_team", name=person.name), column(buttons))
         return
-    person = await people.set_team(context.person, data.int(0), data.int(1))
+    person = await people.set_team(context.person, data.number(0), data.number(1))
     text = context.t("team.team_changed", name=person.name, team=person.team_name)
     await _after_change(update, context, person, text)
 
@@ -119,19 +121,21 @@ async def deactivate(update: Update, context: Ctx) -> None:
     data = cb.unpack(update.callback_query.data or "")  # type: ignore[union-attr]
     people = context.core.people
     if data.get(1) != "yes":
-        person = await people.person(context.person, data.int(0))
+        person = await people.person(context.person, data.number(0))
         buttons = [
-            (context.t("common.yes"), cb.pack(cb.TEAM_DEACTIVATE, person.id, "yes")),
-            (context.t("common.no"), cb.pack(cb.TEAM_PERSON, person.id)),
+            (context.t("common.confirm"), cb.pack(cb.TEAM_DEACTIVATE, person.id, "yes")),
+            (context.t("common.decline"), cb.pack(cb.TEAM_PERSON, person.id)),
         ]
-        await show(update, context.t("team.confirm_deactivate", name=person.name), keyboard([buttons]))
+        await show(
+            update, context.t("team.confirm_deactivate", name=person.name), keyboard([buttons])
+        )
         return
-    person = await people.set_active(context.person, data.int(0), False)
+    person = await people.set_active(context.person, data.number(0), False)
     await _after_change(update, context, person, context.t("team.deactivated", name=person.name))
 
 
 async def reactivate(update: Update, context: Ctx) -> None:
-    person_id = cb.unpack(update.callback_query.data or "").int(0)  # type: ignore[union-attr]
+    person_id = cb.unpack(update.callback_query.data or "").number(0)  # type: ignore[union-attr]
     person = await context.core.people.set_active(context.person, person_id, True)
     await _after_change(update, context, person, context.t("team.reactivated", name=person.name))
 

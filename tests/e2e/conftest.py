@@ -1,0 +1,92 @@
+"""Fixtures for end-to-end tests: the Bot API stand-in and the real `voronka` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.bot_api_standin import BotApiStandin, running_standin
+
+TOKEN = "987654321:AAE2E-voronka_token"
+
+
+def voronka_executable() -> str:
+    found = Path(sys.executable).parent / "voronka"
+    return str(found) if found.exists() else shutil.which("voronka") or "voronka"
+
+
+class BotProcess:
+    """`voronka` commands against the stand-in, sharing one data folder."""
+
+    def __init__(self, standin: BotApiStandin, data_dir: Path) -> None:
+        self.standin = standin
+        self.env = {
+            **os.environ,
+            **standin.bot_env(),
+            "VORONKA_DATA_DIR": str(data_dir),
+            "VORONKA_COMPANY_NAME": "Вектор Склад",
+            "VORONKA_LOG_LEVEL": "INFO",
+        }
+        self.env.pop("VORONKA_DATABASE_URL", None)
+        self.process: subprocess.Popen[str] | None = None
+        self.log_path = data_dir / "bot.log"
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [voronka_executable(), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=check,
+        )
+
+    def invite(self, role: str, team: str | None = None) -> dict[str, Any]:
+        args = ["invite", "--role", role, "--json"] + (["--team", team] if team else [])
+        return dict(json.loads(self.cli(*args).stdout))
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [voronka_executable(), "run"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.standin.wait_until(
+            lambda: self.standin.calls_to("getUpdates") or None, timeout=60, what="the bot to poll"
+        )
+
+    def stop(self) -> str:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def standin() -> Iterator[BotApiStandin]:
+    with running_standin(TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def bot_process(standin: BotApiStandin, tmp_path: Path) -> Iterator[BotProcess]:
+    process = BotProcess(standin, tmp_path / "data")
+    yield process
+    process.stop()
