@@ -13,6 +13,7 @@ from typing import Any
 from bot.config import Settings, SettingsError, load_settings
 from bot.container import build_core
 from bot.core.errors import DomainError
+from bot.core.funnel import FunnelError
 from bot.core.people import Role
 from bot.i18n import catalog
 from bot.logs import configure_logging
@@ -212,5 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = message(error.key, **error.params) if message.has(error.key) else error.key
         print(text, file=sys.stderr)
         return 1
+    except FunnelError as error:
+        print(f"Invalid funnel file (VORONKA_FUNNEL_FILE):\n{error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130

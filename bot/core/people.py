@@ -112,6 +112,8 @@ class PeopleService:
                 cleaned = clean_name(name, MAX_PERSON_NAME)
                 if user.active and cleaned and user.name != cleaned:
                     user.name = cleaned
+                if not user.reachable:  # they write again, so they unblocked the bot
+                    user.reachable = True
                 return _person(user, team)
             if telegram_id not in self._admins:
                 return None
@@ -332,7 +334,7 @@ class PeopleService:
             )
             if team_id is not None:
                 query = query.where(User.team_id == team_id)
-            return [_person(user, team) for user, team in (await session.execute(query)).tuples()]
+            return [_person(user, team) for user, team in (await session.execute(query)).all()]
 
     async def mark_unreachable(self, telegram_id: int) -> None:
         async with transaction(self._db) as session:

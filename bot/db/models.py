@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, MetaData, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.db.types import UTCDateTime
@@ -66,3 +78,94 @@ class Invite(Base):
 
 
 Index("ix_users_role_active", User.role, User.active)
+
+
+class Client(Base):
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    contact: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    email: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Deal(Base):
+    __tablename__ = "deals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    funnel: Mapped[str] = mapped_column(String(50))
+    stage: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(10))  # open | won | lost
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="RUB")
+    probability: Mapped[int | None] = mapped_column(Integer)
+    lost_reason: Mapped[str | None] = mapped_column(String(50))
+    next_step_text: Mapped[str | None] = mapped_column(String(500))
+    next_step_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    followup_asked_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    client: Mapped[Client | None] = relationship(lazy="raise")
+
+    # Optimistic locking: an UPDATE carries "WHERE version = <read version>".
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+Index("ix_deals_owner_status", Deal.owner_id, Deal.status)
+Index("ix_deals_team_status", Deal.team_id, Deal.status)
+Index("ix_deals_next_step_due", Deal.next_step_due)
+
+
+class StageTransition(Base):
+    """One row per move: every "who moved what" figure comes from here."""
+
+    __tablename__ = "stage_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    from_stage: Mapped[str | None] = mapped_column(String(50))
+    to_stage: Mapped[str] = mapped_column(String(50))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    via: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+Index("ix_stage_transitions_deal_at", StageTransition.deal_id, StageTransition.at)
+Index("ix_stage_transitions_at", StageTransition.at)
+
+
+class Note(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+Index("ix_notes_deal_at", Note.deal_id, Note.at)
+
+
+class SentLog(Base):
+    """What was sent to whom, so scheduled messages go out exactly once."""
+
+    __tablename__ = "sent_log"
+    __table_args__ = (UniqueConstraint("kind", "recipient", "key", name="uq_sent_log_once"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    recipient: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[str] = mapped_column(String(100))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -29,16 +29,19 @@ from bot.tg.context import BotData, Ctx
 from bot.tg.handlers import basics
 from bot.tg.handlers.access import gate
 from bot.tg.handlers.common import show
+from bot.tg.handlers.deals import deal_handlers
 from bot.tg.handlers.errors import on_error
 from bot.tg.handlers.invite import invite_conversation
 from bot.tg.handlers.team import team_handlers
+from bot.tg.handlers.text import on_text
+from bot.tg.jobs import schedule_jobs
 from bot.tg.observe import VoronkaApplication, mark, trace_handler
 
 # Conversations mix buttons and text on purpose; PTB warns about per_message tracking.
 warnings.filterwarnings("ignore", message=r".*per_message.*", category=PTBUserWarning)
 
 # The command menu, in this order, for every language.
-MENU_COMMANDS = ("start", "help", "invite", "team", "cancel")
+MENU_COMMANDS = ("deals", "new", "move", "help", "invite", "team", "cancel", "start")
 
 # The Telegram language whose menu is the default (everyone not Russian reads English).
 MENU_DEFAULT_LANGUAGE = "en"
@@ -57,9 +60,10 @@ def handlers() -> list[BaseHandler[Any, Ctx, Any]]:
         CommandHandler("help", basics.help_command),
         invite_conversation(),
         *team_handlers(),
+        *deal_handlers(),
         CommandHandler("cancel", basics.nothing_to_cancel),
         MessageHandler(filters.COMMAND, basics.unknown_command),
-        MessageHandler(filters.TEXT, basics.fallback_text),
+        MessageHandler(filters.TEXT, on_text),
         MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL, basics.not_text),
         CallbackQueryHandler(expired_button),
     ]
@@ -106,4 +110,5 @@ def build_application(
     for handler in handlers():
         application.add_handler(trace_handler(handler))
     application.add_error_handler(on_error)
+    schedule_jobs(application, core)
     return application

@@ -16,6 +16,25 @@ TEAM_SET_TEAM = "tt"  # tt:<person id>[:<team id>]
 TEAM_DEACTIVATE = "td"  # td:<person id>[:yes]
 TEAM_REACTIVATE = "ta"  # ta:<person id>
 TEAM_LIST = "tl"  # tl
+DEAL_VIEW = "dv"  # dv:<deal>
+DEAL_NEXT = "dn"  # dn:<deal>:<version>
+DEAL_PICK = "dp"  # dp:<deal>:<version>  (list stages)
+DEAL_MOVE = "dm"  # dm:<deal>:<stage>:<version>
+DEAL_WIN = "dw"  # dw:<deal>:<version>  (confirm)
+DEAL_WIN_YES = "dy"  # dy:<deal>:<version>
+DEAL_WIN_AMOUNT = "da"  # da:<deal>:<version>  (type another amount)
+DEAL_LOSE = "dl"  # dl:<deal>:<version>  (reasons)
+DEAL_LOSE_REASON = "dr"  # dr:<deal>:<reason>:<version>
+DEAL_NOTE = "dt"  # dt:<deal>
+DEAL_STEP = "ds"  # ds:<deal>
+DEAL_STEP_QUICK = "dq"  # dq:<deal>:<days; 0 = skip>
+DEAL_UNDO = "du"  # du:<transition>
+DEAL_REASSIGN = "dg"  # dg:<deal>[:<person>]
+DEAL_CHOOSE = "dc"  # dc:<deal>  (answer to "which deal did you mean?")
+DEAL_SKIP = "dk"  # dk  (skip the pending typed answer)
+DEAL_LIST = "dz"  # dz:<offset>:<owner id or 0>
+DEAL_FILTER = "df"  # df  (choose the owner filter)
+FOLLOWUP_LATER = "fl"  # fl:<deal>
 
 ALL_PREFIXES = (
     INVITE_ROLE,
@@ -26,6 +45,25 @@ ALL_PREFIXES = (
     TEAM_DEACTIVATE,
     TEAM_REACTIVATE,
     TEAM_LIST,
+    DEAL_VIEW,
+    DEAL_NEXT,
+    DEAL_PICK,
+    DEAL_MOVE,
+    DEAL_WIN,
+    DEAL_WIN_YES,
+    DEAL_WIN_AMOUNT,
+    DEAL_LOSE,
+    DEAL_LOSE_REASON,
+    DEAL_NOTE,
+    DEAL_STEP,
+    DEAL_STEP_QUICK,
+    DEAL_UNDO,
+    DEAL_REASSIGN,
+    DEAL_CHOOSE,
+    DEAL_SKIP,
+    DEAL_LIST,
+    DEAL_FILTER,
+    FOLLOWUP_LATER,
 )
 
 

@@ -8,12 +8,14 @@ from telegram import Update
 from telegram.ext import ConversationHandler
 
 from bot.core.people import Person, Role
+from bot.tg import dialogs
 from bot.tg.context import Ctx
 from bot.tg.handlers.common import reply
 from bot.tg.observe import mark
 
 # Help sections in the order shown, with the roles that see them.
 HELP_SECTIONS: list[tuple[str, frozenset[Role]]] = [
+    ("help.deals", frozenset(Role)),
     ("help.general", frozenset(Role)),
     ("help.lead", frozenset({Role.LEAD})),
     ("help.admin", frozenset({Role.ADMIN})),
@@ -58,12 +60,17 @@ async def help_command(update: Update, context: Ctx) -> None:
 
 async def cancel(update: Update, context: Ctx) -> int:
     """Leave any dialog. Conversations route /cancel here as their fallback."""
-    context.user_data.pop("dialog", None) if context.user_data is not None else None
+    dialogs.finish(context.user_data)
     await reply(update, context.t("common.cancelled"))
     return ConversationHandler.END
 
 
 async def nothing_to_cancel(update: Update, context: Ctx) -> None:
+    """/cancel outside a conversation: drops a pending typed question, if any."""
+    if dialogs.current(context.user_data) is not None:
+        dialogs.finish(context.user_data)
+        await reply(update, context.t("common.cancelled"))
+        return
     await reply(update, context.t("common.nothing_to_cancel"))
 
 

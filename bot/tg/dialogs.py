@@ -1,0 +1,44 @@
+"""Waiting for a typed answer after a button: a note, a next step, an amount, a /new step.
+
+One pending question per person, kept in `user_data`; /cancel drops it. Buttons can start
+a question from any message, which is why this is simpler than nested conversations here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DIALOG_KEY = "dialog"
+
+
+@dataclass
+class Dialog:
+    kind: str  # see the constants below
+    deal_id: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+NOTE = "note"
+NEXT_STEP = "next_step"
+LOST_COMMENT = "lost_comment"
+AMOUNT = "amount"  # the final amount before winning
+NEW_DEAL = "new_deal"  # data["step"]: title | client | amount | next_step
+CHOOSE_DEAL = "choose_deal"  # data["stage_text"]: the stage words to apply to the chosen deal
+
+
+def current(user_data: dict[Any, Any] | None) -> Dialog | None:
+    if user_data is None:
+        return None
+    dialog = user_data.get(DIALOG_KEY)
+    return dialog if isinstance(dialog, Dialog) else None
+
+
+def start(user_data: dict[Any, Any] | None, dialog: Dialog) -> None:
+    if user_data is not None:
+        user_data[DIALOG_KEY] = dialog
+
+
+def finish(user_data: dict[Any, Any] | None) -> None:
+    if user_data is not None:
+        user_data.pop(DIALOG_KEY, None)

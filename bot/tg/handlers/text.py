@@ -1,0 +1,39 @@
+"""Free text: an answer to the bot's last question, a deal command, or (otherwise) a question."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.core.deal_commands import DealMatcher, IntentKind
+from bot.core.errors import Invalid
+from bot.tg import dialogs
+from bot.tg.context import Ctx
+from bot.tg.handlers import basics
+from bot.tg.handlers.deals import act_on_intent, handle_dialog_text
+
+
+async def on_text(update: Update, context: Ctx) -> None:
+    """Route a text message to the right place."""
+    message = update.effective_message
+    text = (message.text or "").strip() if message else ""
+    core = context.core
+    dialog = dialogs.current(context.user_data)
+    if dialog is not None:
+        try:
+            await handle_dialog_text(update, context, dialog, text)
+            return
+        except Invalid:
+            # Not an answer to the question: maybe the person moved on to a deal command.
+            if dialog.kind not in (dialogs.NEXT_STEP, dialogs.CHOOSE_DEAL):
+                raise
+            intent = DealMatcher(await core.deals.refs(context.person), core.funnels).parse(text)
+            if intent.kind not in (IntentKind.MOVE, IntentKind.NOTE):
+                raise
+            dialogs.finish(context.user_data)
+            await act_on_intent(update, context, intent)
+            return
+    refs = await core.deals.refs(context.person)
+    intent = DealMatcher(refs, core.funnels).parse(text)
+    if await act_on_intent(update, context, intent):
+        return
+    await basics.fallback_text(update, context)

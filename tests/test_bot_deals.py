@@ -1,0 +1,319 @@
+"""Deals through the real Application: create, list, move by text and buttons, undo, steps."""
+
+import pytest
+from sqlalchemy import select
+
+from bot.core.clock import FrozenClock
+from bot.core.deals import Via
+from bot.core.people import Role
+from bot.db.models import User
+from bot.db.session import transaction
+from bot.i18n import catalog
+from bot.tg.jobs import send_followups, send_nudges
+from tests.conftest import Harness
+
+ru = catalog("ru")
+en = catalog("en")
+
+
+async def test_new_deal_in_one_line_with_amount_and_contact(harness: Harness) -> None:
+    _, anna = await harness.person(name="Анна")
+    replies = await anna.send("/new Ромашка ООО, 150 000, Иван Петров +7 999 123-45-67")
+    assert replies[0].text.startswith("✨ Сделка создана: <b>Ромашка ООО</b>, 150\u00a0000\u00a0₽")
+    card = replies[1].text
+    assert "👤 Иван Петров +7 999 123-45-67" in card and "📍 Новый лид — 0 дней" in card
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("150к", "150\u00a0000\u00a0₽"),
+        ("150 тыс", "150\u00a0000\u00a0₽"),
+        ("1,5 млн", "1\u00a0500\u00a0000\u00a0₽"),
+        ("2.5m", "2\u00a0500\u00a0000\u00a0₽"),
+        ("$3,000", "$3\u00a0000"),
+    ],
+)
+async def test_amounts_in_the_forms_people_type(harness: Harness, typed: str, shown: str) -> None:
+    _, anna = await harness.person()
+    replies = await anna.send(f"/new Ромашка, {typed}")
+    assert shown in replies[0].text
+
+
+@pytest.mark.parametrize("amount", ["сто тысяч", "-5"])
+async def test_a_bad_amount_is_explained_and_nothing_is_created(
+    harness: Harness, amount: str
+) -> None:
+    person, anna = await harness.person()
+    replies = await anna.send(f"/new Ромашка, {amount}")
+    assert [r.text for r in replies] == [ru("amount.invalid", value=amount)]
+    assert await harness.core.deals.refs(person) == []
+
+
+async def test_an_overlong_title_is_refused_with_an_example(harness: Harness) -> None:
+    person, anna = await harness.person()
+    replies = await anna.send("/new " + "Я" * 4000)
+    assert replies[-1].text.startswith("Название сделки — от 1 до 200 символов")
+    assert await harness.core.deals.refs(person) == []
+
+
+async def test_markup_in_names_is_shown_literally(harness: Harness) -> None:
+    _, anna = await harness.person()
+    replies = await anna.send("/new <b>Ромашка</b> & *Co*")
+    assert "&lt;b&gt;Ромашка&lt;/b&gt; &amp; *Co*" in replies[1].text
+
+
+async def test_new_deal_dialog_with_skips_and_cancel(harness: Harness) -> None:
+    person, anna = await harness.person()
+    await anna.send("/new")
+    await anna.send("Ромашка")
+    await anna.click("Пропустить")
+    await anna.send("150к")
+    replies = await anna.click("Пропустить")
+    assert "Ромашка" in replies[0].text and "150\u00a0000" in replies[0].text
+    await anna.send("/new")
+    assert (await anna.send("/cancel"))[-1].text == ru("common.cancelled")
+    assert len(await harness.core.deals.refs(person)) == 1
+
+
+async def test_move_by_text_confirms_with_undo_and_asks_next_step(harness: Harness) -> None:
+    person, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    replies = await anna.send("ромашку в кп")
+    assert replies[0].text == "<b>Ромашка</b>: Новый лид → КП отправлено"
+    assert replies[0].button_labels() == ["↩ Отменить"]
+    assert replies[1].text.startswith("<b>Ромашка</b>: какой следующий шаг?")
+    replies = await anna.send("позвонить завтра в 11")
+    assert replies[-1].text == "📅 Ромашка: позвонить — 01.12 11:00"
+    (deal,) = await harness.core.deals.refs(person)
+    assert deal.stage == "offer"
+
+
+async def test_undo_restores_the_stage(harness: Harness, clock: FrozenClock) -> None:
+    person, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    moved = (await anna.send("Ромашка → переговоры"))[0]
+    replies = await anna.click("Отменить", moved)
+    assert replies[-1].text.startswith("↩ Отменено: <b>Ромашка</b> снова на этапе «Новый лид»")
+    assert (await harness.core.deals.refs(person))[0].stage == "lead"
+
+
+async def test_undo_after_ten_minutes_says_it_expired(harness: Harness, clock: FrozenClock) -> None:
+    person, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    moved = (await anna.send("Ромашка → переговоры"))[0]
+    clock.advance(minutes=11)
+    replies = await anna.click("Отменить", moved)
+    assert replies[-1].text == ru("deal.undo_expired")
+    assert (await harness.core.deals.refs(person))[0].stage == "negotiation"
+
+
+async def test_a_next_step_in_the_past_or_unreadable_is_asked_again(harness: Harness) -> None:
+    _, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    await anna.send("ромашка дальше")
+    assert (await anna.send("купить слона"))[-1].text == ru("next_step.not_understood")
+    assert (await anna.send("вчера в 10"))[-1].text == ru("next_step.in_past")
+    assert (await anna.send("2025-01-01 звонок"))[-1].text == ru("next_step.in_past")
+    replies = await anna.send("встреча пт 15:00")
+    assert replies[-1].text == "📅 Ромашка: встреча — 04.12 15:00"
+
+
+async def test_lost_by_text_asks_the_reason_then_a_comment(harness: Harness) -> None:
+    person, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    replies = await anna.send("Ромашка → проиграна")
+    assert replies[0].text == "Почему «Ромашка» проиграна?"
+    replies = await anna.click("Выбрали конкурента")
+    assert replies[0].text == "<b>Ромашка</b> закрыта как проигранная: Выбрали конкурента."
+    assert replies[-1].text == ru("deal.lost_comment")
+    assert (await anna.send("ушли к Азия-Стеллаж"))[-1].text == ru("deal.lost_comment_saved")
+    card = await harness.core.deals.card(person, (await harness.core.deals.refs(person))[0].id)
+    assert card.status == "lost" and card.lost_reason == "competitor"
+    assert card.notes[0].text == "ушли к Азия-Стеллаж"
+
+
+async def test_won_from_the_card_confirms_the_amount(harness: Harness) -> None:
+    person, anna = await harness.person()
+    await anna.send("/new Ромашка, 150 000")
+    await anna.click("Выиграна")
+    await anna.click("Другая сумма")
+    replies = await anna.send("140 000")
+    assert replies[0].text.startswith("🏆 <b>Ромашка</b> выиграна — 140\u00a0000\u00a0₽")
+    (deal,) = await harness.core.deals.refs(person)
+    assert deal.status == "won"
+
+
+async def test_card_buttons_next_stage_note_and_quick_step(harness: Harness) -> None:
+    _person, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    replies = await anna.click("▶ Квалификация")
+    assert replies[0].text == "<b>Ромашка</b>: Новый лид → Квалификация"
+    assert (await anna.click("Через 3 дня"))[-1].text.startswith("📅 Ромашка: Связаться с клиентом")
+    await anna.send("/deals")
+    await anna.click("Ромашка")
+    await anna.click("Заметка")
+    assert (await anna.send("ждут бюджет"))[-1].text == "📝 Заметка сохранена: Ромашка."
+    assert (await anna.send("Ромашка: обсудили сроки"))[-1].text == "📝 Заметка сохранена: Ромашка."
+
+
+async def test_a_stale_card_button_tells_and_shows_the_current_deal(harness: Harness) -> None:
+    person, anna = await harness.person()
+    card = (await anna.send("/new Ромашка"))[1]
+    deal_id = (await harness.core.deals.refs(person))[0].id
+    await harness.core.deals.move(person, deal_id, "needs", via=Via.TEXT)
+    replies = await anna.click("▶ Квалификация", card)
+    assert replies[0].text == ru("deal.changed", title="Ромашка")
+    assert "📍 Выявление потребностей" in replies[1].text
+    assert (await harness.core.deals.refs(person))[0].stage == "needs"
+
+
+async def test_ambiguous_deal_asks_with_buttons_then_moves(harness: Harness) -> None:
+    _person, anna = await harness.person()
+    await anna.send("/new Северный Ветер")
+    await anna.send("/new Северный Поток")
+    replies = await anna.send("Северный → переговоры")
+    assert replies[0].text == ru("deal.choose_deal")
+    assert replies[0].button_labels() == ["Северный Ветер", "Северный Поток"]
+    replies = await anna.click("Северный Поток")
+    assert replies[0].text == "<b>Северный Поток</b>: Новый лид → Переговоры"
+
+
+async def test_an_unknown_deal_says_so_and_moves_nothing(harness: Harness) -> None:
+    _, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    replies = await anna.send("Лютик → переговоры")
+    assert replies[-1].text == ru("deal.no_match", name="Лютик")
+
+
+async def test_someone_elses_deal_is_not_moved(harness: Harness) -> None:
+    _, anna = await harness.person(name="Анна")
+    boris_person, boris = await harness.person(name="Борис")
+    await anna.send("/new Ромашка")
+    replies = await boris.send("Ромашка → договор")
+    assert replies[-1].text == ru("deal.no_match", name="Ромашка")
+    assert await harness.core.deals.refs(boris_person) == []
+
+
+async def test_an_unknown_stage_offers_the_stages(harness: Harness) -> None:
+    _, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    replies = await anna.send("Ромашка → луна")
+    assert replies[-1].text.startswith("Не понял этап «луна» для «Ромашка»")
+    assert "Переговоры" in replies[-1].button_labels()
+
+
+async def test_move_command(harness: Harness) -> None:
+    _, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    replies = await anna.send("/move ромашка договор")
+    assert replies[0].text == "<b>Ромашка</b>: Новый лид → Договор и счёт"
+    assert (await anna.send("/move"))[-1].text == ru("deal.no_match", name="")
+
+
+async def test_english_move_and_card(harness: Harness) -> None:
+    _, anna = await harness.person(language="en")
+    await anna.send("/new Romashka, 150k")
+    replies = await anna.send("romashka next")
+    assert replies[0].text == "<b>Romashka</b>: New lead → Qualification"
+    assert replies[1].text.startswith("<b>Romashka</b>: what's the next step?")
+    replies = await anna.send("/deals")
+    assert replies[0].text.startswith("<b>Open deals</b> (1)")
+
+
+async def test_deals_list_pages_and_a_lead_filters_by_manager(harness: Harness) -> None:
+    _, lead = await harness.person(Role.LEAD, name="Лида")
+    _anna_person, anna = await harness.person(name="Анна")
+    _, boris = await harness.person(name="Борис")
+    for index in range(10):
+        await anna.send(f"/new Сделка {index}")
+    await boris.send("/new Чужая")
+    listing = (await lead.send("/deals"))[-1]
+    assert listing.text.startswith("<b>Открытые сделки</b> (11)")
+    assert "Дальше →" in listing.button_labels()
+    second = (await lead.click("Дальше →"))[-1]
+    assert "← Назад" in second.button_labels()
+    await lead.click("Фильтр по менеджеру")
+    filtered = (await lead.click("Борис"))[-1]
+    assert filtered.text.startswith("<b>Открытые сделки</b> (1) — Борис")
+    own = (await anna.send("/deals"))[-1]
+    assert own.text.startswith("<b>Открытые сделки</b> (10)") and "Фильтр" not in " ".join(
+        own.button_labels()
+    )
+
+
+async def test_a_lead_reassigns_and_the_new_owner_is_told(harness: Harness) -> None:
+    _, lead = await harness.person(Role.LEAD, name="Лида")
+    _, anna = await harness.person(name="Анна")
+    vera_person, vera = await harness.person(name="Вера")
+    await anna.send("/new Ромашка")
+    await lead.send("/deals")
+    await lead.click("Ромашка")
+    await lead.click("Передать")
+    replies = await lead.click("Вера")
+    assert replies[0].text == "👥 «Ромашка» теперь у Вера."
+    assert vera.last_reply().text.startswith("👥 Вам передали сделку <b>Ромашка</b>")
+    assert [d.title for d in await harness.core.deals.refs(vera_person)] == ["Ромашка"]
+
+
+async def test_morning_nudge_once_a_day(harness: Harness, clock: FrozenClock) -> None:
+    _person, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    clock.advance(days=4)  # stalled: «Новый лид» rots after 2 days
+    assert await send_nudges(harness.core, harness.app) == 1
+    nudge = anna.last_reply()
+    assert nudge.text.startswith(ru("nudge.header"))
+    assert "• Ромашка — Новый лид, 4 дн. без движения" in nudge.text
+    assert nudge.button_labels() == ["Ромашка"]
+    assert await send_nudges(harness.core, harness.app) == 0
+    clock.advance(days=1)
+    assert await send_nudges(harness.core, harness.app) == 1
+
+
+async def test_no_nudge_when_there_is_nothing_to_say(harness: Harness) -> None:
+    _, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    assert await send_nudges(harness.core, harness.app) == 0
+
+
+async def test_nudge_day_follows_the_team_time_zone(harness: Harness, clock: FrozenClock) -> None:
+    _, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    clock.advance(days=3)
+    clock.now = clock.now.replace(hour=20, minute=30)  # 23:30 in Moscow
+    assert await send_nudges(harness.core, harness.app) == 1
+    clock.advance(hours=1)  # 00:30 in Moscow: a new local day
+    assert await send_nudges(harness.core, harness.app) == 1
+    clock.advance(hours=1)
+    assert await send_nudges(harness.core, harness.app) == 0
+
+
+async def test_how_did_it_go_after_the_next_step(harness: Harness, clock: FrozenClock) -> None:
+    _, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    await anna.send("ромашка дальше")
+    await anna.send("звонок через 2 часа")
+    clock.advance(hours=2, minutes=29)
+    assert await send_followups(harness.core, harness.app) == 0
+    clock.advance(minutes=2)
+    assert await send_followups(harness.core, harness.app) == 1
+    question = anna.last_reply()
+    assert question.text == "звонок с «Ромашка»: как прошло?"
+    assert question.button_labels() == ["▶ Продвинулась", "📅 Новый шаг", "✖ Проиграна", "💤 Позже"]
+    assert await send_followups(harness.core, harness.app) == 0
+    await anna.click("▶ Продвинулась", question)
+    replies = await anna.click("Презентация")
+    assert replies[0].text == "<b>Ромашка</b>: Квалификация → Презентация"
+
+
+async def test_a_blocked_manager_is_marked_unreachable(
+    harness: Harness, clock: FrozenClock
+) -> None:
+    person, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    clock.advance(days=4)
+    harness.request.blocked_chats.add(person.telegram_id)
+    assert await send_nudges(harness.core, harness.app) == 0
+    async with transaction(harness.core.db) as session:
+        reachable = await session.scalar(select(User.reachable).where(User.id == person.id))
+    assert reachable is False

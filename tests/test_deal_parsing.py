@@ -1,0 +1,124 @@
+"""Amounts, next-step dates and the funnel file: the forms people type, and clear refusals."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.config import PACKAGE_DEFAULTS
+from bot.core.amounts import parse_amount
+from bot.core.errors import Invalid
+from bot.core.funnel import FunnelError, load_funnels
+from bot.core.when import parse_next_step
+
+NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)  # Monday 10:00 in Moscow
+MOSCOW = ZoneInfo("Europe/Moscow")
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "currency"),
+    [
+        ("150000", "150000", "RUB"),
+        ("150 000", "150000", "RUB"),
+        ("150 000 ₽", "150000", "RUB"),
+        ("150к", "150000", "RUB"),
+        ("150 тыс", "150000", "RUB"),
+        ("1,5 млн", "1500000", "RUB"),
+        ("2.5m", "2500000", "RUB"),
+        ("$3,000", "3000", "USD"),
+        ("12 500,50 руб.", "12500.50", "RUB"),
+        ("€200", "200", "EUR"),
+    ],
+)
+def test_amounts_as_typed(text: str, amount: str, currency: str) -> None:
+    assert parse_amount(text) == (Decimal(amount).quantize(Decimal("0.01")), currency)
+
+
+@pytest.mark.parametrize("text", ["сто тысяч", "-5", "0", "1.2.3", "", "много"])
+def test_bad_amounts_are_refused(text: str) -> None:
+    with pytest.raises(Invalid) as error:
+        parse_amount(text)
+    assert error.value.key == "amount.invalid"
+
+
+@pytest.mark.parametrize(
+    ("text", "action", "due"),
+    [
+        ("позвонить завтра в 11", "позвонить", "2026-12-01 11:00"),
+        ("встреча пт 15:00", "встреча", "2026-12-04 15:00"),
+        ("через 3 дня отправить договор", "отправить договор", "2026-12-03 10:00"),
+        ("2026-12-03 10:00 звонок", "звонок", "2026-12-03 10:00"),
+        ("05.12 в 14 демо", "демо", "2026-12-05 14:00"),
+        ("3 декабря презентация", "презентация", "2026-12-03 10:00"),
+        ("через 2 часа перезвонить", "перезвонить", "2026-11-30 12:00"),
+        ("call tomorrow at 9:30", "call", "2026-12-01 09:30"),
+        ("в 3 созвон", "созвон", "2026-11-30 15:00"),
+        ("завтра", "Шаг", "2026-12-01 10:00"),
+    ],
+)
+def test_next_steps_as_typed(text: str, action: str, due: str) -> None:
+    step = parse_next_step(text, NOW, MOSCOW, "Шаг")
+    assert step.text == action
+    assert step.due.astimezone(MOSCOW).strftime("%Y-%m-%d %H:%M") == due
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("купить слона", "next_step.not_understood"),
+        ("", "next_step.not_understood"),
+        ("сегодня в 9", "next_step.in_past"),
+        ("2025-01-01 звонок", "next_step.in_past"),
+        ("31.02 звонок", "next_step.not_understood"),
+        ("в 25:00", "next_step.not_understood"),
+    ],
+)
+def test_bad_next_steps_are_refused(text: str, key: str) -> None:
+    with pytest.raises(Invalid) as error:
+        parse_next_step(text, NOW, MOSCOW, "Шаг")
+    assert error.value.key == key
+
+
+def test_the_shipped_funnel_follows_the_article() -> None:
+    config = load_funnels(PACKAGE_DEFAULTS / "funnel.yaml")
+    funnel = config.default
+    assert next(s.key for s in funnel.stages) == "lead"
+    assert funnel.won_stage.key == "paid" and funnel.lost_stage.key == "lost"
+    assert funnel.next_stage("contract").key == "paid"  # type: ignore[union-attr]
+    assert funnel.is_forward("offer", "paid") and not funnel.is_forward("offer", "lost")
+    assert {r.key for r in config.lost_reasons} >= {"price", "competitor", "no_budget"}
+
+
+@pytest.mark.parametrize(
+    ("mutation", "message"),
+    [
+        ("probability: 45", "funnel 'b2b', stage 'offer', field 'probability'"),
+        ("key: offer", "stage 'offer', field 'key': used twice"),
+    ],
+)
+def test_an_invalid_funnel_names_funnel_stage_and_field(
+    tmp_path: Path, mutation: str, message: str
+) -> None:
+    text = (PACKAGE_DEFAULTS / "funnel.yaml").read_text(encoding="utf-8")
+    if mutation.startswith("probability"):
+        text = text.replace("probability: 45", "probability: 450")
+    else:
+        text = text.replace("key: negotiation", "key: offer")
+    path = tmp_path / "funnel.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(FunnelError) as error:
+        load_funnels(path)
+    assert message in str(error.value)
+
+
+def test_a_funnel_without_a_won_stage_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "funnel.yaml"
+    path.write_text(
+        "funnels:\n  - key: x\n    name: X\n    stages:\n      - {key: a, name: A}\n"
+        "      - {key: b, name: B, lost: true}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(FunnelError, match="mark one stage 'won: true'"):
+        load_funnels(path)

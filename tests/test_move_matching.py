@@ -1,0 +1,66 @@
+"""The labelled set of move messages: accuracy ≥ 95% and never a wrong silent move."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.config import PACKAGE_DEFAULTS
+from bot.core.deal_commands import DealMatcher, DealRef, Intent, IntentKind
+from bot.core.funnel import load_funnels
+
+DATA = Path(__file__).parent / "data" / "move_messages.yaml"
+ASK = {IntentKind.ASK_DEAL}
+NOT_FOUND = {IntentKind.NOT_FOUND, IntentKind.NONE}
+
+
+def _matcher() -> tuple[DealMatcher, dict[str, Any]]:
+    data = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    deals = [
+        DealRef(i + 1, d["title"], d.get("client"), "b2b", d["stage"], "open", 1)
+        for i, d in enumerate(data["deals"])
+    ]
+    return DealMatcher(deals, load_funnels(PACKAGE_DEFAULTS / "funnel.yaml")), data
+
+
+def _outcome(intent: Intent) -> str | tuple[str, str]:
+    if intent.kind is IntentKind.MOVE:
+        return (intent.deal.title, intent.stage or "")
+    if intent.kind in ASK:
+        return "ask"
+    if intent.kind in NOT_FOUND:
+        return "not_found"
+    return intent.kind.value
+
+
+def _expected(expect: Any) -> str | tuple[str, str]:
+    return (expect["deal"], expect["stage"]) if isinstance(expect, dict) else str(expect)
+
+
+def test_move_messages_are_understood() -> None:
+    matcher, data = _matcher()
+    messages = data["messages"]
+    wrong_moves: list[str] = []
+    misses: list[str] = []
+    for item in messages:
+        text = item["text"]
+        explicit = text.startswith("/move ")
+        intent = matcher.parse(text.removeprefix("/move ") if explicit else text, explicit=explicit)
+        got, expected = _outcome(intent), _expected(item["expect"])
+        if got == expected:
+            continue
+        line = f"{text!r}: expected {expected}, got {got}"
+        (wrong_moves if isinstance(got, tuple) else misses).append(line)
+    correct = len(messages) - len(wrong_moves) - len(misses)
+    accuracy = correct / len(messages)
+    print(
+        f"\nmove messages: {correct}/{len(messages)} correct ({accuracy:.1%}), "
+        f"{len(wrong_moves)} wrong silent moves"
+    )
+    for line in wrong_moves + misses:
+        print("  ", line)
+    assert not wrong_moves, "a wrong silent move is a failure on its own"
+    assert accuracy >= 0.95
+    assert len(messages) >= 80
