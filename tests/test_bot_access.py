@@ -10,7 +10,10 @@ from tests.conftest import Harness
 REFUSAL_RU = catalog("ru")("common.refusal", company="Вектор Склад")
 REFUSAL_EN = catalog("en")("common.refusal", company="Вектор Склад")
 
-COMMANDS = ["/start", "/help", "/cancel", "/invite", "/team", "/nonsense", "/start garbage"]
+COMMANDS = [
+    "/start", "/help", "/cancel", "/invite", "/team", "/new Ромашка", "/deals", "/move a b",
+    "/nonsense", "/start garbage",
+]  # fmt: skip
 TEXTS = ["Ромашка → переговоры", "привет", "😀😀", "x" * 4096]
 
 
@@ -86,6 +89,9 @@ MATRIX = {
     "/help": {Role.MANAGER: "help.intro", Role.LEAD: "help.intro", Role.ADMIN: "help.intro"},
     "/start": {Role.MANAGER: "start.hello", Role.LEAD: "start.hello", Role.ADMIN: "start.hello"},
     "/cancel": dict.fromkeys(Role, "common.nothing_to_cancel"),
+    "/deals": dict.fromkeys(Role, "deal.list_empty"),
+    "/new Ромашка": dict.fromkeys(Role, "deal.created"),
+    "/move ромашка договор": dict.fromkeys(Role, "deal.no_match"),
     "/nonsense": dict.fromkeys(Role, "common.unknown_command"),
 }
 
@@ -93,7 +99,8 @@ MATRIX = {
 def _prefix_of(key: str, **params: object) -> str:
     """The text of a message up to its first variable part."""
     marker = "\x00"
-    names = ("name", "role", "team", "command", "count", "link", "expires", "company", "active")
+    names = ("name", "role", "team", "command", "count", "link", "expires", "company", "active",
+             "title", "amount", "stage")  # fmt: skip
     sample = dict.fromkeys(names, marker)
     sample.update(params)  # type: ignore[arg-type]
     text = catalog("ru")(key, **{**sample, "count": 1})

@@ -317,3 +317,27 @@ async def test_a_blocked_manager_is_marked_unreachable(
     async with transaction(harness.core.db) as session:
         reachable = await session.scalar(select(User.reachable).where(User.id == person.id))
     assert reachable is False
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("dv", "{id}"), ("dn", "{id}", "{v}"), ("dp", "{id}", "{v}"),
+        ("dm", "{id}", "offer", "{v}"),
+        ("dw", "{id}", "{v}"), ("dy", "{id}", "{v}"), ("da", "{id}", "{v}"), ("dl", "{id}", "{v}"),
+        ("dr", "{id}", "price", "{v}"), ("dt", "{id}"), ("ds", "{id}"), ("dq", "{id}", "1"),
+        ("dg", "{id}"), ("dc", "{id}"), ("fl", "{id}"),
+    ],
+)  # fmt: skip
+async def test_buttons_on_someone_elses_deal_are_refused(
+    harness: Harness, args: tuple[str, ...]
+) -> None:
+    anna_person, anna = await harness.person(name="Анна")
+    _, boris = await harness.person(name="Борис")
+    await anna.send("/new Ромашка")
+    (deal,) = await harness.core.deals.refs(anna_person)
+    own_message = (await boris.send("/help"))[-1]  # a forged button on Boris's own message
+    data = ":".join(part.format(id=deal.id, v=deal.version) for part in args)
+    replies = await boris.press(own_message, data)
+    assert replies[-1].text == ru("deal.not_yours", title="Ромашка")
+    assert (await harness.core.deals.card(anna_person, deal.id)).version == deal.version
