@@ -1,0 +1,439 @@
+"""Deals export and import on SQLite and PostgreSQL, through the core and through the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import re
+from copy import deepcopy
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from bot.cli import main
+from bot.container import Core
+from bot.core import deal_io
+from bot.core.clock import FrozenClock
+from bot.core.deal_io import (
+    CSV_FIELDS,
+    DealImportError,
+    ImportReport,
+    export_deals,
+    import_deals,
+    write_csv,
+    write_json,
+)
+from bot.core.deals import Via
+from bot.core.people import Person, Role
+from bot.db.models import Base, Client, Deal, StageTransition
+from bot.db.session import transaction
+
+STAMP = re.compile(r"voronka-[0-9a-f]{32}")
+
+
+async def _export(core: Core) -> list[dict[str, Any]]:
+    return [deal async for deal in export_deals(core)]
+
+
+async def _count(core: Core, model: type[Base]) -> int:
+    async with transaction(core.db) as session:
+        return (await session.scalar(select(func.count()).select_from(model))) or 0
+
+
+async def _wipe(core: Core) -> None:
+    async with transaction(core.db) as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            await session.execute(delete(table))
+
+
+async def _made_in_the_bot(core: Core, clock: FrozenClock) -> tuple[Person, int, int]:
+    """Anna's two deals: one moved twice with a client, a next step and a note; one lost."""
+    anna = await core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    lead = await core.people.ensure_person(4, "Лида", Role.LEAD, "Урал")
+    first = await core.deals.create(
+        anna, "Стеллажи на 400 паллет", amount=Decimal("150000"), client="ООО «Ромашка»",
+        contact="Иван Петров", phone="+7 900 111-22-33",
+        next_step=("Позвонить после КП", clock.now.replace(day=2, month=12)),
+    )  # fmt: skip
+    second = await core.deals.create(anna, "Мезонин")
+    clock.advance(hours=1)
+    await core.deals.move(anna, first.id, "qualification", via=Via.BUTTON)
+    clock.advance(hours=2)
+    await core.deals.move(lead, first.id, "needs", via=Via.TEXT)
+    await core.deals.add_note(anna, first.id, "Просили скидку")
+    clock.advance(minutes=30)
+    await core.deals.move(anna, second.id, "lost", via=Via.BUTTON, lost_reason="price")
+    return anna, first.id, second.id
+
+
+def _row(external_id: str, **changes: Any) -> dict[str, Any]:
+    """A valid import row owned by Telegram id 3 in team Урал, lost after two moves."""
+    row: dict[str, Any] = {
+        "external_id": external_id,
+        "title": "Склад в Тюмени",
+        "client": {"name": "ООО «Вектор»", "contact": None, "phone": None, "email": "a@b.ru"},
+        "owner_telegram_id": 3,
+        "team": "Урал",
+        "funnel": "b2b",
+        "stage": "lost",
+        "status": "lost",
+        "amount": "99000.50",
+        "currency": "RUB",
+        "lost_reason": "competitor",
+        "next_step": None,
+        "created_at": "2026-10-01T09:00:00+03:00",
+        "history": [
+            {"from": None, "to": "lead", "at": "2026-10-01T06:00:00Z", "by_telegram_id": 3,
+             "via": "create"},
+            {"from": "lead", "to": "offer", "at": "2026-10-05T06:00:00+00:00",
+             "by_telegram_id": None},
+            {"from": "offer", "to": "lost", "at": "2026-10-20T06:00:00+00:00",
+             "by_telegram_id": 3, "via": "button"},
+        ],
+    }  # fmt: skip
+    row.update(changes)
+    return row
+
+
+def _open_row(external_id: str, **changes: Any) -> dict[str, Any]:
+    row = _row(external_id, stage="offer", status="open", lost_reason=None)
+    row["history"] = row["history"][:2]
+    row["next_step"] = {"text": "Встреча", "due": "2026-12-10T07:00:00+00:00"}
+    row.update(changes)
+    return row
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+async def test_export_gives_every_field_of_a_deal_and_its_history(
+    any_core: Core, clock: FrozenClock
+) -> None:
+    _, first_id, second_id = await _made_in_the_bot(any_core, clock)
+    first, second = await _export(any_core)
+    assert STAMP.fullmatch(first.pop("external_id"))
+    assert first == {
+        "id": first_id,
+        "title": "Стеллажи на 400 паллет",
+        "client": {
+            "name": "ООО «Ромашка»",
+            "contact": "Иван Петров",
+            "phone": "+7 900 111-22-33",
+            "email": None,
+        },
+        "owner_telegram_id": 3,
+        "team": "Урал",
+        "funnel": "b2b",
+        "stage": "needs",
+        "status": "open",
+        "amount": "150000.00",
+        "currency": "RUB",
+        "lost_reason": None,
+        "next_step": {"text": "Позвонить после КП", "due": "2026-12-02T07:00:00+00:00"},
+        "created_at": "2026-11-30T07:00:00+00:00",
+        "history": [
+            {"from": None, "to": "lead", "at": "2026-11-30T07:00:00+00:00",
+             "by_telegram_id": 3, "via": "create"},
+            {"from": "lead", "to": "qualification", "at": "2026-11-30T08:00:00+00:00",
+             "by_telegram_id": 3, "via": "button"},
+            {"from": "qualification", "to": "needs", "at": "2026-11-30T10:00:00+00:00",
+             "by_telegram_id": 4, "via": "text"},
+        ],
+    }  # fmt: skip
+    assert list(second) == [
+        "id", "external_id", "title", "client", "owner_telegram_id", "team", "funnel", "stage",
+        "status", "amount", "currency", "lost_reason", "next_step", "created_at", "history",
+    ]  # fmt: skip
+    assert second["id"] == second_id
+    assert second["client"] is second["amount"] is second["next_step"] is None
+    assert (second["stage"], second["status"], second["lost_reason"]) == ("lost", "lost", "price")
+    assert [(m["from"], m["to"], m["at"]) for m in second["history"]] == [
+        (None, "lead", "2026-11-30T07:00:00+00:00"),
+        ("lead", "lost", "2026-11-30T10:30:00+00:00"),
+    ]
+
+
+async def test_a_deal_keeps_its_stamped_external_id_from_one_export_to_the_next(
+    any_core: Core, clock: FrozenClock
+) -> None:
+    await _made_in_the_bot(any_core, clock)
+    first = [deal["external_id"] for deal in await _export(any_core)]
+    assert [deal["external_id"] for deal in await _export(any_core)] == first
+    assert len(set(first)) == 2
+
+
+async def test_json_and_csv_writers_give_the_same_deals(any_core: Core, clock: FrozenClock) -> None:
+    await _made_in_the_bot(any_core, clock)
+    deals = await _export(any_core)
+    text = io.StringIO()
+    assert await write_json(any_core, text) == 2
+    assert json.loads(text.getvalue()) == deals
+    assert "ООО «Ромашка»" in text.getvalue()  # UTF-8, not \\u escapes
+    table = io.StringIO()
+    assert await write_csv(any_core, table) == 2
+    reader = csv.DictReader(io.StringIO(table.getvalue()))
+    assert tuple(reader.fieldnames or ()) == CSV_FIELDS
+    first, second = list(reader)
+    assert first == {
+        "id": str(deals[0]["id"]), "external_id": deals[0]["external_id"],
+        "title": "Стеллажи на 400 паллет", "client_name": "ООО «Ромашка»",
+        "client_contact": "Иван Петров", "client_phone": "+7 900 111-22-33", "client_email": "",
+        "owner_telegram_id": "3", "team": "Урал", "funnel": "b2b", "stage": "needs",
+        "status": "open", "amount": "150000.00", "currency": "RUB", "lost_reason": "",
+        "next_step_text": "Позвонить после КП", "next_step_due": "2026-12-02T07:00:00+00:00",
+        "created_at": "2026-11-30T07:00:00+00:00", "history_count": "3",
+    }  # fmt: skip
+    assert [second[k] for k in ("client_name", "lost_reason", "history_count")] == [
+        "",
+        "price",
+        "2",
+    ]
+
+
+async def test_an_empty_database_exports_an_empty_array(any_core: Core) -> None:
+    text = io.StringIO()
+    assert await write_json(any_core, text) == 0
+    assert json.loads(text.getvalue()) == []
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+async def test_import_creates_deals_with_their_history(any_core: Core) -> None:
+    await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    rows = [_row("crm-1"), _open_row("crm-2", client=None, amount=12000)]
+    done: list[tuple[int, int]] = []
+    report = await import_deals(
+        any_core, rows, progress=lambda d, t: done.append((d, t)), batch_size=1
+    )
+    assert report == ImportReport(created=2, unchanged=0, users_created=0)
+    assert done == [(1, 2), (2, 2)]
+    lost, open_ = await _export(any_core)
+    assert lost["amount"] == "99000.50" and lost["created_at"] == "2026-10-01T06:00:00+00:00"
+    assert lost["client"] == rows[0]["client"] and lost["lost_reason"] == "competitor"
+    assert [(m["from"], m["to"], m["by_telegram_id"], m["via"]) for m in lost["history"]] == [
+        (None, "lead", 3, "create"),
+        ("lead", "offer", None, "import"),
+        ("offer", "lost", 3, "button"),
+    ]
+    assert open_["amount"] == "12000.00" and open_["next_step"] == rows[1]["next_step"]
+    async with transaction(any_core.db) as session:
+        deal = await session.scalar(select(Deal).where(Deal.external_id == "crm-1"))
+    assert deal is not None and deal.version == 1
+    assert deal.stage_changed_at.isoformat() == deal.updated_at.isoformat()
+    assert deal.stage_changed_at.isoformat() == "2026-10-20T06:00:00+00:00"
+
+
+async def test_importing_the_same_file_twice_changes_nothing(any_core: Core) -> None:
+    await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    rows = [_row("crm-1"), _open_row("crm-2"), _open_row("crm-3", client=None)]
+    assert (await import_deals(any_core, rows)).created == 3
+    before = await _export(any_core)
+    counts = [await _count(any_core, model) for model in (Deal, StageTransition, Client)]
+    again = await import_deals(any_core, rows)
+    assert again == ImportReport(created=0, unchanged=3, users_created=0)
+    assert await _export(any_core) == before
+    assert [await _count(any_core, m) for m in (Deal, StageTransition, Client)] == counts
+    assert counts == [3, 7, 1]  # one client row for the two deals of ООО «Вектор»
+
+
+async def test_an_interrupted_import_leaves_whole_batches_and_resumes(
+    any_core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    rows = [_open_row(f"crm-{n}") for n in range(3)]
+    real = deal_io._insert_history
+    calls = 0
+
+    async def fail_second_batch(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionError("the database went away")
+        await real(*args)
+
+    monkeypatch.setattr(deal_io, "_insert_history", fail_second_batch)
+    with pytest.raises(ConnectionError):
+        await import_deals(any_core, rows, batch_size=2)
+    assert (await _count(any_core, Deal), await _count(any_core, StageTransition)) == (2, 4)
+    monkeypatch.setattr(deal_io, "_insert_history", real)
+    assert await import_deals(any_core, rows, batch_size=2) == ImportReport(1, 2, 0)
+    assert await _count(any_core, StageTransition) == 6
+
+
+async def test_every_bad_row_is_reported_and_nothing_is_written(any_core: Core) -> None:
+    await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    naive = _row("crm-6")
+    naive["history"] = deepcopy(naive["history"])
+    naive["history"][1]["at"] = "2026-10-05T06:00:00"
+    rows: list[Any] = [
+        _row("crm-0"),  # good, but not written because others are bad
+        _row("crm-1", title="  "),
+        _row("crm-2", stage="nowhere"),
+        _row("crm-3", status="open"),
+        _row("crm-4", amount="-5", currency="рубли"),
+        _row("crm-5", created_at="2026-10-01 09:00"),
+        naive,
+        _row("crm-0"),
+        _row(None),  # type: ignore[arg-type]
+        _open_row("crm-9", stage="negotiation"),
+        _row("crm-10", lost_reason="moon"),
+        _open_row("crm-11", lost_reason="price", owner_telegram_id=999, team="Марс"),
+        "not a deal",
+        {key: value for key, value in _row("crm-13").items() if key not in ("team", "history")},
+    ]
+    with pytest.raises(DealImportError) as error:
+        await import_deals(any_core, rows)
+    found = [(p.index, p.field) for p in error.value.problems]
+    assert found == [
+        (1, "title"),
+        (2, "stage"),
+        (3, "status"),
+        (4, "amount"),
+        (4, "currency"),
+        (5, "created_at"),
+        (6, "history[1].at"),
+        (7, "external_id"),
+        (8, "external_id"),
+        (9, "history[1].to"),
+        (10, "lost_reason"),
+        (11, "team"),
+        (11, "owner_telegram_id"),
+        (11, "lost_reason"),
+        (12, "row"),
+        (13, "team"),
+        (13, "history"),
+    ]
+    why = {(p.index, p.field): p.why for p in error.value.problems}
+    assert "same external_id as row 0" in why[7, "external_id"]
+    assert "importing the file again changes nothing" in why[8, "external_id"]
+    assert "offset" in why[6, "history[1].at"] and "offset" in why[5, "created_at"]
+    assert "--create-users" in why[11, "owner_telegram_id"]
+    assert str(error.value.problems[0]) == "row 1, title: required"
+    assert await _count(any_core, Deal) == 0 and await _count(any_core, StageTransition) == 0
+
+
+async def test_a_move_in_the_future_is_an_error(any_core: Core, clock: FrozenClock) -> None:
+    await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    row = _open_row("crm-1")
+    row["history"][1] = {**row["history"][1], "at": "2026-11-30T07:00:01+00:00"}
+    assert clock.now.isoformat() == "2026-11-30T07:00:00+00:00"
+    with pytest.raises(DealImportError) as error:
+        await import_deals(any_core, [row])
+    (problem,) = error.value.problems
+    assert (problem.index, problem.field) == (0, "history[1].at")
+    assert problem.why.startswith("in the future")
+    clock.advance(seconds=1)
+    assert (await import_deals(any_core, [row])).created == 1
+
+
+async def test_create_users_makes_unknown_owners_managers_of_the_team(any_core: Core) -> None:
+    row = _open_row("crm-1", owner_telegram_id=777, team="Юг")
+    row["history"][1] = {**row["history"][1], "by_telegram_id": 778}
+    with pytest.raises(DealImportError) as error:
+        await import_deals(any_core, [row])
+    assert {p.field for p in error.value.problems} == {
+        "team", "owner_telegram_id", "history[0].by_telegram_id", "history[1].by_telegram_id"
+    }  # fmt: skip
+    report = await import_deals(any_core, [row], create_users=True)
+    assert report == ImportReport(created=1, unchanged=0, users_created=3)  # 777, 778 and 3
+    people = {p.telegram_id: p for p in await any_core.people.people_of()}
+    assert {(p.role, p.team_name) for p in people.values()} == {(Role.MANAGER, "Юг")}
+    assert set(people) == {3, 777, 778}
+    (deal,) = await _export(any_core)
+    assert (deal["owner_telegram_id"], deal["team"]) == (777, "Юг")
+    again = await import_deals(any_core, [row], create_users=True)
+    assert again == ImportReport(created=0, unchanged=1, users_created=0)
+
+
+async def test_export_then_import_into_an_empty_database_round_trips(
+    any_core: Core, clock: FrozenClock
+) -> None:
+    await _made_in_the_bot(any_core, clock)
+    exported = await _export(any_core)
+    file = json.loads(json.dumps(exported))
+    await _wipe(any_core)
+    report = await import_deals(any_core, file, create_users=True)
+    assert report == ImportReport(created=2, unchanged=0, users_created=2)
+    imported = await _export(any_core)
+    for deal in (*exported, *imported):
+        deal.pop("id")
+    assert imported == exported
+    assert await import_deals(any_core, file) == ImportReport(0, 2, 0)
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> None:
+    """The CLI builds its own core from the environment: point it at the test database."""
+    monkeypatch.setenv("VORONKA_DATABASE_URL", database_url)
+    monkeypatch.setenv("VORONKA_DATA_DIR", str(tmp_path / "cli-data"))
+
+
+async def _cli(*argv: str) -> int:
+    return await asyncio.to_thread(main, list(argv))
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_the_cli_exports_json_and_csv_to_a_file(
+    any_core: Core, clock: FrozenClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _made_in_the_bot(any_core, clock)
+    out = tmp_path / "deals.json"
+    assert await _cli("deals", "export", "--format", "json", "--out", str(out)) == 0
+    deals = json.loads(out.read_text(encoding="utf-8"))
+    assert deals == await _export(any_core)
+    assert "exported 2 deals" in capsys.readouterr().err
+    table = tmp_path / "deals.csv"
+    assert await _cli("deals", "export", "--format", "csv", "--out", str(table)) == 0
+    with table.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["external_id"] for row in rows] == [deal["external_id"] for deal in deals]
+    assert rows[0]["title"] == "Стеллажи на 400 паллет"
+    assert not await asyncio.to_thread(lambda: list(tmp_path.glob("*.part")))
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_the_cli_imports_a_file_and_reports(
+    any_core: Core, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The CLI runs on the real clock: these times are safely in the past.
+    row = _open_row("crm-1", created_at="2024-03-01T09:00:00+03:00", next_step=None)
+    row["history"] = [{"from": None, "to": "offer", "at": "2024-03-01T06:00:00Z"}]
+    file = tmp_path / "deals.json"
+    file.write_text(json.dumps([row], ensure_ascii=False), encoding="utf-8")
+    assert await _cli("deals", "import", str(file)) == 1
+    assert "row 0, owner_telegram_id:" in capsys.readouterr().err
+    assert await _cli("deals", "import", str(file), "--create-users") == 0
+    assert "created 1 deals" in capsys.readouterr().out
+    assert await _cli("deals", "import", str(file)) == 0
+    assert "1 already there" in capsys.readouterr().out
+    assert await _count(any_core, Deal) == 1
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_the_cli_names_every_problem_of_a_bad_file(
+    any_core: Core, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    file = tmp_path / "bad.json"
+    file.write_text(json.dumps([_row("a", title=None), _row("b", stage="x")]), encoding="utf-8")
+    assert await _cli("deals", "import", str(file)) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "row 0, title: required"
+    assert err[1].startswith("row 1, stage: no stage 'x' in funnel 'b2b'")
+    assert err[-1] == "2 problem(s) in 2 row(s); nothing was imported"
+    file.write_text('[{"title": ', encoding="utf-8")
+    assert await _cli("deals", "import", str(file)) == 1
+    assert "not valid JSON" in capsys.readouterr().err
+    file.write_text('{"deals": []}', encoding="utf-8")
+    assert await _cli("deals", "import", str(file)) == 1
+    assert "expected a JSON array" in capsys.readouterr().err
+    assert await _count(any_core, Deal) == 0
