@@ -11,6 +11,8 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy
+echo "== content"
+.venv/bin/voronka content check
 
 if [ -z "${VORONKA_TEST_POSTGRES_URL:-}" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   pg_dir=$(mktemp -d /tmp/voronka-pg.XXXXXX)

@@ -10,10 +10,13 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.cli_deals import add_deals_commands
+from bot.cli_knowledge import add_knowledge_commands
 from bot.config import Settings, SettingsError, load_settings
 from bot.container import build_core
 from bot.core.errors import DomainError
 from bot.core.funnel import FunnelError
+from bot.core.offer_documents import RequisitesError
 from bot.core.people import Role
 from bot.i18n import catalog
 from bot.logs import configure_logging
@@ -195,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--team", default=None, help="team name (created if it does not exist)")
     invite.add_argument("--json", action="store_true", help="print JSON")
     invite.set_defaults(handler=cmd_invite)
+
+    add_deals_commands(commands)
+    add_knowledge_commands(commands)
     return parser
 
 
@@ -213,6 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = message(error.key, **error.params) if message.has(error.key) else error.key
         print(text, file=sys.stderr)
         return 1
+    except RequisitesError as error:
+        print(f"Invalid offer templates (VORONKA_OFFER_TEMPLATES_DIR):\n{error}", file=sys.stderr)
+        return 2
     except FunnelError as error:
         print(f"Invalid funnel file (VORONKA_FUNNEL_FILE):\n{error}", file=sys.stderr)
         return 2

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.core.catalog import Catalog, CatalogError, load_catalog
 from bot.core.clock import Clock, system_clock
 from bot.core.deals import DealsService
 from bot.core.funnel import FunnelConfig, load_funnels
+from bot.core.knowledge import KnowledgeService
+from bot.core.offer_documents import REQUISITES_FILE, OfferRenderer, load_requisites
+from bot.core.offers import DiscountPolicy, OffersService
 from bot.core.people import PeopleService
 from bot.core.sent_log import SentLogService
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, create_session_factory
+
+log = logging.getLogger("voronka")
 
 
 @dataclass
@@ -29,9 +36,18 @@ class Core:
     people: PeopleService
     deals: DealsService
     sent_log: SentLogService
+    knowledge: KnowledgeService
+    offers: OffersService
 
     async def migrate(self) -> None:
         await upgrade(self.engine)
+
+    async def load_content(self) -> None:
+        """Read the knowledge base and build the search index (at start and on /reload)."""
+        count, problems = await self.knowledge.reload()
+        for problem in problems:
+            log.warning("content problem, file skipped: %s", problem)
+        log.info("knowledge base: %d entries", count)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -55,6 +71,27 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         tz=settings.tz,
         undo_window=timedelta(minutes=settings.undo_minutes),
     )
+    try:
+        catalog = load_catalog(settings.catalog_file)
+    except CatalogError as error:  # offers still work with free lines; content check fails
+        log.error("catalog not loaded: %s", error)
+        catalog = Catalog(())
+    offers = OffersService(
+        db,
+        deals,
+        catalog=catalog,
+        renderer=OfferRenderer(settings.offer_templates_dir),
+        requisites=load_requisites(settings.offer_templates_dir / REQUISITES_FILE),
+        policy=DiscountPolicy(
+            settings.max_discount_manager, settings.max_discount_lead, settings.max_discount_admin
+        ),
+        clock=clock,
+        tz=settings.tz,
+        files_dir=settings.data_dir / "offers",
+        move_deal=settings.offer_moves_deal,
+        vat_percent=settings.vat_percent,
+        free_lines=settings.offer_free_lines,
+    )
     return Core(
         settings=settings,
         engine=engine,
@@ -64,4 +101,6 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         people=people,
         deals=deals,
         sent_log=SentLogService(db, clock),
+        knowledge=KnowledgeService(db, (settings.knowledge_dir, settings.scripts_dir), clock=clock),
+        offers=offers,
     )

@@ -177,6 +177,7 @@ class Harness:
 @pytest.fixture
 async def harness(core: Core) -> AsyncIterator[Harness]:
     built = Harness(core)
+    await core.load_content()
     await built.app.initialize()
     yield built
     await built.app.shutdown()

@@ -84,7 +84,7 @@ async def test_cancel_leaves_the_invite_dialog(harness: Harness) -> None:
     await admin.click("менеджер")
     await admin.click("Новая команда")
     assert (await admin.send("/cancel"))[-1].text == ru("common.cancelled")
-    assert (await admin.send("Урал"))[-1].text == ru("fallback.not_understood")
+    assert (await admin.send("Урал"))[-1].text == ru("kb.not_found")  # a question now
 
 
 async def test_an_admin_deactivates_a_manager_from_the_roster(harness: Harness) -> None:
@@ -140,7 +140,7 @@ async def test_help_in_english_for_an_english_speaker(harness: Harness) -> None:
         ("😀😀😀", "common.no_meaning"),
         ("?!...", "common.no_meaning"),
         ("/frobnicate", "common.unknown_command"),
-        ("x" * 4096, "fallback.not_understood"),
+        ("x" * 4096, "kb.not_found"),
     ],
 )
 async def test_bad_input_gets_a_clear_answer(harness: Harness, text: str, key: str) -> None:
@@ -189,6 +189,6 @@ async def test_one_log_line_per_update_without_the_text(
         await harness.stranger().send("/help")
     lines = [r.getMessage() for r in caplog.records if r.name == "voronka.updates"]
     assert len(lines) == 2
-    assert f"user={person.telegram_id} handler=fallback_text outcome=not_understood ms=" in lines[0]
+    assert f"user={person.telegram_id} handler=on_text outcome=not_found ms=" in lines[0]
     assert "handler=gate outcome=refused" in lines[1]
     assert "секретный" not in caplog.text

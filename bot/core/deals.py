@@ -257,42 +257,61 @@ class DealsService:
         amount: Decimal | None = None,
     ) -> MoveResult:
         """Move a deal; refuses when someone changed it since `expected_version` was read."""
-        now = self._clock()
         try:
             async with transaction(self._db) as session:
-                deal, client, owner = await self._load(session, actor, deal_id, for_update=True)
-                if expected_version is not None and deal.version != expected_version:
-                    raise Conflict("deal.changed", title=deal.title)
-                funnel = self.funnels.funnel(deal.funnel)
-                if not funnel.has_stage(to_stage):
-                    raise Invalid("deal.unknown_stage", stage=to_stage)
-                target = funnel.stage(to_stage)
-                if to_stage == deal.stage:
-                    raise Invalid("deal.same_stage", title=deal.title, stage=to_stage)
-                if target.lost and (not lost_reason or not self.funnels.lost_reason(lost_reason)):
-                    raise Invalid("deal.lost_reason_required")
-                source = deal.stage
-                deal.stage = to_stage
-                deal.status = funnel.status_of(to_stage)
-                deal.lost_reason = lost_reason if target.lost else None
-                if amount is not None:
-                    deal.amount = amount
-                deal.stage_changed_at = now
-                deal.updated_at = now
-                transition = StageTransition(
-                    deal_id=deal.id, from_stage=source, to_stage=to_stage, at=now, by_id=actor.id,
-                    via=via, comment=_optional(comment, MAX_NOTE),
-                )  # fmt: skip
-                session.add(transition)
-                await session.flush()
-                view = self._view(deal, client, owner, now)
-                forward = funnel.is_forward(source, to_stage)
-                return MoveResult(
-                    view, source, to_stage, transition.id, forward,
-                    forward and target.needs_next_step,
+                return await self.move_in(
+                    session, actor, deal_id, to_stage, via=via,
+                    expected_version=expected_version, lost_reason=lost_reason,
+                    comment=comment, amount=amount,
                 )  # fmt: skip
         except StaleDataError:
             raise Conflict("deal.changed", title="") from None
+
+    async def move_in(
+        self,
+        session: AsyncSession,
+        actor: Person,
+        deal_id: int,
+        to_stage: str,
+        *,
+        via: str,
+        expected_version: int | None = None,
+        lost_reason: str | None = None,
+        comment: str | None = None,
+        amount: Decimal | None = None,
+    ) -> MoveResult:
+        """The move itself, inside a caller's transaction (an offer's issue moves its deal)."""
+        now = self._clock()
+        deal, client, owner = await self._load(session, actor, deal_id, for_update=True)
+        if expected_version is not None and deal.version != expected_version:
+            raise Conflict("deal.changed", title=deal.title)
+        funnel = self.funnels.funnel(deal.funnel)
+        if not funnel.has_stage(to_stage):
+            raise Invalid("deal.unknown_stage", stage=to_stage)
+        target = funnel.stage(to_stage)
+        if to_stage == deal.stage:
+            raise Invalid("deal.same_stage", title=deal.title, stage=to_stage)
+        if target.lost and (not lost_reason or not self.funnels.lost_reason(lost_reason)):
+            raise Invalid("deal.lost_reason_required")
+        source = deal.stage
+        deal.stage = to_stage
+        deal.status = funnel.status_of(to_stage)
+        deal.lost_reason = lost_reason if target.lost else None
+        if amount is not None:
+            deal.amount = amount
+        deal.stage_changed_at = now
+        deal.updated_at = now
+        transition = StageTransition(
+            deal_id=deal.id, from_stage=source, to_stage=to_stage, at=now, by_id=actor.id,
+            via=via, comment=_optional(comment, MAX_NOTE),
+        )  # fmt: skip
+        session.add(transition)
+        await session.flush()
+        view = self._view(deal, client, owner, now)
+        forward = funnel.is_forward(source, to_stage)
+        return MoveResult(
+            view, source, to_stage, transition.id, forward, forward and target.needs_next_step
+        )
 
     async def undo(self, actor: Person, transition_id: int) -> DealView:
         """Take back a move made in the last minutes, as if it never happened."""

@@ -169,3 +169,90 @@ class SentLog(Base):
     recipient: Mapped[int] = mapped_column(BigInteger)
     key: Mapped[str] = mapped_column(String(100))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KnowledgeEvent(Base):
+    """What people asked and how answers landed: 👍/👎, not found, no suitable script answer."""
+
+    __tablename__ = "kb_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # answered | not_found | up | down | script_gap
+    query: Mapped[str | None] = mapped_column(Text)
+    entry_id: Mapped[str | None] = mapped_column(String(120))
+    step_id: Mapped[str | None] = mapped_column(String(120))
+    text: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+Index("ix_kb_events_at_kind", KnowledgeEvent.at, KnowledgeEvent.kind)
+
+
+class KnowledgeQuestion(Base):
+    """A question the base could not answer, sent to the asker's lead."""
+
+    __tablename__ = "kb_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asker_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(12))  # open | answered | confirmed | declined
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LearnedEntry(Base):
+    """A lead's confirmed answer: searchable at once, exported to Markdown for the repository."""
+
+    __tablename__ = "kb_learned"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(120), unique=True)
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("kb_questions.id"))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Offer(Base):
+    """A commercial offer on a deal: its lines as JSON, totals, status and documents."""
+
+    __tablename__ = "offers"
+    __table_args__ = (UniqueConstraint("year", "seq", name="uq_offers_year_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    year: Mapped[int | None] = mapped_column(Integer)
+    seq: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12))  # pending | rejected | issued
+    spec: Mapped[str] = mapped_column(Text)  # the builder's lines and terms, JSON
+    currency: Mapped[str] = mapped_column(String(3))
+    subtotal: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    discount: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    vat: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    total: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    max_discount: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pdf_path: Mapped[str | None] = mapped_column(String(500))
+    docx_path: Mapped[str | None] = mapped_column(String(500))
+
+
+class OfferApproval(Base):
+    """Who allowed (or refused) a discount above the limit, when, and what exactly."""
+
+    __tablename__ = "offer_approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"), index=True)
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    approved: Mapped[bool] = mapped_column(Boolean)
+    comment: Mapped[str | None] = mapped_column(Text)
+    what: Mapped[str] = mapped_column(Text)  # the discounts above the limit, as the lead saw them

@@ -32,6 +32,7 @@ from bot.tg.handlers.common import show
 from bot.tg.handlers.deals import deal_handlers
 from bot.tg.handlers.errors import on_error
 from bot.tg.handlers.invite import invite_conversation
+from bot.tg.handlers.knowledge import knowledge_handlers
 from bot.tg.handlers.team import team_handlers
 from bot.tg.handlers.text import on_text
 from bot.tg.jobs import schedule_jobs
@@ -41,7 +42,9 @@ from bot.tg.observe import VoronkaApplication, mark, trace_handler
 warnings.filterwarnings("ignore", message=r".*per_message.*", category=PTBUserWarning)
 
 # The command menu, in this order, for every language.
-MENU_COMMANDS = ("deals", "new", "move", "help", "invite", "team", "cancel", "start")
+MENU_COMMANDS = (
+    "deals", "new", "move", "obj", "script", "kb", "help", "invite", "team", "cancel", "start",
+)  # fmt: skip
 
 # The Telegram language whose menu is the default (everyone not Russian reads English).
 MENU_DEFAULT_LANGUAGE = "en"
@@ -61,12 +64,19 @@ def handlers() -> list[BaseHandler[Any, Ctx, Any]]:
         invite_conversation(),
         *team_handlers(),
         *deal_handlers(),
+        *knowledge_handlers(),
         CommandHandler("cancel", basics.nothing_to_cancel),
         MessageHandler(filters.COMMAND, basics.unknown_command),
         MessageHandler(filters.TEXT, on_text),
         MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL, basics.not_text),
         CallbackQueryHandler(expired_button),
     ]
+
+
+async def on_start(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Before the first update: load the knowledge base and register the command menu."""
+    await application.bot_data.core.load_content()
+    await register_commands(application)
 
 
 async def register_commands(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -98,7 +108,7 @@ def build_application(
         .base_file_url(f"{settings.bot_api_url}/file/bot{{token}}")
         .context_types(ContextTypes(context=Ctx, bot_data=BotData))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
-        .post_init(register_commands)
+        .post_init(on_start)
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)

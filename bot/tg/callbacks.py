@@ -35,6 +35,17 @@ DEAL_SKIP = "dk"  # dk  (skip the pending typed answer)
 DEAL_LIST = "dz"  # dz:<offset>:<owner id or 0>
 DEAL_FILTER = "df"  # df  (choose the owner filter)
 FOLLOWUP_LATER = "fl"  # fl:<deal>
+KB_SHOW = "ke"  # ke:<entry>
+KB_UP = "ku"  # ku:<entry>
+KB_DOWN = "kd"  # kd:<entry>
+KB_ASK_LEAD = "kl"  # kl  (the last unanswered question goes to the lead)
+KB_ANSWER = "kq"  # kq:<question>  (the lead answers)
+KB_CONFIRM = "kc"  # kc:<question>:<1 add to the base | 0 not>
+KB_BROWSE = "kb"  # kb[:<kind>[:<tag index>]]
+KB_AS_QUESTION = "kn"  # kn  («Ромашка дорого» was a question)
+KB_AS_NOTE = "km"  # km:<deal>  (...or a note on the deal)
+SCRIPT_WALK = "sw"  # sw:<entry>:<walk>
+SCRIPT_GAP = "sg"  # sg:<entry>:<walk>  (no suitable answer)
 
 ALL_PREFIXES = (
     INVITE_ROLE,
@@ -64,6 +75,17 @@ ALL_PREFIXES = (
     DEAL_LIST,
     DEAL_FILTER,
     FOLLOWUP_LATER,
+    KB_SHOW,
+    KB_UP,
+    KB_DOWN,
+    KB_ASK_LEAD,
+    KB_ANSWER,
+    KB_CONFIRM,
+    KB_BROWSE,
+    KB_AS_QUESTION,
+    KB_AS_NOTE,
+    SCRIPT_WALK,
+    SCRIPT_GAP,
 )
 
 

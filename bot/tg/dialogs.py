@@ -24,6 +24,8 @@ NEXT_STEP = "next_step"
 LOST_COMMENT = "lost_comment"
 AMOUNT = "amount"  # the final amount before winning
 NEW_DEAL = "new_deal"  # data["step"]: title | client | amount | next_step
+KB_ANSWER = "kb_answer"  # a lead's answer to a question; data["question_id"]
+SCRIPT_GAP = "script_gap"  # what the client really said; data["entry_id"], data["step_id"]
 CHOOSE_DEAL = "choose_deal"  # data["stage_text"]: the stage words to apply to the chosen deal
 
 

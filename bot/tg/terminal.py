@@ -121,6 +121,7 @@ async def run_terminal_chat(
     files_dir: Path,
 ) -> None:
     await core.migrate()
+    await core.load_content()
     if role is not None:
         await core.people.ensure_person(user_id, name, role, team, language)
     async with TerminalChat(

@@ -16,6 +16,7 @@ from bot.tg.observe import mark
 # Help sections in the order shown, with the roles that see them.
 HELP_SECTIONS: list[tuple[str, frozenset[Role]]] = [
     ("help.deals", frozenset(Role)),
+    ("help.knowledge", frozenset(Role)),
     ("help.general", frozenset(Role)),
     ("help.lead", frozenset({Role.LEAD})),
     ("help.admin", frozenset({Role.ADMIN})),
@@ -27,7 +28,8 @@ WORD = re.compile(r"\w", re.UNICODE)
 def help_text(context: Ctx, person: Person) -> str:
     t = context.t
     parts = [t("help.intro")]
-    parts += [t(key) for key, roles in HELP_SECTIONS if person.role in roles and t.has(key)]
+    bot = context.bot.username
+    parts += [t(key, bot=bot) for key, roles in HELP_SECTIONS if person.role in roles]
     return "\n\n".join(parts)
 
 
@@ -87,12 +89,7 @@ async def not_text(update: Update, context: Ctx) -> None:
     await reply(update, context.t("common.not_text"))
 
 
-async def fallback_text(update: Update, context: Ctx) -> None:
-    """Text that no feature claimed."""
-    message = update.effective_message
-    text = message.text if message and message.text else ""
-    mark("not_understood", "fallback_text")
-    if not WORD.search(text):
-        await reply(update, context.t("common.no_meaning"))
-        return
-    await reply(update, context.t("fallback.not_understood"))
+async def no_meaning(update: Update, context: Ctx) -> None:
+    """Only emoji or punctuation: neither a deal command nor a question."""
+    mark("no_meaning", "no_meaning")
+    await reply(update, context.t("common.no_meaning"))

@@ -8,8 +8,14 @@ from bot.core.deal_commands import DealMatcher, IntentKind
 from bot.core.errors import Invalid
 from bot.tg import dialogs
 from bot.tg.context import Ctx
-from bot.tg.handlers import basics
+from bot.tg.handlers import basics, knowledge
+from bot.tg.handlers.basics import WORD
 from bot.tg.handlers.deals import act_on_intent, handle_dialog_text
+
+KNOWLEDGE_DIALOGS = {
+    dialogs.KB_ANSWER: knowledge.record_lead_answer,
+    dialogs.SCRIPT_GAP: knowledge.record_script_gap,
+}
 
 
 async def on_text(update: Update, context: Ctx) -> None:
@@ -18,6 +24,9 @@ async def on_text(update: Update, context: Ctx) -> None:
     text = (message.text or "").strip() if message else ""
     core = context.core
     dialog = dialogs.current(context.user_data)
+    if dialog is not None and dialog.kind in KNOWLEDGE_DIALOGS:
+        await KNOWLEDGE_DIALOGS[dialog.kind](update, context, dialog, text)
+        return
     if dialog is not None:
         try:
             await handle_dialog_text(update, context, dialog, text)
@@ -36,4 +45,12 @@ async def on_text(update: Update, context: Ctx) -> None:
     intent = DealMatcher(refs, core.funnels).parse(text)
     if await act_on_intent(update, context, intent):
         return
-    await basics.fallback_text(update, context)
+    if intent.kind is IntentKind.MAYBE:
+        await knowledge.ask_deal_or_question(
+            update, context, intent.deal.id, intent.deal.title, text
+        )
+        return
+    if not WORD.search(text):
+        await basics.no_meaning(update, context)
+        return
+    await knowledge.answer_question(update, context, text)

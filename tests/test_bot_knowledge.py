@@ -1,0 +1,176 @@
+"""Questions, scripts and the unanswered loop through the real Application."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.core.knowledge import Event
+from bot.core.people import Role
+from bot.db.models import KnowledgeEvent
+from bot.db.session import transaction
+from bot.i18n import catalog
+from tests.conftest import Harness
+
+ru = catalog("ru")
+
+
+async def _events(harness: Harness) -> list[tuple[str, str | None, str | None]]:
+    async with transaction(harness.core.db) as session:
+        rows = await session.execute(
+            select(KnowledgeEvent.kind, KnowledgeEvent.entry_id, KnowledgeEvent.text).order_by(
+                KnowledgeEvent.id
+            )
+        )
+        return [(k, e, t) for k, e, t in rows]
+
+
+async def test_a_question_gets_the_best_answer_and_two_more(harness: Harness) -> None:
+    _, anna = await harness.person()
+    reply = (await anna.send("клиент говорит дорого, что ответить?"))[-1]
+    assert reply.text.startswith("<b>Дорого</b>")
+    labels = reply.button_labels()
+    assert labels[-2:] == ["👍", "👎"] and len(labels) == 4
+    other = (await anna.click(labels[0]))[-1]
+    assert other.text.startswith("<b>") and other.text != reply.text
+    await anna.click("👍", reply)
+    events = await _events(harness)
+    assert events[0][:2] == (Event.ANSWERED, "price-too-high")
+    assert events[-1][:2] == (Event.UP, "price-too-high")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected_start"),
+    [
+        ("/obj подумаю", "<b>Я подумаю</b>"),
+        ("/obj", ru("kb.obj_usage")),
+    ],
+)
+async def test_obj_searches_objections(harness: Harness, text: str, expected_start: str) -> None:
+    _, anna = await harness.person()
+    assert (await anna.send(text))[-1].text.startswith(expected_start)
+
+
+async def test_routing_borderline_between_deals_and_questions(harness: Harness) -> None:
+    person, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    assert (await anna.send("Ромашка: говорят дорого"))[-1].text == "📝 Заметка сохранена: Ромашка."
+    assert (await anna.send("говорят дорого"))[-1].text.startswith("<b>Дорого</b>")
+    maybe = (await anna.send("Ромашка дорого"))[-1]
+    assert maybe.text == ru("deal.maybe", title="Ромашка")
+    assert (await anna.click("Это вопрос"))[-1].text.startswith("<b>Дорого</b>")
+    await anna.send("Ромашка дорого")
+    assert (await anna.click("заметка"))[-1].text == "📝 Заметка сохранена: Ромашка."
+    deal = await harness.core.deals.card(person, (await harness.core.deals.refs(person))[0].id)
+    assert [n.text for n in deal.notes] == ["Ромашка дорого", "говорят дорого"]
+
+
+async def test_nothing_relevant_is_said_honestly_and_goes_to_the_lead(harness: Harness) -> None:
+    _, lead = await harness.person(Role.LEAD, name="Лида")
+    _, anna = await harness.person(name="Анна")
+    reply = (await anna.send("как оформить отпуск за свой счёт"))[-1]
+    assert reply.text == ru("kb.not_found")
+    assert (await anna.click("Спросить руководителя"))[-1].text == ru(
+        "kb.sent_to_lead", names="Лида"
+    )
+    question = lead.last_reply()
+    assert "как оформить отпуск за свой счёт" in question.text
+    await lead.click("Ответить", question)
+    sent = (await lead.send("Заявление в кадры через портал, за 3 дня."))[-1]
+    assert sent.text.startswith("Ответ отправлен: Анна")
+    assert anna.last_reply().text.endswith("Заявление в кадры через портал, за 3 дня.")
+    assert (await lead.click("Добавить", sent))[-1].text == ru("kb.added")
+    learned = (await anna.send("как оформить отпуск за свой счёт?"))[-1]
+    assert learned.text.startswith("<b>как оформить отпуск за свой счёт</b>")
+    assert (Event.NOT_FOUND, None, None) in await _events(harness)
+
+
+async def test_a_manager_cannot_answer_questions(harness: Harness) -> None:
+    _, lead = await harness.person(Role.LEAD)
+    _, anna = await harness.person(name="Анна")
+    _, boris = await harness.person(name="Борис")
+    await anna.send("как оформить отпуск за свой счёт")
+    await anna.click("Спросить руководителя")
+    question_data = lead.last_reply().buttons[0][0][1]
+    own = (await boris.send("/help"))[-1]
+    assert (await boris.press(own, question_data))[-1].text == ru("kb.not_your_question")
+    assert (await boris.send("мой ответ"))[-1].text == ru("kb.not_found")
+
+
+async def test_walking_a_branching_script_back_restart_and_gap(harness: Harness) -> None:
+    _, anna = await harness.person()
+    first = (await anna.send("/script холодный звонок"))[-1]
+    assert first.text.startswith("<b>Холодный звонок</b> · шаг 1")
+    second = (await anna.click(first.button_labels()[0], first))[-1]
+    assert "шаг 2" in second.text and "← Назад" in second.button_labels()
+    assert "шаг 1" in (await anna.click("← Назад", second))[-1].text
+    await anna.click(first.button_labels()[0])
+    third = (await anna.click(anna.last_reply().button_labels()[0]))[-1]
+    assert "шаг 3" in third.text
+    assert "шаг 1" in (await anna.click("⟲ Сначала", third))[-1].text
+    await anna.click("Нет подходящего ответа")
+    assert (await anna.send("сказал, что у них склад в аренде"))[-1].text == ru("kb.gap_saved")
+    kind, entry, text = (await _events(harness))[-1]
+    assert (kind, entry, text) == (
+        Event.SCRIPT_GAP,
+        "cold-call",
+        "сказал, что у них склад в аренде",
+    )
+
+
+async def test_browse_by_kind_and_tag(harness: Harness) -> None:
+    _, anna = await harness.person()
+    kinds = (await anna.send("/kb"))[-1]
+    assert any(label.startswith("Возражения (") for label in kinds.button_labels())
+    tags = (await anna.click("Возражения"))[-1]
+    assert tags.button_labels()[0] == "Все"
+    entries = (await anna.click("Все"))[-1]
+    assert "Дорого" in entries.button_labels()
+    assert (await anna.click("Дорого"))[-1].text.startswith("<b>Дорого</b>")
+
+
+async def test_inline_mode_lists_answers_for_registered_people(harness: Harness) -> None:
+    _, anna = await harness.person()
+    (answer,) = await anna.inline("дорого")
+    results = answer.params["results"]
+    assert results and results[0]["title"] == "Дорого"
+    assert results[0]["input_message_content"]["message_text"].startswith("<b>Дорого</b>")
+
+
+@pytest.mark.parametrize("text", ["😀😀", "?!", "/obj ???"])
+async def test_empty_meaningless_queries_get_a_clear_answer(harness: Harness, text: str) -> None:
+    _, anna = await harness.person()
+    reply = (await anna.send(text))[-1]
+    assert reply.text in (ru("common.no_meaning"), ru("kb.empty_query"))
+
+
+async def test_a_4096_character_question_is_answered_without_error(harness: Harness) -> None:
+    _, anna = await harness.person()
+    reply = (await anna.send(("клиент говорит дорого " * 200)[:4096]))[-1]
+    assert reply.text.startswith("<b>Дорого</b>")
+
+
+async def test_reload_is_for_admins_and_old_buttons_say_the_entry_is_gone(
+    harness: Harness, tmp_path: Path
+) -> None:
+    _, admin = await harness.person(Role.ADMIN)
+    _, anna = await harness.person()
+    answer = (await anna.send("дорого"))[-1]
+    assert (await anna.send("/reload"))[-1].text == ru("team.admin_only")
+    harness.core.knowledge._dirs = (tmp_path,)
+    assert (await admin.send("/reload"))[-1].text.startswith("База знаний перечитана: 0 статей")
+    assert (await anna.click("👍", answer))[-1].text == ru("kb.entry_gone")
+
+
+async def test_broken_yaml_is_skipped_and_reported_while_the_rest_loads(
+    harness: Harness, tmp_path: Path
+) -> None:
+    (tmp_path / "good.md").write_text(
+        "---\nkind: faq\ntitle: Хорошая\n---\nТекст", encoding="utf-8"
+    )
+    (tmp_path / "bad.md").write_text(
+        "---\nkind: faq\ntitle: [не закрыта\n---\nТекст", encoding="utf-8"
+    )
+    harness.core.knowledge._dirs = (tmp_path,)
+    count, problems = await harness.core.knowledge.reload()
+    assert count == 1 and len(problems) == 1 and "bad.md:" in str(problems[0])
