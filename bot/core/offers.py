@@ -19,7 +19,12 @@ from bot.core.catalog import Catalog, CatalogItem
 from bot.core.clock import Clock
 from bot.core.deals import DealsService, DealView, Via
 from bot.core.errors import Forbidden, Invalid, NotFound
-from bot.core.offer_documents import OfferRenderer, Requisites, build_offer_document
+from bot.core.offer_documents import (
+    OfferDocument,
+    OfferRenderer,
+    Requisites,
+    build_offer_document,
+)
 from bot.core.offer_input import ClientInfo, ManagerInfo, OfferDraft, offer_number
 from bot.core.people import Person, Role
 from bot.core.pricing import OfferLine, OfferTotals, Violation, compute_totals, discount_violations
@@ -231,7 +236,7 @@ class OffersService:
         """A lead's (or admin's) decision; recorded with who, when and what; once only."""
         async with transaction(self._db) as session:
             offer = await session.get(Offer, offer_id)
-            if offer is None:
+            if offer is None or offer.deal_id is None:
                 raise NotFound("offer.not_found")
             creator_row = await session.get(User, offer.created_by_id)
             assert creator_row is not None
@@ -262,11 +267,28 @@ class OffersService:
             documents, moved = await self._issue(session, offer, spec, creator, deal)
             return Decision(_view(offer), creator, True, comment, documents, moved)
 
+    async def number_for_shell(self, spec_json: str, totals: OfferTotals) -> str:
+        """A number for an offer rendered from the shell, from the same yearly sequence."""
+        async with transaction(self._db) as session:
+            offer = Offer(
+                deal_id=None, status="issued", spec=spec_json, currency="RUB",
+                subtotal=totals.subtotal, discount=totals.discount, vat=totals.vat,
+                total=totals.total, max_discount=Decimal(0), created_by_id=None,
+                created_at=self._clock(), issued_at=self._clock(),
+            )  # fmt: skip
+            session.add(offer)
+            await self._assign_number(session, offer)
+            assert offer.number is not None
+            return offer.number
+
+    def render(self, document: OfferDocument) -> tuple[bytes, bytes]:
+        return self._renderer.render_pdf(document), self._renderer.render_docx(document)
+
     async def documents(self, actor: Person, offer_id: int) -> Documents:
         """Download an issued offer again."""
         async with transaction(self._db) as session:
             offer = await session.get(Offer, offer_id)
-        if offer is None or offer.status != "issued" or not offer.number:
+        if offer is None or offer.deal_id is None or offer.status != "issued" or not offer.number:
             raise NotFound("offer.not_found")
         await self._deals.card(actor, offer.deal_id)  # access check
         pdf, docx = await asyncio.to_thread(_read_pair, offer.pdf_path or "", offer.docx_path or "")
@@ -293,13 +315,8 @@ class OffersService:
         self, session: AsyncSession, offer: Offer, spec: OfferSpec, creator: Person, deal: DealView
     ) -> tuple[Documents, str | None]:
         now = self._clock()
-        year = now.astimezone(self._tz).year
-        seq = (await session.scalar(select(func.max(Offer.seq)).where(Offer.year == year)) or 0) + 1
-        offer.year, offer.seq, offer.number = year, seq, offer_number(year, seq)
-        try:
-            await session.flush()
-        except IntegrityError:
-            raise Invalid("offer.busy") from None
+        await self._assign_number(session, offer)
+        assert offer.number is not None
         draft = OfferDraft(
             client=ClientInfo(
                 name=deal.client or deal.title, inn="", contact=deal.contact or "",
@@ -326,6 +343,16 @@ class OffersService:
         offer.pdf_path, offer.docx_path = str(pdf_path), str(docx_path)
         moved = await self._move_to_offer_stage(session, creator, deal)
         return Documents(offer.number, pdf, docx), moved
+
+    async def _assign_number(self, session: AsyncSession, offer: Offer) -> None:
+        """Next number of the year (КП-2026-0042); the unique (year, seq) guards races."""
+        year = self._clock().astimezone(self._tz).year
+        seq = (await session.scalar(select(func.max(Offer.seq)).where(Offer.year == year)) or 0) + 1
+        offer.year, offer.seq, offer.number = year, seq, offer_number(year, seq)
+        try:
+            await session.flush()
+        except IntegrityError:
+            raise Invalid("offer.busy") from None
 
     async def _move_to_offer_stage(
         self, session: AsyncSession, creator: Person, deal: DealView
@@ -408,6 +435,7 @@ def _read_pair(pdf: str, docx: str) -> tuple[bytes, bytes]:
 
 
 def _view(offer: Offer) -> OfferView:
+    assert offer.deal_id is not None and offer.created_by_id is not None
     return OfferView(
         offer.id, offer.deal_id, offer.number, offer.status, offer.currency, offer.total,
         offer.created_by_id, offer.created_at,

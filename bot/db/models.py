@@ -225,7 +225,10 @@ class Offer(Base):
     __table_args__ = (UniqueConstraint("year", "seq", name="uq_offers_year_seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)
+    # Null for an offer rendered from the shell (`voronka offer render`): it still takes a number.
+    deal_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deals.id", ondelete="CASCADE"), index=True
+    )
     number: Mapped[str | None] = mapped_column(String(40), unique=True)
     year: Mapped[int | None] = mapped_column(Integer)
     seq: Mapped[int | None] = mapped_column(Integer)
@@ -237,7 +240,7 @@ class Offer(Base):
     vat: Mapped[Decimal] = mapped_column(Numeric(18, 2))
     total: Mapped[Decimal] = mapped_column(Numeric(18, 2))
     max_discount: Mapped[Decimal] = mapped_column(Numeric(5, 2))
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     pdf_path: Mapped[str | None] = mapped_column(String(500))

@@ -46,6 +46,20 @@ KB_AS_QUESTION = "kn"  # kn  («Ромашка дорого» was a question)
 KB_AS_NOTE = "km"  # km:<deal>  (...or a note on the deal)
 SCRIPT_WALK = "sw"  # sw:<entry>:<walk>
 SCRIPT_GAP = "sg"  # sg:<entry>:<walk>  (no suitable answer)
+OFFER_OPEN = "oo"  # oo:<deal>  (start the builder)
+OFFER_ADD = "oa"  # oa  (search the catalog)
+OFFER_ITEM = "oi"  # oi:<sku>
+OFFER_FREE = "of"  # of  (a free line)
+OFFER_DISCOUNT = "od"  # od  (a discount on the total)
+OFFER_TERMS = "ot"  # ot:<payment|delivery|valid>
+OFFER_REMOVE = "or"  # or  (remove the last line)
+OFFER_SHOW = "os"  # os  (back to the builder)
+OFFER_PREVIEW = "op"  # op
+OFFER_GENERATE = "og"  # og
+OFFER_CANCEL = "ox"  # ox
+OFFER_APPROVE = "oy"  # oy:<offer>
+OFFER_REJECT = "on"  # on:<offer>
+OFFER_DOWNLOAD = "ol"  # ol:<offer>
 
 ALL_PREFIXES = (
     INVITE_ROLE,
@@ -86,6 +100,20 @@ ALL_PREFIXES = (
     KB_AS_NOTE,
     SCRIPT_WALK,
     SCRIPT_GAP,
+    OFFER_OPEN,
+    OFFER_ADD,
+    OFFER_ITEM,
+    OFFER_FREE,
+    OFFER_DISCOUNT,
+    OFFER_TERMS,
+    OFFER_REMOVE,
+    OFFER_SHOW,
+    OFFER_PREVIEW,
+    OFFER_GENERATE,
+    OFFER_CANCEL,
+    OFFER_APPROVE,
+    OFFER_REJECT,
+    OFFER_DOWNLOAD,
 )
 
 

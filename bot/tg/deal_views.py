@@ -10,6 +10,7 @@ from telegram import InlineKeyboardMarkup
 
 from bot.core.deals import PAGE_SIZE, DealPage, DealView
 from bot.core.funnel import FunnelConfig
+from bot.core.offers import OfferView
 from bot.core.people import Person, Role
 from bot.i18n import Catalog, format_amount
 from bot.tg import callbacks as cb
@@ -33,7 +34,13 @@ def stage_name(funnels: FunnelConfig, deal: DealView, t: Catalog, key: str | Non
 
 
 def card_text(
-    deal: DealView, t: Catalog, funnels: FunnelConfig, now: datetime, tz: ZoneInfo, viewer: Person
+    deal: DealView,
+    t: Catalog,
+    funnels: FunnelConfig,
+    now: datetime,
+    tz: ZoneInfo,
+    viewer: Person,
+    offers: Sequence[OfferView] = (),
 ) -> str:
     lines = [t("deal.card_title", title=deal.title, client=deal.client)]
     contact = " ".join(part for part in (deal.contact, deal.phone) if part)
@@ -65,6 +72,10 @@ def card_text(
             lines.append(t("deal.card_no_next_step"))
     if viewer.role is not Role.MANAGER or deal.owner_id != viewer.id:
         lines.append(t("deal.card_owner", owner=deal.owner_name))
+    for offer in offers:
+        status = t(f"offer.status_{offer.status}")
+        total = format_amount(offer.total, offer.currency)
+        lines.append(t("offer.card_line", number=offer.number, total=total, status=status))
     if deal.notes:
         lines.append(t("deal.card_notes"))
         for note in deal.notes:
@@ -74,7 +85,11 @@ def card_text(
 
 
 def card_keyboard(
-    deal: DealView, t: Catalog, funnels: FunnelConfig, viewer: Person
+    deal: DealView,
+    t: Catalog,
+    funnels: FunnelConfig,
+    viewer: Person,
+    offers: Sequence[OfferView] = (),
 ) -> InlineKeyboardMarkup:
     funnel = funnels.funnel(deal.funnel)
     version = deal.version
@@ -95,6 +110,7 @@ def card_keyboard(
             [
                 (t("deal.button_note"), cb.pack(cb.DEAL_NOTE, deal.id)),
                 (t("deal.button_step"), cb.pack(cb.DEAL_STEP, deal.id)),
+                (t("offer.button"), cb.pack(cb.OFFER_OPEN, deal.id)),
             ]
         )
     else:
@@ -104,6 +120,9 @@ def card_keyboard(
                 (t("deal.button_note"), cb.pack(cb.DEAL_NOTE, deal.id)),
             ]
         )
+    issued = [offer for offer in offers if offer.status == "issued" and offer.number]
+    for offer in issued[:3]:
+        rows.append([(f"⬇ {offer.number}", cb.pack(cb.OFFER_DOWNLOAD, offer.id))])
     if viewer.role is not Role.MANAGER:
         rows.append([(t("deal.button_reassign"), cb.pack(cb.DEAL_REASSIGN, deal.id))])
     return keyboard(rows)

@@ -26,6 +26,12 @@ AMOUNT = "amount"  # the final amount before winning
 NEW_DEAL = "new_deal"  # data["step"]: title | client | amount | next_step
 KB_ANSWER = "kb_answer"  # a lead's answer to a question; data["question_id"]
 SCRIPT_GAP = "script_gap"  # what the client really said; data["entry_id"], data["step_id"]
+OFFER_SEARCH = "offer_search"  # a product name or SKU for the offer being built
+OFFER_QTY = "offer_qty"  # data["sku"]: «10» or «10 5%»
+OFFER_FREE = "offer_free"  # «Название; ед.; кол-во; цена»
+OFFER_DISCOUNT = "offer_discount"
+OFFER_TERMS = "offer_terms"  # data["field"]: payment | delivery | valid
+OFFER_REJECT = "offer_reject"  # data["offer_id"]: the lead's comment
 CHOOSE_DEAL = "choose_deal"  # data["stage_text"]: the stage words to apply to the chosen deal
 
 

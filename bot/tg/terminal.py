@@ -79,6 +79,9 @@ class TerminalChat:
         self.show(await self.client.send(line))
 
     def show(self, messages: list[BotMessage]) -> None:
+        """Print the answers; numbers then press the buttons of the last answer that has some."""
+        if messages:
+            self._buttons = []
         seen: set[int] = set()
         for message in messages:
             if message.message_id in seen:

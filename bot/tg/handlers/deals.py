@@ -35,6 +35,7 @@ from bot.tg.deal_views import (
 )
 from bot.tg.dialogs import Dialog
 from bot.tg.handlers.common import reply, show
+from bot.tg.handlers.offers import reject_without_comment
 from bot.tg.observe import mark
 from bot.tg.render import keyboard
 
@@ -43,8 +44,9 @@ from bot.tg.render import keyboard
 
 async def send_card(update: Update, context: Ctx, deal: DealView, *, edit: bool = True) -> None:
     core, t = context.core, context.t
-    text = card_text(deal, t, core.funnels, core.clock(), core.settings.tz, context.person)
-    markup = card_keyboard(deal, t, core.funnels, context.person)
+    offers = await core.offers.for_deal(context.person, deal.id)
+    text = card_text(deal, t, core.funnels, core.clock(), core.settings.tz, context.person, offers)
+    markup = card_keyboard(deal, t, core.funnels, context.person, offers)
     if edit:
         await show(update, text, markup)
     else:
@@ -435,6 +437,9 @@ async def skip_button(update: Update, context: Ctx) -> None:
         return
     if dialog.kind == dialogs.NEW_DEAL:
         await _new_deal_step(update, context, dialog, None)
+        return
+    if dialog.kind == dialogs.OFFER_REJECT:
+        await reject_without_comment(update, context, dialog)
         return
     dialogs.finish(context.user_data)
     await show(update, context.t("common.cancelled"))

@@ -8,14 +8,21 @@ from bot.core.deal_commands import DealMatcher, IntentKind
 from bot.core.errors import Invalid
 from bot.tg import dialogs
 from bot.tg.context import Ctx
-from bot.tg.handlers import basics, knowledge
+from bot.tg.handlers import basics, knowledge, offers
 from bot.tg.handlers.basics import WORD
 from bot.tg.handlers.deals import act_on_intent, handle_dialog_text
 
 KNOWLEDGE_DIALOGS = {
     dialogs.KB_ANSWER: knowledge.record_lead_answer,
     dialogs.SCRIPT_GAP: knowledge.record_script_gap,
-}
+    **dict.fromkeys(
+        (
+            dialogs.OFFER_SEARCH, dialogs.OFFER_QTY, dialogs.OFFER_FREE, dialogs.OFFER_DISCOUNT,
+            dialogs.OFFER_TERMS, dialogs.OFFER_REJECT,
+        ),
+        offers.handle_offer_text,
+    ),
+}  # fmt: skip
 
 
 async def on_text(update: Update, context: Ctx) -> None:

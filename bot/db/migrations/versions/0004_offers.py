@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "offers",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("deal_id", sa.Integer(), nullable=False),
+        sa.Column("deal_id", sa.Integer(), nullable=True),
         sa.Column("number", sa.String(length=40), nullable=True),
         sa.Column("year", sa.Integer(), nullable=True),
         sa.Column("seq", sa.Integer(), nullable=True),
@@ -34,7 +34,7 @@ def upgrade() -> None:
         sa.Column("vat", sa.Numeric(precision=18, scale=2), nullable=False),
         sa.Column("total", sa.Numeric(precision=18, scale=2), nullable=False),
         sa.Column("max_discount", sa.Numeric(precision=5, scale=2), nullable=False),
-        sa.Column("created_by_id", sa.Integer(), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("created_at", bot.db.types.UTCDateTime(), nullable=False),
         sa.Column("issued_at", bot.db.types.UTCDateTime(), nullable=True),
         sa.Column("pdf_path", sa.String(length=500), nullable=True),
