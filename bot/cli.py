@@ -13,6 +13,7 @@ from typing import Any
 from bot.cli_deals import add_deals_commands
 from bot.cli_knowledge import add_knowledge_commands
 from bot.cli_offers import add_offer_commands
+from bot.cli_reports import add_report_commands
 from bot.config import Settings, SettingsError, load_settings
 from bot.container import build_core
 from bot.core.errors import DomainError
@@ -203,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_deals_commands(commands)
     add_knowledge_commands(commands)
     add_offer_commands(commands)
+    add_report_commands(commands)
     return parser
 
 

@@ -12,8 +12,10 @@ from bot.config import Settings
 from bot.core.catalog import Catalog, CatalogError, load_catalog
 from bot.core.clock import Clock, system_clock
 from bot.core.deals import DealsService
+from bot.core.digest import DigestService
 from bot.core.funnel import FunnelConfig, load_funnels
 from bot.core.knowledge import KnowledgeService
+from bot.core.metrics import MetricsService
 from bot.core.offer_documents import REQUISITES_FILE, OfferRenderer, load_requisites
 from bot.core.offers import DiscountPolicy, OffersService
 from bot.core.people import PeopleService
@@ -38,6 +40,8 @@ class Core:
     sent_log: SentLogService
     knowledge: KnowledgeService
     offers: OffersService
+    metrics: MetricsService
+    digests: DigestService
 
     async def migrate(self) -> None:
         await upgrade(self.engine)
@@ -92,6 +96,7 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         vat_percent=settings.vat_percent,
         free_lines=settings.offer_free_lines,
     )
+    metrics = MetricsService(db, funnels, settings.tz)
     return Core(
         settings=settings,
         engine=engine,
@@ -103,4 +108,6 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         sent_log=SentLogService(db, clock),
         knowledge=KnowledgeService(db, (settings.knowledge_dir, settings.scripts_dir), clock=clock),
         offers=offers,
+        metrics=metrics,
+        digests=DigestService(db, metrics, funnels),
     )

@@ -760,12 +760,15 @@ async def _insert_history(
     params = []
     for row in rows:
         deal_id = deal_ids[row.external_id]
-        for move in row.history:
+        last = len(row.history) - 1
+        for index, move in enumerate(row.history):
+            # The file keeps one lost reason per deal: it belongs to the move that lost it.
+            reason = row.lost_reason if index == last and row.lost_reason else None
             params.append(
                 {
                     "deal_id": deal_id, "from_stage": move.from_stage, "to_stage": move.to_stage,
                     "at": move.at, "by_id": None if move.by is None else users[move.by],
-                    "via": move.via, "comment": None,
+                    "via": move.via, "comment": None, "lost_reason": reason,
                 }
             )  # fmt: skip
     if params:

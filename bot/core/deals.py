@@ -304,6 +304,7 @@ class DealsService:
         transition = StageTransition(
             deal_id=deal.id, from_stage=source, to_stage=to_stage, at=now, by_id=actor.id,
             via=via, comment=_optional(comment, MAX_NOTE),
+            lost_reason=lost_reason if target.lost else None,
         )  # fmt: skip
         session.add(transition)
         await session.flush()

@@ -41,6 +41,7 @@ class Team(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    group_chat_id: Mapped[int | None] = mapped_column(BigInteger)  # where leaderboards go
 
 
 class User(Base):
@@ -139,6 +140,7 @@ class StageTransition(Base):
     by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     via: Mapped[str] = mapped_column(String(20))
     comment: Mapped[str | None] = mapped_column(Text)
+    lost_reason: Mapped[str | None] = mapped_column(String(50))  # on moves into a lost stage
 
 
 Index("ix_stage_transitions_deal_at", StageTransition.deal_id, StageTransition.at)
@@ -259,3 +261,23 @@ class OfferApproval(Base):
     approved: Mapped[bool] = mapped_column(Boolean)
     comment: Mapped[str | None] = mapped_column(Text)
     what: Mapped[str] = mapped_column(Text)  # the discounts above the limit, as the lead saw them
+
+
+class Plan(Base):
+    """A manager's monthly plan: an amount and/or a number of deals won."""
+
+    __tablename__ = "plans"
+    __table_args__ = (UniqueConstraint("user_id", "month", name="uq_plans_user_month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    deals: Mapped[int | None] = mapped_column(Integer)
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# The digest's aggregates read history by time and by deal; the pipeline by team and owner.
+Index("ix_stage_transitions_at_deal", StageTransition.at, StageTransition.deal_id)
+Index("ix_deals_team_created", Deal.team_id, Deal.created_at)

@@ -34,6 +34,7 @@ from bot.tg.handlers.errors import on_error
 from bot.tg.handlers.invite import invite_conversation
 from bot.tg.handlers.knowledge import knowledge_handlers
 from bot.tg.handlers.offers import offer_handlers
+from bot.tg.handlers.reports import report_handlers
 from bot.tg.handlers.team import team_handlers
 from bot.tg.handlers.text import on_text
 from bot.tg.jobs import schedule_jobs
@@ -44,8 +45,8 @@ warnings.filterwarnings("ignore", message=r".*per_message.*", category=PTBUserWa
 
 # The command menu, in this order, for every language.
 MENU_COMMANDS = (
-    "deals", "new", "move", "offer", "obj", "script", "kb", "help", "invite", "team", "cancel",
-    "start",
+    "deals", "new", "move", "offer", "obj", "script", "kb", "stats", "leaderboard", "plan",
+    "export", "help", "invite", "team", "cancel", "start",
 )  # fmt: skip
 
 # The Telegram language whose menu is the default (everyone not Russian reads English).
@@ -68,6 +69,7 @@ def handlers() -> list[BaseHandler[Any, Ctx, Any]]:
         *deal_handlers(),
         *knowledge_handlers(),
         *offer_handlers(),
+        *report_handlers(),
         CommandHandler("cancel", basics.nothing_to_cancel),
         MessageHandler(filters.COMMAND, basics.unknown_command),
         MessageHandler(filters.TEXT, on_text),

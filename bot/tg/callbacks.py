@@ -60,6 +60,9 @@ OFFER_CANCEL = "ox"  # ox
 OFFER_APPROVE = "oy"  # oy:<offer>
 OFFER_REJECT = "on"  # on:<offer>
 OFFER_DOWNLOAD = "ol"  # ol:<offer>
+STATS_TEAM = "st"  # st:<team>:<period>
+LEADERBOARD_POST = "lp"  # lp:<team>:<period>
+PLAN_FOR = "pf"  # pf:<person>
 
 ALL_PREFIXES = (
     INVITE_ROLE,
@@ -114,6 +117,9 @@ ALL_PREFIXES = (
     OFFER_APPROVE,
     OFFER_REJECT,
     OFFER_DOWNLOAD,
+    STATS_TEAM,
+    LEADERBOARD_POST,
+    PLAN_FOR,
 )
 
 

@@ -32,6 +32,7 @@ OFFER_FREE = "offer_free"  # «Название; ед.; кол-во; цена»
 OFFER_DISCOUNT = "offer_discount"
 OFFER_TERMS = "offer_terms"  # data["field"]: payment | delivery | valid
 OFFER_REJECT = "offer_reject"  # data["offer_id"]: the lead's comment
+PLAN = "plan"  # data["person_id"], data["name"]: «1,5 млн, 5»
 CHOOSE_DEAL = "choose_deal"  # data["stage_text"]: the stage words to apply to the chosen deal
 
 

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import time, timedelta
 from typing import Any
 
-from telegram.error import Forbidden, TelegramError
+from telegram import InputFile
+from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
 
 from bot.container import Core
 from bot.core.deals import DealView, Nudge
+from bot.core.digest import Digest
+from bot.core.digest_chart import render_digest_chart
+from bot.core.people import Person, Role
 from bot.i18n import catalog
 from bot.tg import callbacks as cb
 from bot.tg.context import Ctx
 from bot.tg.deal_views import stage_name, when
-from bot.tg.render import keyboard
+from bot.tg.render import CAPTION_LIMIT, keyboard, split_message
 
 log = logging.getLogger("voronka.jobs")
 
@@ -107,6 +113,106 @@ async def send_followups(core: Core, application: Application[Any, Any, Any, Any
     return sent
 
 
+# --- the head of sales' digest -------------------------------------------------------------
+
+RETRY_DELAYS = (1.0, 3.0, 9.0)  # network errors; RetryAfter waits what Telegram says
+
+
+async def _deliver(send: Callable[[], Awaitable[Any]]) -> None:
+    """Send with retries on network trouble; Forbidden and bad requests are not retried."""
+    for attempt, delay in enumerate((*RETRY_DELAYS, None)):
+        try:
+            await send()
+            return
+        except RetryAfter as error:
+            wait = error.retry_after
+            await asyncio.sleep(
+                wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            )
+        except (NetworkError, TimedOut):
+            if delay is None:
+                raise
+            log.info("send failed (attempt %d), retrying in %.0f s", attempt + 1, delay)
+            await asyncio.sleep(delay)
+    raise NetworkError("gave up after retries")
+
+
+async def _digest_recipients(core: Core, team_id: int) -> list[Person]:
+    people = await core.people.people_of(None)
+    return [
+        p for p in people
+        if p.role is Role.ADMIN or (p.role is Role.LEAD and p.team_id == team_id)
+    ]  # fmt: skip
+
+
+async def send_digests(core: Core, application: Application[Any, Any, Any, Any, Any, Any]) -> int:
+    """Yesterday's digest (and on Mondays last week's) to each lead and admin, exactly once.
+
+    Runs at the configured time and once at start; anything already claimed in the sent
+    log is skipped, so a restart, a crash after sending or a second process never repeats it.
+    """
+    tz = core.settings.tz
+    local_now = core.clock().astimezone(tz)
+    if local_now.time() < core.settings.digest_time:
+        return 0
+    yesterday = local_now.date() - timedelta(days=1)
+    jobs: list[tuple[str, str, Callable[[int], Awaitable[Digest]]]] = [
+        ("digest", yesterday.isoformat(), lambda team: core.digests.daily(team, yesterday))
+    ]
+    if local_now.weekday() == 0:
+        monday = local_now.date() - timedelta(days=7)
+        jobs.append(("weekly", monday.isoformat(), lambda team: core.digests.weekly(team, monday)))
+    sent = 0
+    for team_id, _ in await core.metrics.teams():
+        recipients = await _digest_recipients(core, team_id)
+        for kind, label, build in jobs:
+            cache: dict[str, tuple[str, bytes]] = {}
+            for person in recipients:
+                key = f"{team_id}:{label}"
+                if not await core.sent_log.claim(kind, person.telegram_id, key):
+                    continue
+                try:
+                    if person.language not in cache:
+                        cache[person.language] = await _render_digest(
+                            core, await build(team_id), person.language
+                        )
+                    text, chart = cache[person.language]
+                    await _send_digest(application, person.telegram_id, text, chart)
+                    sent += 1
+                except Forbidden:
+                    await core.people.mark_unreachable(person.telegram_id)
+                except TelegramError:
+                    log.warning(
+                        "digest to %s failed; it will be retried", person.telegram_id, exc_info=True
+                    )
+                    await core.sent_log.release(kind, person.telegram_id, key)
+    return sent
+
+
+async def _render_digest(core: Core, digest: Digest, language: str) -> tuple[str, bytes]:
+    t = catalog(language)
+    titles = {key: entry.title for key, entry in core.knowledge.library.items()}
+    text = core.digests.text(digest, t, titles=titles)
+    chart = await asyncio.to_thread(render_digest_chart, core.digests.chart_data(digest, t))
+    return text, chart
+
+
+async def _send_digest(
+    application: Application[Any, Any, Any, Any, Any, Any], chat_id: int, text: str, chart: bytes
+) -> None:
+    bot = application.bot
+    title = text.split("\n", 1)[0][:CAPTION_LIMIT]
+    await _deliver(
+        lambda: bot.send_photo(chat_id, InputFile(chart, filename="digest.png"), caption=title)
+    )
+    for part in split_message(text):
+        await _deliver(lambda part=part: bot.send_message(chat_id, part))  # type: ignore[misc]
+
+
+async def _digest_job(context: Ctx) -> None:
+    await send_digests(context.core, context.application)
+
+
 async def _nudge_job(context: Ctx) -> None:
     await send_nudges(context.core, context.application)
 
@@ -127,3 +233,8 @@ def schedule_jobs(application: Application[Any, Any, Any, Any, Any, Any], core: 
     )
     queue.run_daily(_nudge_job, nudge_at, days=WORKDAYS, name="nudges")
     queue.run_repeating(_followup_job, FOLLOWUP_EVERY, first=10, name="followups")
+    digest_at = time(
+        core.settings.digest_time.hour, core.settings.digest_time.minute, tzinfo=core.settings.tz
+    )
+    queue.run_daily(_digest_job, digest_at, name="digests")
+    queue.run_once(_digest_job, 5, name="digests-catch-up")  # after downtime: send what's due

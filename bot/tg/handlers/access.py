@@ -22,13 +22,16 @@ async def gate(update: Update, context: Ctx) -> None:
     chat = update.effective_chat
     if user is None or user.is_bot:
         raise ApplicationHandlerStop
-    if chat is not None and chat.type != ChatType.PRIVATE and update.callback_query is None:
+    in_group = chat is not None and chat.type != ChatType.PRIVATE
+    if in_group and update.callback_query is None and update.my_chat_member is None:
         mark("ignored", "gate")  # the bot only talks in private chats and inline mode
         raise ApplicationHandlerStop
     person = await context.core.people.identify(user.id, user.full_name, context.language)
     if person is not None and person.active:
         context.person = person
         return
+    if update.my_chat_member is not None:
+        raise ApplicationHandlerStop  # a stranger added the bot somewhere: nothing to say
     if _is_invite_start(update):
         return  # the only way in: /start <invite token>
     await refuse(update, context)

@@ -8,7 +8,7 @@ from bot.core.deal_commands import DealMatcher, IntentKind
 from bot.core.errors import Invalid
 from bot.tg import dialogs
 from bot.tg.context import Ctx
-from bot.tg.handlers import basics, knowledge, offers
+from bot.tg.handlers import basics, knowledge, offers, reports
 from bot.tg.handlers.basics import WORD
 from bot.tg.handlers.deals import act_on_intent, handle_dialog_text
 
@@ -22,6 +22,7 @@ KNOWLEDGE_DIALOGS = {
         ),
         offers.handle_offer_text,
     ),
+    dialogs.PLAN: reports.plan_text,
 }  # fmt: skip
 
 
