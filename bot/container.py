@@ -95,6 +95,7 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         move_deal=settings.offer_moves_deal,
         vat_percent=settings.vat_percent,
         free_lines=settings.offer_free_lines,
+        valid_days=settings.offer_valid_days,
     )
     metrics = MetricsService(db, funnels, settings.tz)
     return Core(

@@ -342,13 +342,26 @@ def _draw_panel(
     if gap_before is not None and 0 < gap_before < len(rows):
         ax.axhline(gap_before - 0.5 + _WON_LOST_GAP / 2, color=_GRID, linewidth=1.0, zorder=1)
 
-    ax.set_yticks(positions, labels=[_wrap(row.name) for row in rows])
-    name_labels = list(ax.get_yticklabels())
-    for name_label in name_labels:
-        name_label.set_fontfamily(FONT)
-        name_label.set_fontsize(font_size)
-        name_label.set_color(_INK)
-    ax.tick_params(axis="y", length=0, pad=_NAME_PAD_PX * 72 / DPI)
+    # Names as plain texts left of the axes, not tick labels: ticks cost ~1 ms apiece.
+    name_offset = ax.get_yaxis_transform() + ScaledTranslation(
+        -_NAME_PAD_PX / DPI, 0, ax.figure.dpi_scale_trans
+    )
+    name_labels = [
+        ax.text(
+            0,
+            position,
+            _wrap(row.name),
+            transform=name_offset,
+            va="center",
+            ha="right",
+            multialignment="right",
+            fontsize=font_size,
+            color=_INK,
+            fontfamily=FONT,
+        )
+        for row, position in zip(rows, positions, strict=True)
+    ]
+    ax.set_yticks([])
     ax.set_ylim(max(positions, default=0.0) + _Y_MARGIN, -_Y_MARGIN)
     ax.set_xticks([])
     for side in ("top", "right", "bottom"):

@@ -160,6 +160,7 @@ class OffersService:
         move_deal: bool,
         vat_percent: Decimal,
         free_lines: bool,
+        valid_days: int = 14,
     ) -> None:
         self._db = db
         self._deals = deals
@@ -173,6 +174,7 @@ class OffersService:
         self._move_deal = move_deal
         self.vat_percent = vat_percent
         self.free_lines = free_lines
+        self.valid_days = valid_days
 
     # --- building -------------------------------------------------------------------
 
@@ -328,7 +330,7 @@ class OffersService:
             vat_percent=spec.vat_percent,
             number=offer.number,
             date=now.astimezone(self._tz).date(),
-            valid_days=spec.valid_days,
+            valid_days=spec.valid_days or self.valid_days,
             payment_terms=spec.payment_terms,
             delivery_terms=spec.delivery_terms,
         )  # fmt: skip

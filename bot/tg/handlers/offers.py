@@ -137,7 +137,7 @@ def builder_text(builder: Builder, context: Ctx, *, preview: bool) -> str:
         lines.append(
             t("offer.terms", payment=builder.payment or requisites.payment_terms,
               delivery=builder.delivery or requisites.delivery_terms,
-              days=builder.valid_days or requisites.valid_days)
+              days=builder.valid_days or offers.valid_days)
         )  # fmt: skip
     if violations:
         what = "; ".join(f"{v.name[:40]} {_number(v.effective_percent)}%" for v in violations[:5])
