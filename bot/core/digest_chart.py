@@ -13,6 +13,7 @@ import textwrap
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from io import BytesIO
+from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -233,7 +234,10 @@ def _moves_rows(data: ChartData) -> list[_Row]:
 
 
 def build_figure(data: ChartData) -> Figure:
-    """The chart as a Figure on an Agg canvas, not yet drawn: tests read its texts.
+    """The chart as a Figure on an Agg canvas, not yet drawn, so tests can read its texts.
+
+    ``figure.texts`` holds the title; each of the two axes (funnel, moves) has a left title
+    and, in ``ax.texts``, the row names (gid «name») followed by the bar values (gid «value»).
 
     The layout is computed by hand from measured label widths rather than by constrained
     layout, which measures every artist once more and cost about a third of the render time.
@@ -311,59 +315,59 @@ def build_figure(data: ChartData) -> Figure:
 def _draw_panel(
     ax: Axes, rows: list[_Row], title: str, font_size: float, *, gap_before: int | None
 ) -> tuple[list[Text], list[Text]]:
-    """Horizontal bars, first row on top, each with its value just past the bar's end.
+    """Horizontal bars, first row on top, named on the left, valued past the bar's end.
 
-    The x axis is hidden: every bar carries its number, so a scale would only add noise.
+    No axis ticks: every bar carries its number, so a scale would only add noise, and row
+    names are plain texts rather than tick labels because ticks cost about a millisecond each.
     ``gap_before`` sets the won/lost rows apart from the stages. Returns the name and the
-    value labels, which the layout measures.
+    value labels (gid «name» / «value»), which the layout measures.
     """
     positions = [
         index + (_WON_LOST_GAP if gap_before is not None and index >= gap_before else 0.0)
         for index in range(len(rows))
     ]
-    values = [row.value for row in rows]
-    ax.barh(positions, values, height=0.62, color=[row.colour for row in rows], zorder=2)
-    # A few points past the bar's end, whatever the axis scale turns out to be.
-    offset = ax.transData + ScaledTranslation(_VALUE_PAD_PX / DPI, 0, ax.figure.dpi_scale_trans)
-    value_labels = [
-        ax.text(
-            row.value,
-            position,
-            row.label,
-            transform=offset,
-            va="center",
-            ha="left",
-            fontsize=font_size,
-            color=_INK,
-            fontfamily=FONT,
-        )
-        for row, position in zip(rows, positions, strict=True)
-    ]
-    if gap_before is not None and 0 < gap_before < len(rows):
-        ax.axhline(gap_before - 0.5 + _WON_LOST_GAP / 2, color=_GRID, linewidth=1.0, zorder=1)
-
-    # Names as plain texts left of the axes, not tick labels: ticks cost ~1 ms apiece.
-    name_offset = ax.get_yaxis_transform() + ScaledTranslation(
-        -_NAME_PAD_PX / DPI, 0, ax.figure.dpi_scale_trans
-    )
+    dpi_scale = ax.figure.dpi_scale_trans
+    # Fixed pixel gaps from the axes edge and from the bar's end, whatever the x scale.
+    name_at = ax.get_yaxis_transform() + ScaledTranslation(-_NAME_PAD_PX / DPI, 0, dpi_scale)
+    value_at = ax.transData + ScaledTranslation(_VALUE_PAD_PX / DPI, 0, dpi_scale)
+    text_style: dict[str, Any] = {
+        "va": "center",
+        "fontsize": font_size,
+        "color": _INK,
+        "fontfamily": FONT,
+    }
     name_labels = [
         ax.text(
             0,
             position,
             _wrap(row.name),
-            transform=name_offset,
-            va="center",
+            transform=name_at,
             ha="right",
             multialignment="right",
-            fontsize=font_size,
-            color=_INK,
-            fontfamily=FONT,
+            gid="name",
+            **text_style,
         )
         for row, position in zip(rows, positions, strict=True)
     ]
-    ax.set_yticks([])
+    value_labels = [
+        ax.text(
+            row.value, position, row.label, transform=value_at, ha="left", gid="value", **text_style
+        )
+        for row, position in zip(rows, positions, strict=True)
+    ]
+    ax.barh(
+        positions,
+        [row.value for row in rows],
+        height=0.62,
+        color=[row.colour for row in rows],
+        zorder=2,
+    )
+    if gap_before is not None and 0 < gap_before < len(rows):
+        ax.axhline(gap_before - 0.5 + _WON_LOST_GAP / 2, color=_GRID, linewidth=1.0, zorder=1)
+
     ax.set_ylim(max(positions, default=0.0) + _Y_MARGIN, -_Y_MARGIN)
     ax.set_xticks([])
+    ax.set_yticks([])
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
     ax.spines["left"].set_color(_GRID)
@@ -402,6 +406,6 @@ def chart_labels(data: ChartData) -> list[str]:
     labels = [text.get_text() for text in figure.texts]
     for ax in figure.axes:
         labels.extend(ax.get_title(loc) for loc in ("left", "center", "right"))
-        labels.extend(tick.get_text() for tick in ax.get_yticklabels())
+        labels.extend(tick.get_text() for tick in ax.get_xticklabels() + ax.get_yticklabels())
         labels.extend(text.get_text() for text in ax.texts)
     return [label.replace("\n", " ") for label in labels if label]
