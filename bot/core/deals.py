@@ -16,7 +16,7 @@ from bot.core.clock import Clock
 from bot.core.deal_commands import DealRef
 from bot.core.errors import Conflict, Forbidden, Invalid, NotFound
 from bot.core.funnel import Funnel, FunnelConfig
-from bot.core.people import Person, Role
+from bot.core.people import Person, Role, person_of
 from bot.db.models import Client, Deal, Note, StageTransition, Team, User
 from bot.db.session import transaction
 
@@ -430,7 +430,7 @@ class DealsService:
             )
             overdue = tuple(v for v in views if v.overdue)
             stalled = tuple(v for v in views if v.stalled)
-            person = _person_of(owner, teams.get(owner.team_id or 0))
+            person = person_of(owner, teams.get(owner.team_id or 0))
             nudge = Nudge(person, due_today, overdue, stalled)
             if not nudge.empty:
                 result.append(nudge)
@@ -559,13 +559,6 @@ def _user_of(person: Person) -> User:
     return User(
         id=person.id, telegram_id=person.telegram_id, name=person.name, team_id=person.team_id
     )
-
-
-def _person_of(user: User, team_name: str | None) -> Person:
-    return Person(
-        user.id, user.telegram_id, user.name, Role(user.role), user.team_id, team_name,
-        user.language, user.active,
-    )  # fmt: skip
 
 
 def _end_of_local_day(now: datetime, tz: ZoneInfo) -> datetime:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.core.clock import Clock
 from bot.core.content import ContentLibrary, Entry, Problem, load_content
 from bot.core.errors import Forbidden, Invalid, NotFound
-from bot.core.people import Person, Role
+from bot.core.people import Person, Role, person_of
 from bot.core.search import Hit, SearchIndex
 from bot.db.models import KnowledgeEvent, KnowledgeQuestion, LearnedEntry, User
 from bot.db.session import transaction
@@ -176,10 +176,7 @@ class KnowledgeService:
             )
         if not leads:
             leads = list(await session.scalars(query.where(User.role == Role.ADMIN.value)))
-        return [
-            Person(u.id, u.telegram_id, u.name, Role(u.role), u.team_id, None, u.language, u.active)
-            for u in leads
-        ]
+        return [person_of(u) for u in leads]
 
     async def _question(
         self, session: AsyncSession, actor: Person, question_id: int
@@ -193,10 +190,7 @@ class KnowledgeService:
             raise Forbidden("kb.not_your_question")
         if actor.role is Role.LEAD and asker_row.team_id != actor.team_id:
             raise Forbidden("kb.not_your_question")
-        asker = Person(
-            asker_row.id, asker_row.telegram_id, asker_row.name, Role(asker_row.role),
-            asker_row.team_id, None, asker_row.language, asker_row.active,
-        )  # fmt: skip
+        asker = person_of(asker_row)
         return row, asker
 
     async def _learned_entries(self) -> list[Entry]:

@@ -26,7 +26,7 @@ from bot.core.offer_documents import (
     build_offer_document,
 )
 from bot.core.offer_input import ClientInfo, ManagerInfo, OfferDraft, offer_number
-from bot.core.people import Person, Role
+from bot.core.people import Person, Role, person_of
 from bot.core.pricing import OfferLine, OfferTotals, Violation, compute_totals, discount_violations
 from bot.db.models import Offer, OfferApproval, User
 from bot.db.session import transaction
@@ -242,7 +242,7 @@ class OffersService:
                 raise NotFound("offer.not_found")
             creator_row = await session.get(User, offer.created_by_id)
             assert creator_row is not None
-            creator = _person(creator_row)
+            creator = person_of(creator_row)
             self._check_approver(actor, creator)
             spec = OfferSpec.from_json(offer.spec)
             _, violations = self.preview(creator, spec)
@@ -397,10 +397,10 @@ class OffersService:
                     query.where(User.role == Role.LEAD.value, User.team_id == creator.team_id)
                 )
             )
-        people = [p for p in map(_person, rows) if self._may_allow(p, spec)]
+        people = [p for p in map(person_of, rows) if self._may_allow(p, spec)]
         if not people:
             admins = await session.scalars(query.where(User.role == Role.ADMIN.value))
-            people = [p for p in map(_person, admins) if self._may_allow(p, spec)]
+            people = [p for p in map(person_of, admins) if self._may_allow(p, spec)]
         return people
 
     def _check_approver(self, actor: Person, creator: Person) -> None:
@@ -441,11 +441,4 @@ def _view(offer: Offer) -> OfferView:
     return OfferView(
         offer.id, offer.deal_id, offer.number, offer.status, offer.currency, offer.total,
         offer.created_by_id, offer.created_at,
-    )  # fmt: skip
-
-
-def _person(user: User) -> Person:
-    return Person(
-        user.id, user.telegram_id, user.name, Role(user.role), user.team_id, None, user.language,
-        user.active,
     )  # fmt: skip

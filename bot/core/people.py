@@ -64,14 +64,15 @@ class InviteInfo:
     expires_at: datetime
 
 
-def _person(user: User, team: Team | None) -> Person:
+def person_of(user: User, team: Team | str | None = None) -> Person:
+    """The plain value of a user row (with its team's name when known)."""
     return Person(
         id=user.id,
         telegram_id=user.telegram_id,
         name=user.name,
         role=Role(user.role),
         team_id=user.team_id,
-        team_name=team.name if team else None,
+        team_name=team.name if isinstance(team, Team) else team,
         language=user.language,
         active=user.active,
     )
@@ -114,13 +115,13 @@ class PeopleService:
                     user.name = cleaned
                 if not user.reachable:  # they write again, so they unblocked the bot
                     user.reachable = True
-                return _person(user, team)
+                return person_of(user, team)
             if telegram_id not in self._admins:
                 return None
             user = self._new_user(telegram_id, name, Role.ADMIN, None, language)
             session.add(user)
             await session.flush()
-            return _person(user, None)
+            return person_of(user, None)
 
     async def ensure_person(
         self, telegram_id: int, name: str, role: Role, team_name: str | None, language: str = "ru"
@@ -140,7 +141,7 @@ class PeopleService:
                 elif found[1] is not None:
                     team = found[1]
             await session.flush()
-            return _person(user, team)
+            return person_of(user, team)
 
     # --- invites ---------------------------------------------------------------------
 
@@ -232,7 +233,7 @@ class PeopleService:
             )
             if spent.rowcount != 1:  # type: ignore[attr-defined]
                 raise Invalid("invite.used")
-            return _person(user, team)
+            return person_of(user, team)
 
     # --- the roster ------------------------------------------------------------------
 
@@ -255,7 +256,9 @@ class PeopleService:
         by_team: dict[int | None, list[Person]] = {}
         names = {team.id: team for team in teams}
         for user in users:
-            by_team.setdefault(user.team_id, []).append(_person(user, names.get(user.team_id or 0)))
+            by_team.setdefault(user.team_id, []).append(
+                person_of(user, names.get(user.team_id or 0))
+            )
         result = [TeamInfo(t.id, t.name, tuple(by_team.get(t.id, []))) for t in teams]
         if team_filter is None and by_team.get(None):
             result.append(TeamInfo(0, "", tuple(by_team[None])))
@@ -272,7 +275,7 @@ class PeopleService:
             found = await self._load(session, User.id == person_id)
         if found is None:
             raise NotFound("person.not_found")
-        target = _person(*found)
+        target = person_of(*found)
         if not (actor.is_admin or (actor.is_lead and target.team_id == actor.team_id)):
             raise Forbidden("team.forbidden")
         return target
@@ -314,7 +317,7 @@ class PeopleService:
                 user.team_id = team.id
             if active is not None:
                 user.active = active
-            return _person(user, team)
+            return person_of(user, team)
 
     async def create_team(self, actor: Person | None, name: str) -> tuple[int, str]:
         if actor is not None and not actor.is_admin:
@@ -334,7 +337,7 @@ class PeopleService:
             )
             if team_id is not None:
                 query = query.where(User.team_id == team_id)
-            return [_person(user, team) for user, team in (await session.execute(query)).all()]
+            return [person_of(user, team) for user, team in (await session.execute(query)).all()]
 
     async def mark_unreachable(self, telegram_id: int) -> None:
         async with transaction(self._db) as session:

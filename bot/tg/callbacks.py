@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from telegram import Update
+
 SEPARATOR = ":"
 MAX_BYTES = 64
 
@@ -145,6 +147,13 @@ class Callback:
 def unpack(data: str) -> Callback:
     prefix, *args = data.split(SEPARATOR)
     return Callback(prefix, tuple(args))
+
+
+def of(update: Update) -> Callback:
+    """The callback data of a button press (handlers are registered per prefix)."""
+    query = update.callback_query
+    assert query is not None
+    return unpack(query.data or "")
 
 
 def pattern(prefix: str) -> str:

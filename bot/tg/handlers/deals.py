@@ -59,7 +59,7 @@ async def deals_command(update: Update, context: Ctx) -> None:
 
 
 async def deals_page(update: Update, context: Ctx) -> None:
-    data = _data(update)
+    data = cb.of(update)
     await _show_list(update, context, offset=data.number(0), owner_id=data.number(1), edit=True)
 
 
@@ -85,7 +85,7 @@ async def deals_filter(update: Update, context: Ctx) -> None:
 
 
 async def view_deal(update: Update, context: Ctx) -> None:
-    deal = await context.core.deals.card(context.person, _data(update).number(0))
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
     await send_card(update, context, deal)
 
 
@@ -286,7 +286,7 @@ async def _answer(update: Update, text: str, markup: InlineKeyboardMarkup) -> No
 
 
 async def next_stage(update: Update, context: Ctx) -> None:
-    data = _data(update)
+    data = cb.of(update)
     deal = await context.core.deals.card(context.person, data.number(0))
     following = context.core.funnels.funnel(deal.funnel).next_stage(deal.stage)
     if following is None:
@@ -295,24 +295,24 @@ async def next_stage(update: Update, context: Ctx) -> None:
 
 
 async def pick_stage(update: Update, context: Ctx) -> None:
-    deal = await context.core.deals.card(context.person, _data(update).number(0))
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
     t = context.t
     markup = stage_keyboard(deal, t, context.core.funnels)
     await show(update, t("deal.choose_stage", title=deal.title), markup)
 
 
 async def move_button(update: Update, context: Ctx) -> None:
-    data = _data(update)
+    data = cb.of(update)
     await move_to(update, context, data.number(0), data.get(1), data.number(2), Via.BUTTON)
 
 
 async def win_button(update: Update, context: Ctx) -> None:
-    deal = await context.core.deals.card(context.person, _data(update).number(0))
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
     await confirm_win(update, context, deal)
 
 
 async def win_yes(update: Update, context: Ctx) -> None:
-    data = _data(update)
+    data = cb.of(update)
     core = context.core
     deal = await core.deals.card(context.person, data.number(0))
     won = core.funnels.funnel(deal.funnel).won_stage.key
@@ -323,18 +323,18 @@ async def win_yes(update: Update, context: Ctx) -> None:
 
 
 async def win_other_amount(update: Update, context: Ctx) -> None:
-    deal = await context.core.deals.card(context.person, _data(update).number(0))
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
     dialogs.start(context.user_data, Dialog(dialogs.AMOUNT, deal.id, {"version": deal.version}))
     await show(update, context.t("deal.amount_prompt", title=deal.title))
 
 
 async def lose_button(update: Update, context: Ctx) -> None:
-    deal = await context.core.deals.card(context.person, _data(update).number(0))
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
     await show_reasons(update, context, deal)
 
 
 async def lose_reason(update: Update, context: Ctx) -> None:
-    data = _data(update)
+    data = cb.of(update)
     core = context.core
     deal = await core.deals.card(context.person, data.number(0))
     lost = core.funnels.funnel(deal.funnel).lost_stage.key
@@ -346,14 +346,14 @@ async def lose_reason(update: Update, context: Ctx) -> None:
 
 
 async def undo_button(update: Update, context: Ctx) -> None:
-    deal = await context.core.deals.undo(context.person, _data(update).number(0))
+    deal = await context.core.deals.undo(context.person, cb.of(update).number(0))
     dialogs.finish(context.user_data)
     name = stage_name(context.core.funnels, deal, context.t)
     await show(update, context.t("deal.undone", title=deal.title, stage=name))
 
 
 async def note_button(update: Update, context: Ctx) -> None:
-    deal = await context.core.deals.card(context.person, _data(update).number(0))
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
     dialogs.start(context.user_data, Dialog(dialogs.NOTE, deal.id))
     await reply(update, context.t("deal.note_prompt", title=deal.title))
     if update.callback_query:
@@ -361,14 +361,14 @@ async def note_button(update: Update, context: Ctx) -> None:
 
 
 async def step_button(update: Update, context: Ctx) -> None:
-    deal = await context.core.deals.card(context.person, _data(update).number(0))
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
     if update.callback_query:
         await update.callback_query.answer()
     await ask_next_step(update, context, deal)
 
 
 async def quick_step(update: Update, context: Ctx) -> None:
-    data = _data(update)
+    data = cb.of(update)
     core, t = context.core, context.t
     days = data.number(1)
     dialogs.finish(context.user_data)
@@ -395,7 +395,7 @@ async def _step_saved(update: Update, context: Ctx, deal: DealView) -> None:
 
 
 async def reassign_button(update: Update, context: Ctx) -> None:
-    data = _data(update)
+    data = cb.of(update)
     core, t, person = context.core, context.t, context.person
     deal = await core.deals.card(person, data.number(0))
     if data.get(1):
@@ -448,7 +448,7 @@ async def skip_button(update: Update, context: Ctx) -> None:
 async def choose_deal(update: Update, context: Ctx) -> None:
     """The answer to "which deal did you mean?": apply the remembered stage words."""
     dialog = dialogs.current(context.user_data)
-    deal = await context.core.deals.card(context.person, _data(update).number(0))
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
     stage_text = (
         dialog.data.get("stage_text", "") if dialog and dialog.kind == dialogs.CHOOSE_DEAL else ""
     )
@@ -552,7 +552,7 @@ async def move_command(update: Update, context: Ctx) -> None:
 async def followup_later(update: Update, context: Ctx) -> None:
     core = context.core
     later = core.clock() + timedelta(hours=2)
-    deal = await core.deals.card(context.person, _data(update).number(0))
+    deal = await core.deals.card(context.person, cb.of(update).number(0))
     await core.deals.set_next_step(context.person, deal.id, deal.next_step_text, later)
     await show(update, context.t("followup.snoozed"))
 
@@ -570,17 +570,13 @@ def shows_current_on_conflict(
             mark("conflict")
             if update.callback_query is not None:
                 await update.callback_query.answer()
-            deal = await context.core.deals.card(context.person, _data(update).number(0))
+            deal = await context.core.deals.card(context.person, cb.of(update).number(0))
             await reply(
                 update, context.t("deal.changed", title=conflict.params.get("title") or deal.title)
             )
             await send_card(update, context, deal, edit=False)
 
     return wrapper
-
-
-def _data(update: Update) -> cb.Callback:
-    return cb.unpack(update.callback_query.data or "")  # type: ignore[union-attr]
 
 
 def deal_handlers() -> list[CommandHandler[Ctx, None] | CallbackQueryHandler[Ctx, None]]:

@@ -56,7 +56,7 @@ async def start_invite(update: Update, context: Ctx) -> int:
 
 
 async def choose_role(update: Update, context: Ctx) -> int:
-    role = Role(cb.unpack(update.callback_query.data or "").get(0))  # type: ignore[union-attr]
+    role = Role(cb.of(update).get(0))
     teams = await context.core.people.team_names()
     buttons = [(name, cb.pack(cb.INVITE_TEAM, role.value, team_id)) for team_id, name in teams]
     buttons.append((context.t("invite.new_team"), cb.pack(cb.INVITE_TEAM, role.value, NEW_TEAM)))
@@ -68,7 +68,7 @@ async def choose_role(update: Update, context: Ctx) -> int:
 
 
 async def choose_team(update: Update, context: Ctx) -> int:
-    data = cb.unpack(update.callback_query.data or "")  # type: ignore[union-attr]
+    data = cb.of(update)
     role = Role(data.get(0))
     if data.get(1) == NEW_TEAM:
         context.user_data["invite_role"] = role.value  # type: ignore[index]

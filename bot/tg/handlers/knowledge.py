@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from html import escape
 from typing import Any
 
 from telegram import InlineQueryResultArticle, InputTextMessageContent, Update
@@ -75,7 +76,7 @@ async def show_entry(
         await show_script_step(update, context, entry, scripts_walk.start(), edit=edit)
         return
     t = context.t
-    text = f"<b>{_escape(entry.title)}</b>\n\n{to_telegram_html(entry.body)}"
+    text = f"<b>{escape(entry.title)}</b>\n\n{to_telegram_html(entry.body)}"
     rows: Rows = [
         [(f"→ {title}"[:60], cb.pack(cb.KB_SHOW, entry_id))] for entry_id, title in others or []
     ]
@@ -103,17 +104,13 @@ async def _send_files(update: Update, entry: Entry) -> None:
         await chat.send_document(content, filename=path.name)
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 async def show_by_button(update: Update, context: Ctx) -> None:
-    entry = context.core.knowledge.entry(_data(update).get(0))
+    entry = context.core.knowledge.entry(cb.of(update).get(0))
     await show_entry(update, context, entry)
 
 
 async def feedback(update: Update, context: Ctx) -> None:
-    data = _data(update)
+    data = cb.of(update)
     kind = Event.UP if data.prefix == cb.KB_UP else Event.DOWN
     core = context.core
     entry = core.knowledge.entry(data.get(0))
@@ -168,7 +165,7 @@ def _kinds_keyboard(context: Ctx) -> Any:
 
 
 async def browse(update: Update, context: Ctx) -> None:
-    data = _data(update)
+    data = cb.of(update)
     library, t = context.core.knowledge.library, context.t
     kind, tag_index = data.get(0), data.get(1)
     if not kind:
@@ -209,10 +206,10 @@ async def show_script_step(
     if not visited:
         raise Invalid("kb.entry_gone")
     step = visited[-1]
-    lines = [f"<b>{_escape(entry.title)}</b> · {t('kb.step', number=len(visited))}"]
+    lines = [f"<b>{escape(entry.title)}</b> · {t('kb.step', number=len(visited))}"]
     if walk.at_start and entry.intro:
         lines.append(f"<i>{to_telegram_html(entry.intro)}</i>")
-    lines.append(f"<b>{_escape(step.title)}</b>")
+    lines.append(f"<b>{escape(step.title)}</b>")
     lines.append(to_telegram_html(step.text))
     rows: Rows = []
     for index, answer in enumerate(step.answers):
@@ -249,7 +246,7 @@ async def show_script_step(
 
 
 async def script_walk(update: Update, context: Ctx) -> None:
-    data = _data(update)
+    data = cb.of(update)
     entry = context.core.knowledge.entry(data.get(0))
     walk = scripts_walk.decode(data.get(1))
     if walk is None or scripts_walk.current(entry, walk) is None:
@@ -259,7 +256,7 @@ async def script_walk(update: Update, context: Ctx) -> None:
 
 async def script_gap(update: Update, context: Ctx) -> None:
     """«Нет подходящего ответа»: remember the step and let the manager type what was said."""
-    data = _data(update)
+    data = cb.of(update)
     entry = context.core.knowledge.entry(data.get(0))
     walk = scripts_walk.decode(data.get(1))
     step = scripts_walk.current(entry, walk) if walk else None
@@ -309,7 +306,7 @@ async def ask_lead(update: Update, context: Ctx) -> None:
 async def start_answer(update: Update, context: Ctx) -> None:
     if context.person.role is Role.MANAGER:
         raise Forbidden("kb.not_your_question")
-    question_id = _data(update).number(0)
+    question_id = cb.of(update).number(0)
     dialogs.start(context.user_data, Dialog(dialogs.KB_ANSWER, data={"question_id": question_id}))
     assert update.callback_query is not None
     await update.callback_query.answer()
@@ -339,7 +336,7 @@ async def record_lead_answer(update: Update, context: Ctx, dialog: Dialog, text:
 
 
 async def confirm_answer(update: Update, context: Ctx) -> None:
-    data = _data(update)
+    data = cb.of(update)
     entry = await context.core.knowledge.confirm(
         context.person, data.number(0), accept=data.get(1) == "1"
     )
@@ -376,7 +373,7 @@ async def maybe_as_note(update: Update, context: Ctx) -> None:
     text = (context.user_data or {}).pop(MAYBE_TEXT, None)
     if not text:
         raise Invalid("common.expired_button")
-    deal = await context.core.deals.add_note(context.person, _data(update).number(0), text)
+    deal = await context.core.deals.add_note(context.person, cb.of(update).number(0), text)
     await show(update, context.t("deal.note_saved", title=deal.title))
 
 
@@ -395,7 +392,7 @@ async def inline_query(update: Update, context: Ctx) -> None:
         if entry is None:
             continue
         body = entry.body if not entry.is_branching else (entry.intro or entry.steps[0].text)
-        text = f"<b>{_escape(entry.title)}</b>\n\n{to_telegram_html(body)}"[:MESSAGE_LIMIT]
+        text = f"<b>{escape(entry.title)}</b>\n\n{to_telegram_html(body)}"[:MESSAGE_LIMIT]
         results.append(
             InlineQueryResultArticle(
                 id=entry.id[:64],
@@ -413,12 +410,8 @@ async def reload_command(update: Update, context: Ctx) -> None:
         raise Forbidden("team.admin_only")
     count, problems = await context.core.knowledge.reload()
     lines = [context.t("kb.reloaded", count=count, problems=len(problems))]
-    lines += [f"• {_escape(str(problem))}" for problem in problems[:20]]
+    lines += [f"• {escape(str(problem))}" for problem in problems[:20]]
     await reply(update, "\n".join(lines))
-
-
-def _data(update: Update) -> cb.Callback:
-    return cb.unpack(update.callback_query.data or "")  # type: ignore[union-attr]
 
 
 def knowledge_handlers() -> list[Any]:

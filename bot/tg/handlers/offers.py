@@ -86,7 +86,7 @@ async def offer_command(update: Update, context: Ctx) -> None:
 
 
 async def open_button(update: Update, context: Ctx) -> None:
-    await _open(update, context, _data(update).number(0))
+    await _open(update, context, cb.of(update).number(0))
 
 
 async def _open(update: Update, context: Ctx, deal_id: int) -> None:
@@ -233,7 +233,7 @@ async def ask_discount(update: Update, context: Ctx) -> None:
 
 
 async def ask_terms(update: Update, context: Ctx) -> None:
-    field_name = _data(update).get(0)
+    field_name = cb.of(update).get(0)
     builder, requisites, t = _builder(context), context.core.offers.requisites, context.t
     if field_name == "payment":
         text = t("offer.payment_prompt", current=builder.payment or requisites.payment_terms)
@@ -245,7 +245,7 @@ async def ask_terms(update: Update, context: Ctx) -> None:
 
 
 async def choose_item(update: Update, context: Ctx) -> None:
-    sku = _data(update).get(0)
+    sku = cb.of(update).get(0)
     item = context.core.offers.catalog.get(sku)
     if item is None:
         raise Invalid("common.expired_button")
@@ -372,7 +372,7 @@ async def _send_documents(context: Ctx, chat_id: int, documents: Documents) -> N
 
 async def approve(update: Update, context: Ctx) -> None:
     decision = await context.core.offers.decide(
-        context.person, _data(update).number(0), approve=True
+        context.person, cb.of(update).number(0), approve=True
     )
     creator = decision.creator
     await show(update, context.t("offer.approved_lead", name=creator.name))
@@ -393,7 +393,7 @@ async def approve(update: Update, context: Ctx) -> None:
 
 
 async def reject(update: Update, context: Ctx) -> None:
-    offer_id = _data(update).number(0)
+    offer_id = cb.of(update).number(0)
     await context.core.offers.pending_view(offer_id)
     skip = keyboard([[(context.t("common.skip"), cb.pack(cb.DEAL_SKIP))]])
     dialogs.start(context.user_data, Dialog(dialogs.OFFER_REJECT, data={"offer_id": offer_id}))
@@ -421,14 +421,10 @@ async def reject_without_comment(update: Update, context: Ctx, dialog: Dialog) -
 
 
 async def download(update: Update, context: Ctx) -> None:
-    documents = await context.core.offers.documents(context.person, _data(update).number(0))
+    documents = await context.core.offers.documents(context.person, cb.of(update).number(0))
     assert update.callback_query is not None
     await update.callback_query.answer()
     await _send_documents(context, update.effective_chat.id, documents)  # type: ignore[union-attr]
-
-
-def _data(update: Update) -> cb.Callback:
-    return cb.unpack(update.callback_query.data or "")  # type: ignore[union-attr]
 
 
 def offer_handlers() -> list[Any]:

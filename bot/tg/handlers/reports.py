@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from html import escape
 from typing import Any
 
 from telegram import InputFile, Update
@@ -91,7 +92,7 @@ async def stats_command(update: Update, context: Ctx) -> None:
 
 
 async def stats_team_button(update: Update, context: Ctx) -> None:
-    data = cb.unpack(update.callback_query.data or "")  # type: ignore[union-attr]
+    data = cb.of(update)
     if not context.person.is_admin:
         raise Forbidden("team.forbidden")
     await _team_stats(update, context, data.number(0), _period(context, data.get(1)), edit=True)
@@ -110,7 +111,7 @@ async def _team_stats(
         "",
     ]
     for m in figures.managers:
-        lines.append(f"<b>{_escape(m.name)}</b>")
+        lines.append(f"<b>{escape(m.name)}</b>")
         lines.append(_manager_line(context, m))
         lines.append(_plan_line(context, m, period))
     funnel = context.core.funnels.default
@@ -135,10 +136,6 @@ def _team_line(context: Ctx, f: TeamFigures) -> str:
         "stats.line", new=f.new_deals, deals=f.deals_advanced, stages=f.stages_advanced,
         won=f.won_count, amount=format_amount(f.won_amount), lost=f.lost_count,
     )  # fmt: skip
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # --- the leaderboard ----------------------------------------------------------------------
@@ -181,7 +178,7 @@ async def leaderboard_command(update: Update, context: Ctx) -> None:
 
 
 async def leaderboard_post(update: Update, context: Ctx) -> None:
-    data = cb.unpack(update.callback_query.data or "")  # type: ignore[union-attr]
+    data = cb.of(update)
     person, metrics = context.person, context.core.metrics
     team_id = data.number(0)
     if person.role is Role.MANAGER or (person.is_lead and person.team_id != team_id):
@@ -228,7 +225,7 @@ async def plan_command(update: Update, context: Ctx) -> None:
 
 
 async def plan_for(update: Update, context: Ctx) -> None:
-    person_id = cb.unpack(update.callback_query.data or "").number(0)  # type: ignore[union-attr]
+    person_id = cb.of(update).number(0)
     people = await context.core.people.people_of(None)
     target = next((p for p in people if p.id == person_id), None)
     if target is None:

@@ -75,14 +75,14 @@ def _card(context: Ctx, person: Person) -> tuple[str, list[list[tuple[str, str]]
 
 
 async def person_card(update: Update, context: Ctx) -> None:
-    person_id = cb.unpack(update.callback_query.data or "").number(0)  # type: ignore[union-attr]
+    person_id = cb.of(update).number(0)
     person = await context.core.people.person(context.person, person_id)
     text, rows = _card(context, person)
     await show(update, text, keyboard(rows))
 
 
 async def set_role(update: Update, context: Ctx) -> None:
-    data = cb.unpack(update.callback_query.data or "")  # type: ignore[union-attr]
+    data = cb.of(update)
     people = context.core.people
     if not data.get(1):
         person = await people.person(context.person, data.number(0))
@@ -101,7 +101,7 @@ async def set_role(update: Update, context: Ctx) -> None:
 
 
 async def set_team(update: Update, context: Ctx) -> None:
-    data = cb.unpack(update.callback_query.data or "")  # type: ignore[union-attr]
+    data = cb.of(update)
     people = context.core.people
     if not data.get(1):
         person = await people.person(context.person, data.number(0))
@@ -118,7 +118,7 @@ async def set_team(update: Update, context: Ctx) -> None:
 
 
 async def deactivate(update: Update, context: Ctx) -> None:
-    data = cb.unpack(update.callback_query.data or "")  # type: ignore[union-attr]
+    data = cb.of(update)
     people = context.core.people
     if data.get(1) != "yes":
         person = await people.person(context.person, data.number(0))
@@ -135,7 +135,7 @@ async def deactivate(update: Update, context: Ctx) -> None:
 
 
 async def reactivate(update: Update, context: Ctx) -> None:
-    person_id = cb.unpack(update.callback_query.data or "").number(0)  # type: ignore[union-attr]
+    person_id = cb.of(update).number(0)
     person = await context.core.people.set_active(context.person, person_id, True)
     await _after_change(update, context, person, context.t("team.reactivated", name=person.name))
 
