@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -103,6 +104,18 @@ def _name_stems(text: str) -> list[str]:
     return [stem(word) for word in words(text) if word not in LEGAL_FORMS]
 
 
+@lru_cache(maxsize=8192)
+def _name_forms(title: str, client: str | None) -> tuple[tuple[str, frozenset[str]], ...]:
+    """A deal's names as stems (title, client, and both in Latin letters); built once per name."""
+    variants = {title, client or "", _latin(title), _latin(client or "")}
+    forms = []
+    for variant in sorted(variants):
+        stems = _name_stems(variant)
+        if stems:
+            forms.append((" ".join(stems), frozenset(stems)))
+    return tuple(forms)
+
+
 def _latin(text: str) -> str:
     """«Ромашка» as people type it on a Latin keyboard: romashka."""
     return fold(text).translate(TRANSLIT)
@@ -114,18 +127,11 @@ class DealMatcher:
     def __init__(self, deals: Sequence[DealRef], funnels: FunnelConfig) -> None:
         self._deals = deals
         self._funnels = funnels
-        self._names: list[_Name] = []
-        for deal in deals:
-            variants = {
-                deal.title,
-                deal.client or "",
-                _latin(deal.title),
-                _latin(deal.client or ""),
-            }
-            for variant in variants:
-                stems = _name_stems(variant)
-                if stems:
-                    self._names.append(_Name(deal, " ".join(stems), frozenset(stems)))
+        self._names = [
+            _Name(deal, joined, tokens)
+            for deal in deals
+            for joined, tokens in _name_forms(deal.title, deal.client)
+        ]
 
     # --- deals --------------------------------------------------------------------------
 
@@ -293,18 +299,32 @@ def _word_score(query: list[str], name: frozenset[str]) -> float:
     return average if len(query) == len(name) else min(average, 88.0)
 
 
+_STAGE_FORMS: dict[int, tuple[tuple[str, str], ...]] = {}  # by id(): funnels live as long
+
+
+def _stage_forms(funnel: Funnel) -> tuple[tuple[str, str], ...]:
+    """(stage key, stemmed name or alias) for every way a stage may be named; once per funnel."""
+    cached = _STAGE_FORMS.get(id(funnel))
+    if cached is not None:
+        return cached
+    forms = []
+    for stage in funnel.stages:
+        for variant in (*stage.names.values(), *stage.aliases, stage.key):
+            joined = " ".join(stem(w) for w in words(variant))
+            if joined:
+                forms.append((stage.key, joined))
+    _STAGE_FORMS[id(funnel)] = tuple(forms)
+    return _STAGE_FORMS[id(funnel)]
+
+
 def _score_stages(query: str, funnel: Funnel) -> list[tuple[str, float]]:
     scores: dict[str, float] = {}
-    for stage in funnel.stages:
-        variants = [*stage.names.values(), *stage.aliases, stage.key]
-        for variant in variants:
-            joined = " ".join(stem(w) for w in words(variant))
-            if not joined:
-                continue
-            score = 100.0 if joined == query else fuzz.ratio(query, joined)
-            if score < 100 and len(query) <= 3:
-                score = 0.0  # «кп», «лид»: too short to guess typos in
-            scores[stage.key] = max(scores.get(stage.key, 0.0), score)
+    for key, joined in _stage_forms(funnel):
+        score = 100.0 if joined == query else fuzz.ratio(query, joined)
+        if score < 100 and len(query) <= 3:
+            score = 0.0  # «кп», «лид»: too short to guess typos in
+        if score > scores.get(key, -1.0):
+            scores[key] = score
     return sorted(scores.items(), key=lambda pair: -pair[1])
 
 

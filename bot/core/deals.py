@@ -204,9 +204,13 @@ class DealsService:
 
     async def card(self, actor: Person, deal_id: int) -> DealView:
         async with transaction(self._db) as session:
-            deal, client, owner = await self._load(session, actor, deal_id)
-            notes = await self._notes(session, deal.id)
-            return replace(self._view(deal, client, owner, self._clock()), notes=notes)
+            return await self.card_in(session, actor, deal_id)
+
+    async def card_in(self, session: AsyncSession, actor: Person, deal_id: int) -> DealView:
+        """The card inside a caller's transaction (SQLite runs one connection at a time)."""
+        deal, client, owner = await self._load(session, actor, deal_id)
+        notes = await self._notes(session, deal.id)
+        return replace(self._view(deal, client, owner, self._clock()), notes=notes)
 
     async def list_open(
         self, actor: Person, *, owner_id: int | None = None, offset: int = 0, limit: int = PAGE_SIZE

@@ -265,7 +265,7 @@ class OffersService:
             )  # fmt: skip
             if not approve:
                 return Decision(_view(offer), creator, False, comment, None)
-            deal = await self._deals.card(actor, offer.deal_id)
+            deal = await self._deals.card_in(session, actor, offer.deal_id)
             documents, moved = await self._issue(session, offer, spec, creator, deal)
             return Decision(_view(offer), creator, True, comment, documents, moved)
 

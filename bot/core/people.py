@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from bot.db.session import transaction
 INVITE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_TEAM_NAME = 100
 MAX_PERSON_NAME = 200
+IDENTITY_TTL = 10.0  # seconds another process may take to notice a deactivation
 
 
 class Role(StrEnum):
@@ -98,6 +100,9 @@ class PeopleService:
         self._clock = clock
         self._admins = frozenset(admins)
         self._invite_ttl = invite_ttl
+        # Every update starts by identifying its sender; a short memory spares the database
+        # that query on a busy chat. Any change of a person here forgets them at once.
+        self._recent: dict[int, tuple[float, Person]] = {}
 
     # --- identification -------------------------------------------------------------
 
@@ -106,6 +111,19 @@ class PeopleService:
 
         Ids listed in VORONKA_ADMINS become admins on first contact.
         """
+        cached = self._recent.get(telegram_id)
+        if cached is not None and time.monotonic() - cached[0] < IDENTITY_TTL:
+            return cached[1]
+        person = await self._identify(telegram_id, name, language)
+        if person is not None:
+            self._recent[telegram_id] = (time.monotonic(), person)
+        return person
+
+    def forget(self) -> None:
+        """Drop remembered identities after a change to people, roles or teams."""
+        self._recent.clear()
+
+    async def _identify(self, telegram_id: int, name: str, language: str) -> Person | None:
         async with transaction(self._db) as session:
             found = await self._load(session, User.telegram_id == telegram_id)
             if found is not None:
@@ -127,6 +145,7 @@ class PeopleService:
         self, telegram_id: int, name: str, role: Role, team_name: str | None, language: str = "ru"
     ) -> Person:
         """Create or update a person directly: for the operator's CLI and `voronka chat`."""
+        self.forget()
         async with transaction(self._db) as session:
             team = await self._ensure_team(session, team_name) if team_name else None
             found = await self._load(session, User.telegram_id == telegram_id)
@@ -204,6 +223,7 @@ class PeopleService:
         self, token: str, telegram_id: int, name: str, language: str = "ru"
     ) -> Person:
         """Register the person who opened an invite link; the invite is spent atomically."""
+        self.forget()
         if not INVITE_TOKEN.match(token):
             raise Invalid("invite.malformed")
         async with transaction(self._db) as session:
@@ -299,6 +319,7 @@ class PeopleService:
         team_id: int | None = None,
         active: bool | None = None,
     ) -> Person:
+        self.forget()
         if not actor.is_admin:
             raise Forbidden("team.admin_only")
         if person_id == actor.id:
@@ -340,6 +361,7 @@ class PeopleService:
             return [person_of(user, team) for user, team in (await session.execute(query)).all()]
 
     async def mark_unreachable(self, telegram_id: int) -> None:
+        self.forget()
         async with transaction(self._db) as session:
             await session.execute(
                 update(User).where(User.telegram_id == telegram_id).values(reachable=False)

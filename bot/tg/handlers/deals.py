@@ -13,7 +13,7 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.core.amounts import parse_amount
-from bot.core.deal_commands import DealMatcher, Intent, IntentKind
+from bot.core.deal_commands import DealMatcher, DealRef, Intent, IntentKind
 from bot.core.deals import DealView, MoveResult, Via
 from bot.core.errors import Conflict, DomainError, Invalid
 from bot.core.people import Role
@@ -239,24 +239,25 @@ async def ask_next_step(update: Update, context: Ctx, deal: DealView) -> None:
     await reply(update, t("next_step.ask", title=deal.title), next_step_keyboard(deal.id, t))
 
 
-async def move_to(
-    update: Update, context: Ctx, deal_id: int, stage: str, version: int | None, via: str
-) -> None:
-    """The one path to a move from the bot: lost asks a reason, won confirms the amount."""
+async def move_to(update: Update, context: Ctx, ref: DealRef, stage: str, via: str) -> None:
+    """The one path to a move from the bot: lost asks a reason, won confirms the amount.
+
+    `ref` is the deal as the person saw it; the move fails if it changed since (its version).
+    """
     core = context.core
-    deal = await core.deals.card(context.person, deal_id)
-    if version is not None and deal.version != version:
-        raise Conflict("deal.changed", title=deal.title)
-    funnel = core.funnels.funnel(deal.funnel)
+    funnel = core.funnels.funnel(ref.funnel)
     target = funnel.stage(stage)
-    if target.lost:
-        await show_reasons(update, context, deal)
-        return
-    if target.won and target.key == funnel.won_stage.key and deal.status == "open":
-        await confirm_win(update, context, deal)
+    asks_first = target.lost or (
+        target.won and target.key == funnel.won_stage.key and ref.status == "open"
+    )
+    if asks_first:
+        deal = await core.deals.card(context.person, ref.id)
+        if deal.version != ref.version:
+            raise Conflict("deal.changed", title=deal.title)
+        await (show_reasons if target.lost else confirm_win)(update, context, deal)
         return
     result = await core.deals.move(
-        context.person, deal_id, stage, via=via, expected_version=deal.version
+        context.person, ref.id, stage, via=via, expected_version=ref.version
     )
     await _moved(update, context, result)
 
@@ -291,7 +292,9 @@ async def next_stage(update: Update, context: Ctx) -> None:
     following = context.core.funnels.funnel(deal.funnel).next_stage(deal.stage)
     if following is None:
         raise Invalid("deal.no_next_stage", title=deal.title)
-    await move_to(update, context, deal.id, following.key, data.number(1), Via.BUTTON)
+    if deal.version != data.number(1):
+        raise Conflict("deal.changed", title=deal.title)
+    await move_to(update, context, deal.ref, following.key, Via.BUTTON)
 
 
 async def pick_stage(update: Update, context: Ctx) -> None:
@@ -303,7 +306,10 @@ async def pick_stage(update: Update, context: Ctx) -> None:
 
 async def move_button(update: Update, context: Ctx) -> None:
     data = cb.of(update)
-    await move_to(update, context, data.number(0), data.get(1), data.number(2), Via.BUTTON)
+    deal = await context.core.deals.card(context.person, data.number(0))
+    if deal.version != data.number(2):
+        raise Conflict("deal.changed", title=deal.title)
+    await move_to(update, context, deal.ref, data.get(1), Via.BUTTON)
 
 
 async def win_button(update: Update, context: Ctx) -> None:
@@ -461,7 +467,7 @@ async def choose_deal(update: Update, context: Ctx) -> None:
     matcher = DealMatcher([deal.ref], context.core.funnels)
     stages, confident = matcher.resolve_stage(stage_text, deal.ref) if stage_text else ((), False)
     if confident:
-        await move_to(update, context, deal.id, stages[0], deal.version, Via.TEXT)
+        await move_to(update, context, deal.ref, stages[0], Via.TEXT)
     else:
         await send_card(update, context, deal)
 
@@ -509,7 +515,7 @@ async def act_on_intent(update: Update, context: Ctx, intent: Intent) -> bool:
     kind = intent.kind
     if kind is IntentKind.MOVE:
         assert intent.stage is not None
-        await move_to(update, context, intent.deal.id, intent.stage, intent.deal.version, Via.TEXT)
+        await move_to(update, context, intent.deal, intent.stage, Via.TEXT)
     elif kind is IntentKind.NOTE:
         deal = await core.deals.add_note(context.person, intent.deal.id, intent.text)
         await reply(update, t("deal.note_saved", title=deal.title))
