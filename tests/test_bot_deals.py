@@ -80,9 +80,10 @@ async def test_move_by_text_confirms_with_undo_and_asks_next_step(harness: Harne
     person, anna = await harness.person()
     await anna.send("/new Ромашка")
     replies = await anna.send("ромашку в кп")
-    assert replies[0].text == "<b>Ромашка</b>: Новый лид → КП отправлено"
-    assert replies[0].button_labels() == ["↩ Отменить"]
-    assert replies[1].text.startswith("<b>Ромашка</b>: какой следующий шаг?")
+    assert replies[0].text.split("\n\n")[0] == "<b>Ромашка</b>: Новый лид → КП отправлено"
+    assert replies[0].button_labels()[0] == "↩ Отменить"
+    assert replies[0].text.endswith(ru("next_step.ask_after_move"))
+    assert "Завтра" in replies[0].button_labels() and len(replies) == 1
     replies = await anna.send("позвонить завтра в 11")
     assert replies[-1].text == "📅 Ромашка: позвонить — 01.12 11:00"
     (deal,) = await harness.core.deals.refs(person)
@@ -125,8 +126,10 @@ async def test_lost_by_text_asks_the_reason_then_a_comment(harness: Harness) -> 
     replies = await anna.send("Ромашка → проиграна")
     assert replies[0].text == "Почему «Ромашка» проиграна?"
     replies = await anna.click("Выбрали конкурента")
-    assert replies[0].text == "<b>Ромашка</b> закрыта как проигранная: Выбрали конкурента."
-    assert replies[-1].text == ru("deal.lost_comment")
+    assert replies[0].text == (
+        "<b>Ромашка</b> закрыта как проигранная: Выбрали конкурента.\n\n" + ru("deal.lost_comment")
+    )
+    assert replies[0].button_labels() == ["↩ Отменить", "Пропустить"]
     assert (await anna.send("ушли к Азия-Стеллаж"))[-1].text == ru("deal.lost_comment_saved")
     card = await harness.core.deals.card(person, (await harness.core.deals.refs(person))[0].id)
     assert card.status == "lost" and card.lost_reason == "competitor"
@@ -148,7 +151,7 @@ async def test_card_buttons_next_stage_note_and_quick_step(harness: Harness) -> 
     _person, anna = await harness.person()
     await anna.send("/new Ромашка")
     replies = await anna.click("▶ Квалификация")
-    assert replies[0].text == "<b>Ромашка</b>: Новый лид → Квалификация"
+    assert replies[0].text.split("\n\n")[0] == "<b>Ромашка</b>: Новый лид → Квалификация"
     assert (await anna.click("Через 3 дня"))[-1].text.startswith("📅 Ромашка: Связаться с клиентом")
     await anna.send("/deals")
     await anna.click("Ромашка")
@@ -176,7 +179,7 @@ async def test_ambiguous_deal_asks_with_buttons_then_moves(harness: Harness) -> 
     assert replies[0].text == ru("deal.choose_deal")
     assert replies[0].button_labels() == ["Северный Ветер", "Северный Поток"]
     replies = await anna.click("Северный Поток")
-    assert replies[0].text == "<b>Северный Поток</b>: Новый лид → Переговоры"
+    assert replies[0].text.split("\n\n")[0] == "<b>Северный Поток</b>: Новый лид → Переговоры"
 
 
 async def test_an_unknown_deal_says_so_and_moves_nothing(harness: Harness) -> None:
@@ -207,7 +210,7 @@ async def test_move_command(harness: Harness) -> None:
     _, anna = await harness.person()
     await anna.send("/new Ромашка")
     replies = await anna.send("/move ромашка договор")
-    assert replies[0].text == "<b>Ромашка</b>: Новый лид → Договор и счёт"
+    assert replies[0].text.split("\n\n")[0] == "<b>Ромашка</b>: Новый лид → Договор и счёт"
     assert (await anna.send("/move"))[-1].text == ru("deal.no_match", name="")
 
 
@@ -215,8 +218,8 @@ async def test_english_move_and_card(harness: Harness) -> None:
     _, anna = await harness.person(language="en")
     await anna.send("/new Romashka, 150k")
     replies = await anna.send("romashka next")
-    assert replies[0].text == "<b>Romashka</b>: New lead → Qualification"
-    assert replies[1].text.startswith("<b>Romashka</b>: what's the next step?")
+    assert replies[0].text.split("\n\n")[0] == "<b>Romashka</b>: New lead → Qualification"
+    assert replies[0].text.endswith(en("next_step.ask_after_move"))
     replies = await anna.send("/deals")
     assert replies[0].text.startswith("<b>Open deals</b> (1)")
 
@@ -303,7 +306,7 @@ async def test_how_did_it_go_after_the_next_step(harness: Harness, clock: Frozen
     assert await send_followups(harness.core, harness.app) == 0
     await anna.click("▶ Продвинулась", question)
     replies = await anna.click("Презентация")
-    assert replies[0].text == "<b>Ромашка</b>: Квалификация → Презентация"
+    assert replies[0].text.split("\n\n")[0] == "<b>Ромашка</b>: Квалификация → Презентация"
 
 
 async def test_a_blocked_manager_is_marked_unreachable(

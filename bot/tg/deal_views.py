@@ -160,17 +160,19 @@ def reasons_keyboard(deal: DealView, t: Catalog, funnels: FunnelConfig) -> Inlin
     return keyboard(rows)
 
 
-def next_step_keyboard(deal_id: int, t: Catalog) -> InlineKeyboardMarkup:
-    return keyboard(
+def next_step_rows(deal_id: int, t: Catalog) -> Rows:
+    return [
         [
-            [
-                (t("next_step.tomorrow"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 1)),
-                (t("next_step.in_3_days"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 3)),
-                (t("next_step.in_week"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 7)),
-            ],
-            [(t("common.skip"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 0))],
-        ]
-    )
+            (t("next_step.tomorrow"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 1)),
+            (t("next_step.in_3_days"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 3)),
+            (t("next_step.in_week"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 7)),
+        ],
+        [(t("common.skip"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 0))],
+    ]
+
+
+def next_step_keyboard(deal_id: int, t: Catalog) -> InlineKeyboardMarkup:
+    return keyboard(next_step_rows(deal_id, t))
 
 
 def list_text_and_keyboard(

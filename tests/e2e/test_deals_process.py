@@ -28,8 +28,8 @@ def test_create_move_undo_lose_and_another_manager_refused(
     assert created.startswith("✨ Сделка создана: Ромашка, 150\u00a0000\u00a0₽")
 
     before = standin.sent_count(ANNA)
-    moved = say(standin, ANNA, "ромашку в переговоры", replies=2)
-    assert moved == "Ромашка: Новый лид → Переговоры"
+    moved = say(standin, ANNA, "ромашку в переговоры")
+    assert moved.split("\n\n")[0] == "Ромашка: Новый лид → Переговоры"
     confirmation = standin.sent(ANNA)[before]["message_id"]
     before = standin.sent_count(ANNA)
     standin.click_button(ANNA, "↩ Отменить", message_id=confirmation)
@@ -39,9 +39,9 @@ def test_create_move_undo_lose_and_another_manager_refused(
     assert say(standin, ANNA, "Ромашка → проиграна") == "Почему «Ромашка» проиграна?"
     before = standin.sent_count(ANNA)
     standin.click_button(ANNA, "Цена")
-    standin.wait_for_reply(ANNA, after=before + 1)
+    standin.wait_for_reply(ANNA, after=before)
     lost = standin.sent(ANNA)[before]
-    assert lost["text"] == "Ромашка закрыта как проигранная: Цена."
+    assert str(lost["text"]).startswith("Ромашка закрыта как проигранная: Цена.")
 
     refused = say(standin, BORIS, "Ромашка → договор")
     assert refused.startswith("Не нашёл сделку «Ромашка» среди ваших")

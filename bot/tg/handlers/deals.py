@@ -27,6 +27,7 @@ from bot.tg.deal_views import (
     card_text,
     list_text_and_keyboard,
     next_step_keyboard,
+    next_step_rows,
     reasons_keyboard,
     stage_choice_keyboard,
     stage_keyboard,
@@ -211,7 +212,7 @@ async def _moved(update: Update, context: Ctx, result: MoveResult) -> None:
     deal = result.deal
     funnel = core.funnels.funnel(deal.funnel)
     target = funnel.stage(result.to_stage)
-    undo = keyboard([[(t("deal.undo"), cb.pack(cb.DEAL_UNDO, result.transition_id))]])
+    rows = [[(t("deal.undo"), cb.pack(cb.DEAL_UNDO, result.transition_id))]]
     if target.won:
         text = t("deal.won", title=deal.title, amount=amount_of(deal))
     elif target.lost:
@@ -224,13 +225,16 @@ async def _moved(update: Update, context: Ctx, result: MoveResult) -> None:
             source=funnel.stage(result.from_stage).name(t.language),
             target=target.name(t.language),
         )
-    await show(update, text, undo) if update.callback_query else await reply(update, text, undo)
+    # One message per move: the confirmation, ↩ Undo, and the question that follows it.
     if target.lost:
         dialogs.start(context.user_data, Dialog(dialogs.LOST_COMMENT, deal.id))
-        skip = keyboard([[(t("common.skip"), cb.pack(cb.DEAL_SKIP))]])
-        await reply(update, t("deal.lost_comment"), skip)
+        text = f"{text}\n\n{t('deal.lost_comment')}"
+        rows.append([(t("common.skip"), cb.pack(cb.DEAL_SKIP))])
     elif result.needs_next_step:
-        await ask_next_step(update, context, deal)
+        dialogs.start(context.user_data, Dialog(dialogs.NEXT_STEP, deal.id))
+        text = f"{text}\n\n{t('next_step.ask_after_move')}"
+        rows += next_step_rows(deal.id, t)
+    await _answer(update, text, keyboard(rows))
 
 
 async def ask_next_step(update: Update, context: Ctx, deal: DealView) -> None:
@@ -379,7 +383,7 @@ async def quick_step(update: Update, context: Ctx) -> None:
     days = data.number(1)
     dialogs.finish(context.user_data)
     if days == 0:
-        await show(update, t("next_step.skipped"))
+        await _settle(update, t("next_step.skipped"))
         return
     local_day = core.clock().astimezone(core.settings.tz).date() + timedelta(days=days)
     due = datetime.combine(local_day, time(10, 0), core.settings.tz)
@@ -397,7 +401,22 @@ async def _step_saved(update: Update, context: Ctx, deal: DealView) -> None:
         text=deal.next_step_text,
         due=when(deal.next_step_due, context.core.settings.tz),
     )
-    await (show(update, text) if update.callback_query else reply(update, text))
+    await (_settle(update, text) if update.callback_query else reply(update, text))
+
+
+async def _settle(update: Update, text: str) -> None:
+    """Answer a button under a move's confirmation: keep its ↩ Undo, say the rest anew."""
+    query = update.callback_query
+    markup = getattr(query.message, "reply_markup", None) if query else None
+    rows = markup.inline_keyboard if isinstance(markup, InlineKeyboardMarkup) else ()
+    first = rows[0] if rows else ()
+    data = str(first[0].callback_data or "") if first else ""
+    if query is None or not data.startswith(f"{cb.DEAL_UNDO}:"):
+        await show(update, text)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(InlineKeyboardMarkup([first]))
+    await reply(update, text)
 
 
 async def reassign_button(update: Update, context: Ctx) -> None:
@@ -448,7 +467,7 @@ async def skip_button(update: Update, context: Ctx) -> None:
         await reject_without_comment(update, context, dialog)
         return
     dialogs.finish(context.user_data)
-    await show(update, context.t("common.cancelled"))
+    await _settle(update, context.t("common.cancelled"))
 
 
 async def choose_deal(update: Update, context: Ctx) -> None:
