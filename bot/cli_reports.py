@@ -80,7 +80,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
             await core.close()
         args.out.parent.mkdir(parents=True, exist_ok=True)
         if args.format == "xlsx":
-            args.out.write_bytes(to_xlsx(data, core.funnels))
+            args.out.write_bytes(to_xlsx(data))
             written = [args.out]
         else:
             managers, deals = to_csv(data)

@@ -23,10 +23,6 @@ _CURRENCIES = {"$": "USD", "usd": "USD", "долл": "USD", "долларов": 
                "eur": "EUR", "евро": "EUR"}  # fmt: skip
 
 
-def looks_like_amount(text: str) -> bool:
-    return bool(_AMOUNT.match(text))
-
-
 def parse_amount(text: str) -> tuple[Decimal, str]:
     """(amount, currency code). Raises Invalid with an example of the right form."""
     match = _AMOUNT.match(text.strip())

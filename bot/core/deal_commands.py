@@ -326,8 +326,3 @@ def _score_stages(query: str, funnel: Funnel) -> list[tuple[str, float]]:
         if score > scores.get(key, -1.0):
             scores[key] = score
     return sorted(scores.items(), key=lambda pair: -pair[1])
-
-
-def stage_phrase(text: str) -> str:
-    """The stage words of a text with prepositions dropped (for messages)."""
-    return " ".join(w for w in fold(text).split() if w not in PREPOSITIONS)

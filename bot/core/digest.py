@@ -252,8 +252,4 @@ class DigestService:
         return ChartData(title, stages, f.won_count, f.lost_count, t.language)
 
 
-def digest_recipients_key(team_id: int, label: str) -> str:
-    return f"{team_id}:{label}"
-
-
 __all__: Sequence[str] = ("Digest", "DigestService", "KnowledgeUsage")

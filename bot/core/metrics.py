@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import calendar
 import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -593,10 +592,3 @@ class MetricsService:
         if team_id is None:
             raise Invalid("team.not_found")
         return int(team_id)
-
-    def visible_teams(
-        self, actor: Person, teams: Sequence[tuple[int, str]]
-    ) -> list[tuple[int, str]]:
-        if actor.is_admin:
-            return list(teams)
-        return [team for team in teams if team[0] == actor.team_id]

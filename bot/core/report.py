@@ -13,7 +13,6 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.core.funnel import FunnelConfig
 from bot.core.metrics import MetricsService, Period
 from bot.db.models import Deal, Team, User
 from bot.db.session import transaction
@@ -90,7 +89,7 @@ def _cell(value: object) -> object:
     return value
 
 
-def to_xlsx(report: Report, funnels: FunnelConfig) -> bytes:
+def to_xlsx(report: Report) -> bytes:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -108,7 +107,6 @@ def to_xlsx(report: Report, funnels: FunnelConfig) -> bytes:
         ws.freeze_panes = "A2"
     output = io.BytesIO()
     book.save(output)
-    del funnels
     return output.getvalue()
 
 

@@ -285,7 +285,7 @@ async def export_command(update: Update, context: Ctx) -> None:
     message = await reply(update, context.t("export.progress", period=period.label))
     team_ids = None if person.is_admin else [person.team_id or 0]
     report = await build_report(core.db, core.metrics, period, team_ids=team_ids)
-    data = to_xlsx(report, core.funnels)
+    data = to_xlsx(report)
     await message.edit_text(context.t("export.done", period=period.label))
     chat = update.effective_chat
     assert chat is not None
