@@ -175,6 +175,9 @@ class MetricsService:
         self._db = db
         self.funnels = funnels
         self.tz = tz
+        self._flags: tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool]] | None = (
+            None
+        )
 
     # --- SQL building blocks ------------------------------------------------------------
 
@@ -193,6 +196,14 @@ class MetricsService:
         return case(*whens, else_=literal(-1 if value == "order" else 0))
 
     def _move_flags(self) -> tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool]]:
+        """(forward, won, lost) as SQL conditions; they depend on the funnel file only."""
+        if self._flags is None:
+            self._flags = self._build_move_flags()
+        return self._flags
+
+    def _build_move_flags(
+        self,
+    ) -> tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool]]:
         t, d = StageTransition, Deal
         to_order = self._stage_value(d.funnel, t.to_stage, "order")
         from_order = self._stage_value(d.funnel, t.from_stage, "order")
@@ -265,12 +276,32 @@ class MetricsService:
             for owner, a, b, c, w, e in rows
         }
 
+    async def _won_counts(
+        self, session: AsyncSession, team_id: int, start: datetime, end: datetime
+    ) -> dict[int, tuple[int, Decimal]]:
+        """Per owner: deals won and their amount (the plan's fact) — a month of history, so
+        the query narrows to moves into won stages before any per-row CASE."""
+        _, won, _ = self._move_flags()
+        t, d = StageTransition, Deal
+        won_keys = sorted({s.key for f in self.funnels.funnels for s in f.stages if s.won})
+        rows = await session.execute(
+            select(d.owner_id, func.count(), func.sum(func.coalesce(d.amount, 0)))
+            .select_from(t)
+            .join(d, d.id == t.deal_id)
+            .where(d.team_id == team_id, t.at >= start, t.at < end, t.to_stage.in_(won_keys), won)
+            .group_by(d.owner_id)
+        )
+        return {
+            owner: (int(count), Decimal(amount or 0).quantize(ZERO))
+            for owner, count, amount in rows
+        }
+
     async def _managers(
         self, session: AsyncSession, team_id: int, period: Period
     ) -> list[ManagerFigures]:
         moves = await self._move_counts(session, team_id, period.start, period.end)
         month = month_period(int(period.month[:4]), int(period.month[5:7]), self.tz)
-        month_to_date = await self._move_counts(session, team_id, month.start, period.end)
+        month_to_date = await self._won_counts(session, team_id, month.start, period.end)
         new_rows = await session.execute(
             select(Deal.owner_id, func.count())
             .where(
@@ -304,7 +335,7 @@ class MetricsService:
         result = []
         for person in people:
             adv, stages, won, won_amount, lost = moves.get(person.id, (0, 0, 0, ZERO, 0))
-            mtd = month_to_date.get(person.id, (0, 0, 0, ZERO, 0))
+            mtd_count, mtd_amount = month_to_date.get(person.id, (0, ZERO))
             plan = plans.get(person.id)
             result.append(
                 ManagerFigures(
@@ -313,27 +344,36 @@ class MetricsService:
                     won_count=won, won_amount=won_amount, lost_count=lost,
                     plan_amount=plan.amount if plan else None,
                     plan_deals=plan.deals if plan else None,
-                    fact_amount=mtd[3], fact_deals=mtd[2],
+                    fact_amount=mtd_amount, fact_deals=mtd_count,
                 )
             )  # fmt: skip
         return result
 
-    def _stage_at(self, end: datetime) -> Select[tuple[int, str]]:
-        """Each deal's stage at `end`, reconstructed from the history (last row before end)."""
-        t = StageTransition
-        ranked = (
-            select(
-                t.deal_id,
-                t.to_stage,
-                t.at,
-                func.row_number()
-                .over(partition_by=t.deal_id, order_by=(t.at.desc(), t.id.desc()))
-                .label("rn"),
+    def _stage_at(self, end: datetime) -> Select[Any]:
+        """Each deal's stage at `end`, as it was then.
+
+        A deal not moved since `end` is where `deals` says (its stage_changed_at is the time of
+        its last history row); only deals moved later read the history, one index probe each.
+        Ranking the whole history with a window function instead took seconds per team.
+        """
+        t, d = StageTransition, Deal
+
+        def last(column: Any) -> Any:
+            return (
+                select(column)
+                .where(t.deal_id == d.id, t.at < end)
+                .order_by(t.at.desc(), t.id.desc())
+                .limit(1)
+                .correlate(d)
+                .scalar_subquery()
             )
-            .where(t.at < end)
-            .subquery()
-        )
-        return select(ranked.c.deal_id, ranked.c.to_stage, ranked.c.at).where(ranked.c.rn == 1)
+
+        moved_later = d.stage_changed_at >= end
+        return select(
+            d.id.label("deal_id"),
+            case((moved_later, last(t.to_stage)), else_=d.stage).label("to_stage"),
+            case((moved_later, last(t.at)), else_=d.stage_changed_at).label("at"),
+        ).where(d.created_at < end)
 
     async def _pipeline(
         self, session: AsyncSession, team_id: int, end: datetime
