@@ -1,7 +1,7 @@
 """How fast the digest's figures are: `MetricsService.team_figures` against raw SQL as the ceiling.
 
     python benchmarks/digest.py [--deals 100000] [--moves 1000000] [--teams 10]
-                                [--postgres URL] [--repeat 3] [--explain] [--experiments]
+                                [--postgres URL] [--repeat 3] [--explain]
 
 1. A fresh SQLite file migrated with `bot.db.migrate.upgrade` gets a synthetic history: deals
    created over the last `--days` days (ending with `--last-day`, yesterday in Moscow by
@@ -13,8 +13,8 @@
 2. `team_figures(team, day_period(<last day>, Europe/Moscow))` for every team: one warm-up
    pass, then `--repeat` timed passes; p50 and max per team, and the whole pass.
 3. The same figures from hand-written SQL through stdlib sqlite3, team-scoped, in two
-   variants: "window" rebuilds the stage at the end of the day with ROW_NUMBER() as
-   MetricsService does; "best" reads deals.stage/stage_changed_at and the history only for
+   variants: "window" rebuilds the stage at the end of the day with ROW_NUMBER() (MetricsService
+   did so first, at 7 s a team); "best" reads deals.stage/stage_changed_at and the history only for
    deals moved after the end. Both are checked against MetricsService (moves, won, lost,
    pipeline, stalled and more); every mismatch is printed.
 4. Memory: the tracemalloc peak of the warm-up pass (tracing slows Python down, so it never
@@ -24,10 +24,7 @@
    with asyncpg COPY), then step 2 runs there; the database is dropped at the end.
 
 `--explain` logs the statements one `team_figures` call issues (an event listener), with
-their time and SQLite's EXPLAIN QUERY PLAN. `--experiments` measures possible fixes on the
-first team without touching bot/: MetricsService subclasses defined here (a team-scoped
-window, the stage from deals.stage_changed_at, a won-only month to date), a bigger page
-cache, a covering index and ANALYZE on a copy of the database file; on PostgreSQL too.
+their time and SQLite's EXPLAIN QUERY PLAN.
 Targets: at most 300 ms per team on SQLite on a 2-core machine, within 1.5x of the raw SQL,
 peak memory at most 200 MB.
 """
@@ -42,7 +39,6 @@ import os
 import platform
 import random
 import resource
-import shutil
 import sqlite3
 import statistics
 import sys
@@ -62,7 +58,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Select, case, event, func, select, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -70,7 +66,6 @@ from bot.config import PACKAGE_DEFAULTS
 from bot.core.funnel import FunnelConfig, load_funnels
 from bot.core.metrics import MetricsService, Period, TeamFigures, day_period, month_period
 from bot.db.migrate import upgrade
-from bot.db.models import Deal, StageTransition
 from bot.db.session import create_engine, create_session_factory
 
 POSTGRES_URL_VARIABLE = "VORONKA_TEST_POSTGRES_URL"
@@ -647,110 +642,6 @@ class RawSql:
         }
 
 
-# --- experiments: MetricsService with one method changed, loaded from here ---------------
-
-
-class TeamScopedWindow(MetricsService):
-    """The obvious fix: rank only the team's history (the team id rides along per call)."""
-
-    _team: int | None = None
-
-    async def _pipeline(self, session: Any, team_id: int, end: datetime) -> Any:
-        self._team = team_id
-        return await super()._pipeline(session, team_id, end)
-
-    async def _stalled(self, session: Any, team_id: int, end: datetime, limit: int) -> Any:
-        self._team = team_id
-        return await super()._stalled(session, team_id, end, limit)
-
-    def _stage_at(self, *args: Any) -> Select[Any]:
-        """`(end)`, or `(team_id, end)` once MetricsService passes the team itself."""
-        team, end = (args[0], args[1]) if len(args) == 2 else (self._team, args[0])
-        t, d = StageTransition, Deal
-        ranked = (
-            select(
-                t.deal_id, t.to_stage, t.at,
-                func.row_number()
-                .over(partition_by=t.deal_id, order_by=(t.at.desc(), t.id.desc()))
-                .label("rn"),
-            )
-            .join(d, d.id == t.deal_id)
-            .where(t.at < end, d.team_id == team)
-            .subquery()
-        )  # fmt: skip
-        return select(ranked.c.deal_id, ranked.c.to_stage, ranked.c.at).where(ranked.c.rn == 1)
-
-
-class LatestFromDeals(MetricsService):
-    """Each deal's stage at `end` from deals.stage/stage_changed_at; the history is read only
-    for deals moved at or after `end` (one index probe each on (deal_id, at))."""
-
-    def _stage_at(self, *args: Any) -> Select[Any]:
-        """`(end)`, or `(team_id, end)`: the outer query filters by team either way."""
-        end: datetime = args[-1]
-        t, d = StageTransition, Deal
-
-        def last(column: Any) -> Any:
-            return (
-                select(column)
-                .where(t.deal_id == d.id, t.at < end)
-                .order_by(t.at.desc(), t.id.desc())
-                .limit(1)
-                .correlate(d)
-                .scalar_subquery()
-            )
-
-        moved_later = d.stage_changed_at >= end
-        return select(
-            d.id.label("deal_id"),
-            case((moved_later, last(t.to_stage)), else_=d.stage).label("to_stage"),
-            case((moved_later, last(t.at)), else_=d.stage_changed_at).label("at"),
-        ).where(d.created_at < end)
-
-
-class WonOnlyMonthToDate(LatestFromDeals):
-    """B, and the month-to-date query counts won moves only: `_managers` reads nothing else
-    from it. (The first `_move_counts` call in a session is the day's, the second the
-    month's; fine for a benchmark, not for production code.)"""
-
-    async def _move_counts(
-        self, session: Any, team_id: int, start: datetime, end: datetime
-    ) -> dict[int, tuple[int, int, int, Decimal, int]]:
-        calls = session.info.get("digest_benchmark_calls", 0)
-        session.info["digest_benchmark_calls"] = calls + 1
-        if calls == 0:
-            return await super()._move_counts(session, team_id, start, end)
-        _, won, _ = self._move_flags()
-        t, d = StageTransition, Deal
-        won_keys = sorted({s.key for f in self.funnels.funnels for s in f.stages if s.won})
-        rows = await session.execute(
-            select(d.owner_id, func.count(), func.sum(func.coalesce(d.amount, 0)))
-            .select_from(t)
-            .join(d, d.id == t.deal_id)
-            .where(
-                d.team_id == team_id,
-                t.at >= start,
-                t.at < end,
-                t.to_stage.in_(won_keys),  # sargable; `won` below keeps the exact definition
-                won,
-            )
-            .group_by(d.owner_id)
-        )
-        return {owner: (0, 0, int(count), money(amount), 0) for owner, count, amount in rows}
-
-
-class FlagsOnce(WonOnlyMonthToDate):
-    """C, and the stage-attribute CASE expressions are built once, not on every call (they
-    depend on the funnel file only; building them costs milliseconds each time)."""
-
-    _flags: tuple[Any, Any, Any] | None = None
-
-    def _move_flags(self) -> Any:
-        if self._flags is None:
-            self._flags = super()._move_flags()
-        return self._flags
-
-
 # --- timing -----------------------------------------------------------------------------
 
 
@@ -1002,141 +893,6 @@ async def load_postgres(url: str, name: str, sqlite_path: str) -> float:
     return time.perf_counter() - started
 
 
-# --- experiments ----------------------------------------------------------------------------
-
-
-@dataclass
-class Variant:
-    label: str
-    p50_ms: float
-    runs: int
-    statements: dict[str, float]
-    mismatches: list[str]
-    outside_ms: float  # the call's time minus its statements': Python, SQLAlchemy, the driver
-
-
-async def run_variant(
-    label: str,
-    service: type[MetricsService],
-    url: str,
-    funnels: FunnelConfig,
-    team: int,
-    period: Period,
-    runs: int,
-    expected: Summary,
-    *,
-    pragma: str | None = None,
-    warm_up: bool = True,
-) -> Variant:
-    engine = create_engine(url)
-    if pragma:
-
-        def _pragma(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute(pragma)
-            cursor.close()
-
-        event.listen(engine.sync_engine, "connect", _pragma)
-    log = StatementLog(engine)
-    metrics = service(create_session_factory(engine), funnels, MSK)
-    try:
-        if warm_up:
-            await metrics.team_figures(team, period)
-        totals: list[float] = []
-        outside: list[float] = []
-        per_statement: dict[str, list[float]] = {}
-        figures = None
-        for _ in range(runs):
-            log.entries.clear()
-            log.on = True
-            started = time.perf_counter()
-            figures = await metrics.team_figures(team, period)
-            totals.append((time.perf_counter() - started) * 1000)
-            log.on = False
-            seen: dict[str, int] = {}
-            for statement, _params, ms in log.entries:
-                per_statement.setdefault(statement_label(statement, seen), []).append(ms)
-            outside.append(totals[-1] - sum(ms for _, _, ms in log.entries))
-    finally:
-        await engine.dispose()
-    assert figures is not None
-    return Variant(
-        label,
-        statistics.median(totals),
-        runs,
-        {name: statistics.median(values) for name, values in per_statement.items()},
-        differences(label, orm_summary(figures), expected),
-        statistics.median(outside),
-    )
-
-
-async def sqlite_experiments(
-    path: str, folder: str, funnels: FunnelConfig, team: int, period: Period, repeat: int,
-    expected: Summary,
-) -> tuple[list[Variant], dict[str, float]]:  # fmt: skip
-    url = f"sqlite+aiosqlite:///{path}"
-    variants = []
-
-    async def add(label: str, service: type[MetricsService], where: str, **kw: Any) -> None:
-        print(f"  experiment: {label}", file=sys.stderr, flush=True)
-        runs = kw.pop("runs", repeat)
-        variants.append(
-            await run_variant(label, service, where, funnels, team, period, runs, expected, **kw)
-        )
-
-    await add("MetricsService as is", MetricsService, url)
-    await add(
-        "A. `_stage_at` ranks only the team's history (window joined with deals)",
-        TeamScopedWindow, url, runs=1, warm_up=False,
-    )  # fmt: skip
-    await add("B. `_stage_at` from deals.stage/stage_changed_at", LatestFromDeals, url)
-    await add("C. B + month to date: won moves only", WonOnlyMonthToDate, url)
-    await add("D. C + the stage CASE expressions built once", FlagsOnce, url)
-    await add(
-        "D + PRAGMA cache_size=-65536 (64 MiB page cache instead of 2 MiB)",
-        FlagsOnce, url, pragma="PRAGMA cache_size=-65536",
-    )  # fmt: skip
-    copy = str(Path(folder) / "experiment.db")
-    shutil.copyfile(path, copy)
-    copy_url = f"sqlite+aiosqlite:///{copy}"
-    connection = sqlite3.connect(copy)
-    started = time.perf_counter()
-    connection.execute(
-        "CREATE INDEX ix_stage_transitions_deal_at_stages"
-        " ON stage_transitions (deal_id, at, from_stage, to_stage)"
-    )
-    connection.commit()
-    index_s = time.perf_counter() - started
-    connection.close()
-    await add(
-        f"D + covering index (deal_id, at, from_stage, to_stage) (built in {index_s:.1f} s)",
-        FlagsOnce, copy_url,
-    )  # fmt: skip
-    raw = RawSql(copy, funnels, best=True)
-    try:
-        for _ in range(repeat + 1):
-            raw.team_figures(team, period, MSK)
-        raw_covering = {label: statistics.median(ms[1:]) for label, ms in raw.times.items()}
-    finally:
-        raw.close()
-    connection = sqlite3.connect(copy)
-    connection.execute("ANALYZE")
-    connection.commit()
-    connection.close()
-    await add("D + covering index + ANALYZE", FlagsOnce, copy_url)
-    connection = sqlite3.connect(copy)
-    connection.execute("CREATE INDEX ix_deals_team_owner ON deals (team_id, owner_id)")
-    connection.execute("ANALYZE")
-    connection.commit()
-    connection.close()
-    await add("D + covering index + index deals (team_id, owner_id) + ANALYZE", FlagsOnce, copy_url)
-    await add("MetricsService as is + both indexes + ANALYZE", MetricsService, copy_url)
-    return variants, raw_covering
-
-
-# --- the run ------------------------------------------------------------------------------
-
-
 def team_stats(path: str, period: Period) -> dict[int, tuple[str, int, int]]:
     connection = sqlite3.connect(path)
     try:
@@ -1166,19 +922,15 @@ class PostgresResult:
     migrate_s: float
     version: str
     mismatches: list[str]
-    best: Measured | None = None
-    breakdown: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 async def run_postgres(
     server: str, path: str, funnels: FunnelConfig, teams: Sequence[int], period: Period,
-    repeat: int, expected: dict[int, Summary], experiments: bool,
+    repeat: int, expected: dict[int, Summary],
 ) -> PostgresResult:  # fmt: skip
     async with fresh_postgres(server) as (url, name):
         print(f"PostgreSQL: database {name}", file=sys.stderr, flush=True)
         engine = create_engine(url)
-        log = StatementLog(engine)
-        breakdown: dict[str, dict[str, float]] = {}
         try:
             started = time.perf_counter()
             await upgrade(engine)
@@ -1195,24 +947,9 @@ async def run_postgres(
                     f"team {team}: PostgreSQL vs SQLite", measured.figures[team], expected[team]
                 )
             ]
-            best = None
-            if experiments:
-                variant = FlagsOnce(create_session_factory(engine), funnels, MSK)
-                best = await measure_service(variant, teams, period, repeat, trace=False)
-                mismatches += [
-                    line
-                    for team in teams
-                    for line in differences(
-                        f"team {team}: PostgreSQL, D vs SQLite", best.figures[team], expected[team]
-                    )
-                ]
-                for label, service in (("MetricsService as is", metrics), ("D", variant)):
-                    breakdown[label], _ = await statement_breakdown(
-                        service, log, teams[0], period, repeat
-                    )
         finally:
             await engine.dispose()
-    return PostgresResult(measured, load_s, migrate_s, version, mismatches, best, breakdown)
+    return PostgresResult(measured, load_s, migrate_s, version, mismatches)
 
 
 def cell(timings: Timings | None, team: int) -> str:
@@ -1288,7 +1025,7 @@ async def run(args: argparse.Namespace) -> None:
 
         breakdown: dict[str, dict[str, float]] = {}
         plans: list[str] = []
-        if args.explain or args.experiments:
+        if args.explain:
             team = teams[0]
             breakdown["MetricsService"], statements = await statement_breakdown(
                 metrics, log, team, period, args.repeat
@@ -1298,25 +1035,16 @@ async def run(args: argparse.Namespace) -> None:
                 for _ in range(args.repeat):
                     raw.team_figures(team, period, MSK)
                 breakdown[raw.label] = {k: statistics.median(v) for k, v in raw.times.items()}
-            if args.explain:
-                plans = explain(path, statements)
+            plans = explain(path, statements)
         raw_window.close()
         raw_best.close()
         await engine.dispose()
-
-        variants: list[Variant] = []
-        if args.experiments:
-            print("experiments...", file=sys.stderr, flush=True)
-            variants, breakdown["raw SQL, best + covering index"] = await sqlite_experiments(
-                path, folder, funnels, teams[0], period, args.repeat, orm.figures[teams[0]]
-            )
-        rss_experiments = max_rss_mb()
 
         # 5. PostgreSQL.
         postgres = None
         if server:
             postgres = await run_postgres(
-                server, path, funnels, teams, period, args.repeat, orm.figures, args.experiments
+                server, path, funnels, teams, period, args.repeat, orm.figures
             )
         rss_end = max_rss_mb()
 
@@ -1354,14 +1082,14 @@ async def run(args: argparse.Namespace) -> None:
         print(
             f"| {name} | {deals:,} | {moves:,} | {cell(orm.timings, team)} "
             f"| {cell(window.timings, team)} | {cell(best.timings, team)} "
-            f"| {ratio_w:.1f}× | {ratio_b:.0f}× | {cell(pg, team)} |"
+            f"| {ratio_w:.1f}× | {ratio_b:.1f}× | {cell(pg, team)} |"
         )
     print(
         f"| **all {len(teams)} teams, one pass** | {made['deals']:,} | {day_moves:,} "
         f"| {orm.timings.pass_p50():,.0f} | {window.timings.pass_p50():,.0f} "
         f"| {best.timings.pass_p50():,.0f} "
         f"| {orm.timings.pass_p50() / window.timings.pass_p50():.1f}× "
-        f"| {orm.timings.pass_p50() / best.timings.pass_p50():.0f}× "
+        f"| {orm.timings.pass_p50() / best.timings.pass_p50():.1f}× "
         f"| {pg.pass_p50() if pg else 0:,.0f} |"
     )
     worst = orm.timings.worst_p50()
@@ -1379,17 +1107,10 @@ async def run(args: argparse.Namespace) -> None:
     print(
         f"| peak memory ≤ {TARGET_PEAK_MB:.0f} MB | tracemalloc peak {peak:.1f} MiB "
         f"(raw SQL {window.peak_mb or 0:.1f} / {best.peak_mb or 0:.1f} MiB); max RSS "
-        f"{rss_after:.0f} MiB after SQLite ({rss_before:.0f} MiB before the metrics; "
-        f"{rss_experiments:.0f} MiB after the experiments, {rss_end:.0f} MiB after "
-        "PostgreSQL with its COPY) | "
+        f"{rss_after:.0f} MiB after SQLite ({rss_before:.0f} MiB before the metrics, "
+        f"{rss_end:.0f} MiB at the end) | "
         f"{'yes' if max(peak, rss_after) <= TARGET_PEAK_MB else 'no'} |"
     )
-    if postgres and postgres.best:
-        print(
-            f"\nPostgreSQL with D (see the experiments below): worst team p50 "
-            f"{postgres.best.timings.worst_p50():,.0f} ms, one pass "
-            f"{postgres.best.timings.pass_p50():,.0f} ms."
-        )
     all_mismatches = mismatches + (postgres.mismatches if postgres else [])
     checked = (
         "new deals, deals advanced, stages advanced, won (count, amount), lost, lost reasons, "
@@ -1419,37 +1140,6 @@ async def run(args: argparse.Namespace) -> None:
             print(f"| {label} | {shown} |")
         sums = " | ".join(f"**{sum(breakdown[n].values()):,.1f}**" for n in names)
         print(f"| total | {sums} |")
-    if variants:
-        print(f"\n### Experiments on SQLite, team {stats[teams[0]][0]} (nothing in bot/ changed)\n")
-        print(
-            "| Variant | team_figures p50 ms | runs | pipeline | stalled | month to date "
-            "| other statements | outside SQL | same figures |"
-        )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
-        for v in variants:
-            same = "yes" if not v.mismatches else f"no ({len(v.mismatches)})"
-            main = ("pipeline", "stalled", "moves, month to date")
-            other = sum(ms for name, ms in v.statements.items() if name not in main)
-            print(
-                f"| {v.label} | {v.p50_ms:,.0f} | {v.runs} "
-                f"| {v.statements.get('pipeline', 0):,.1f} | {v.statements.get('stalled', 0):,.1f} "
-                f"| {v.statements.get('moves, month to date', 0):,.1f} | {other:,.1f} "
-                f"| {v.outside_ms:,.1f} | {same} |"
-            )
-        for v in variants:
-            for line in v.mismatches:
-                print(f"- {line}")
-    if postgres and postgres.breakdown:
-        names = list(postgres.breakdown)
-        print(f"\n### PostgreSQL per statement, team {stats[teams[0]][0]} (median ms)\n")
-        print("| Statement | " + " | ".join(names) + " |")
-        print("|---|" + "---:|" * len(names))
-        labels = list(postgres.breakdown[names[0]])
-        labels += [x for x in postgres.breakdown[names[-1]] if x not in labels]
-        for label in labels:
-            values = [postgres.breakdown[n].get(label) for n in names]
-            shown = " | ".join("—" if v is None else f"{v:,.1f}" for v in values)
-            print(f"| {label} | {shown} |")
     if plans:
         print("\n### EXPLAIN QUERY PLAN of the statements MetricsService issues (SQLite)\n")
         print("```")
@@ -1475,7 +1165,6 @@ def main() -> None:
         help=f"postgresql+asyncpg://user@host:port/db (default: ${POSTGRES_URL_VARIABLE})",
     )
     parser.add_argument("--explain", action="store_true", help="statements and their plans")
-    parser.add_argument("--experiments", action="store_true", help="measure possible fixes")
     args = parser.parse_args()
     if args.moves < args.deals:
         parser.error("--moves counts every history row, creations included: at least --deals")
