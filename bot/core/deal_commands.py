@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from bot.core.funnel import Funnel, FunnelConfig
 from bot.core.textnorm import fold, stem, words
@@ -44,6 +44,7 @@ CONFIDENT = 80.0  # a deal or stage scoring this much may be acted on...
 MARGIN = 10.0  # ...when the runner-up is at least this far behind
 PLAUSIBLE = 75.0  # candidates worth offering as buttons
 STAGE_TYPO = 70.0
+WORD_MATCH = 75.0  # each typed word of a name must be at least this like a word of it
 
 
 class IntentKind(StrEnum):
@@ -85,13 +86,6 @@ class Intent:
         return self.deals[0]
 
 
-@dataclass(frozen=True, slots=True)
-class _Name:
-    deal: DealRef
-    joined: str  # stems joined by spaces
-    tokens: frozenset[str] = field(default_factory=frozenset)
-
-
 TRANSLIT = str.maketrans({
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh", "з": "z", "и": "i",
     "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s",
@@ -121,39 +115,121 @@ def _latin(text: str) -> str:
     return fold(text).translate(TRANSLIT)
 
 
+@dataclass(frozen=True, slots=True)
+class _NameIndex:
+    """Every way of naming every deal (title, client, both in Latin letters): its "forms"."""
+
+    owner: tuple[int, ...]  # form -> position of its deal in the list
+    joined: tuple[str, ...]  # form -> its stems joined by spaces
+    squashed: tuple[str, ...]  # ...and without spaces, for «альфа тех» against «альфатех»
+    tokens: tuple[frozenset[str], ...]  # form -> its stems
+    forms_with: dict[str, tuple[int, ...]]  # stem -> the forms that have it
+    vocabulary: tuple[str, ...]  # every stem of every form
+
+
+@lru_cache(maxsize=256)
+def _name_index(names: tuple[tuple[str, str | None], ...]) -> _NameIndex:
+    """Built once per list of names: a person's deals change stage far more often than name."""
+    owner, joined, tokens = [], [], []
+    for position, (title, client) in enumerate(names):
+        for form, stems in _name_forms(title, client):
+            owner.append(position)
+            joined.append(form)
+            tokens.append(stems)
+    forms_with: dict[str, list[int]] = {}
+    for index, stems in enumerate(tokens):
+        for token in stems:
+            forms_with.setdefault(token, []).append(index)
+    return _NameIndex(
+        tuple(owner), tuple(joined), tuple(form.replace(" ", "") for form in joined),
+        tuple(tokens), {word: tuple(found) for word, found in forms_with.items()},
+        tuple(forms_with),
+    )  # fmt: skip
+
+
 class DealMatcher:
-    """Matches deal names and stages for one person's set of deals."""
+    """Matches deal names and stages for one person's set of deals.
+
+    Scoring a typed name against every form runs in rapidfuzz's C loops; only the forms
+    that reach PLAUSIBLE are looked at in Python.
+    """
 
     def __init__(self, deals: Sequence[DealRef], funnels: FunnelConfig) -> None:
         self._deals = deals
         self._funnels = funnels
-        self._names = [
-            _Name(deal, joined, tokens)
-            for deal in deals
-            for joined, tokens in _name_forms(deal.title, deal.client)
-        ]
+        self._index = _name_index(tuple((deal.title, deal.client) for deal in deals))
+        self._scored: dict[str, list[tuple[DealRef, float]]] = {}
 
     # --- deals --------------------------------------------------------------------------
 
     def score_deals(self, part: str) -> list[tuple[DealRef, float]]:
-        """Every deal with its best score against `part`, best first (open deals win ties)."""
+        """Deals scoring at least PLAUSIBLE against `part`, best first (open deals win ties)."""
+        scored = self._scored.get(part)
+        if scored is None:
+            scored = self._scored[part] = self._score_deals(part)
+        return scored
+
+    def _score_deals(self, part: str) -> list[tuple[DealRef, float]]:
         stems = _name_stems(part)
         while stems and stems[0] in PREPOSITIONS:  # «по ромашке», «у Кузнецова»
             stems = stems[1:]
         if not stems:
             return []
-        query = " ".join(stems)
-        best: dict[int, tuple[DealRef, float]] = {}
-        for name in self._names:
-            score = max(
-                fuzz.ratio(query, name.joined),
-                fuzz.ratio(query.replace(" ", ""), name.joined.replace(" ", "")),  # «альфа тех»
-                _word_score(stems, name.tokens),
+        index, query = self._index, " ".join(stems)
+        best: dict[int, float] = {}  # form -> its best score
+        for choices, typed in ((index.joined, query), (index.squashed, query.replace(" ", ""))):
+            for _, score, form in process.extract(
+                typed, choices, scorer=fuzz.ratio, limit=None, score_cutoff=PLAUSIBLE
+            ):
+                best[form] = max(score, best.get(form, 0.0))
+        for form, score in self._word_scores(stems).items():
+            best[form] = max(score, best.get(form, 0.0))
+        by_deal: dict[int, float] = {}  # position of the deal -> its best score
+        for form, score in best.items():
+            position = index.owner[form]
+            by_deal[position] = max(score, by_deal.get(position, 0.0))
+        deals = self._deals
+        ranked = sorted(by_deal, key=lambda p: (-by_deal[p], deals[p].status != "open", p))
+        return [(deals[position], by_deal[position]) for position in ranked]
+
+    def _word_scores(self, query: list[str]) -> dict[int, float]:
+        """Word by word: every typed word must match a word of the name (typos, prefixes allowed).
+
+        Naming every word of the deal is as good as the words' similarity; naming only some of
+        them («Северный» for «Северный Ветер») is plausible but never more than 88, so a second
+        deal sharing that word makes it a question rather than a move.
+        """
+        index = self._index
+        similar = [self._similar_words(word) for word in query]
+        candidates = {form for word in similar[0] for form in index.forms_with[word]}
+        scores: dict[int, float] = {}
+        for form in candidates:
+            tokens = index.tokens[form]
+            if len(query) > len(tokens):
+                continue
+            per_word = [max(found.get(token, 0.0) for token in tokens) for found in similar]
+            if min(per_word) < WORD_MATCH:
+                continue
+            average = sum(per_word) / len(per_word)
+            scores[form] = average if len(query) == len(tokens) else min(average, 88.0)
+        return scores
+
+    def _similar_words(self, word: str) -> dict[str, float]:
+        """Name words at least WORD_MATCH like `word`: equal 100, its prefix 92, else a ratio."""
+        vocabulary = self._index.vocabulary
+        found = {
+            token: score
+            for token, score, _ in process.extract(
+                word, vocabulary, scorer=fuzz.ratio, limit=None, score_cutoff=WORD_MATCH
             )
-            current = best.get(name.deal.id)
-            if current is None or score > current[1]:
-                best[name.deal.id] = (name.deal, score)
-        return sorted(best.values(), key=lambda pair: (-pair[1], pair[0].status != "open"))
+        }
+        if len(word) >= 4:
+            for token in vocabulary:
+                if token.startswith(word):
+                    found[token] = max(92.0, found.get(token, 0.0))
+        if word in self._index.forms_with:
+            found[word] = 100.0
+        return found
 
     def resolve_deal(self, part: str) -> tuple[tuple[DealRef, ...], bool]:
         """(candidates, confident). One confident deal, several plausible ones, or none."""
@@ -273,56 +349,40 @@ class DealMatcher:
         return Intent(IntentKind.NONE)
 
 
-def _word_score(query: list[str], name: frozenset[str]) -> float:
-    """Word by word: every typed word must match a word of the name (typos, prefixes allowed).
-
-    Naming every word of the deal is as good as the words' similarity; naming only some of
-    them («Северный» for «Северный Ветер») is plausible but never more than 88, so a second
-    deal sharing that word makes it a question rather than a move.
-    """
-    if len(query) > len(name):
-        return 0.0
-    similarities = []
-    for word in query:
-        best = 0.0
-        for candidate in name:
-            if word == candidate:
-                best = 100.0
-                break
-            if len(word) >= 4 and candidate.startswith(word):
-                best = max(best, 92.0)
-            best = max(best, fuzz.ratio(word, candidate))
-        if best < 75:
-            return 0.0
-        similarities.append(best)
-    average = sum(similarities) / len(similarities)
-    return average if len(query) == len(name) else min(average, 88.0)
+_StageForms = tuple[tuple[str, ...], tuple[str, ...]]
+_STAGE_FORMS: dict[int, tuple[Funnel, _StageForms]] = {}  # by id(), checked by identity
 
 
-_STAGE_FORMS: dict[int, tuple[tuple[str, str], ...]] = {}  # by id(): funnels live as long
-
-
-def _stage_forms(funnel: Funnel) -> tuple[tuple[str, str], ...]:
-    """(stage key, stemmed name or alias) for every way a stage may be named; once per funnel."""
+def _stage_forms(funnel: Funnel) -> _StageForms:
+    """(stage keys, stemmed names) for every way a stage may be named; once per funnel."""
     cached = _STAGE_FORMS.get(id(funnel))
-    if cached is not None:
-        return cached
-    forms = []
+    if cached is not None and cached[0] is funnel:
+        return cached[1]
+    keys, forms = [], []
     for stage in funnel.stages:
         for variant in (*stage.names.values(), *stage.aliases, stage.key):
             joined = " ".join(stem(w) for w in words(variant))
             if joined:
-                forms.append((stage.key, joined))
-    _STAGE_FORMS[id(funnel)] = tuple(forms)
-    return _STAGE_FORMS[id(funnel)]
+                keys.append(stage.key)
+                forms.append(joined)
+    result = (tuple(keys), tuple(forms))
+    _STAGE_FORMS[id(funnel)] = (funnel, result)
+    return result
 
 
 def _score_stages(query: str, funnel: Funnel) -> list[tuple[str, float]]:
+    """Stages scoring at least STAGE_TYPO, best first (funnel order among equals)."""
+    keys, forms = _stage_forms(funnel)
+    if len(query) <= 3:  # «кп», «лид»: too short to guess typos in
+        found = [(keys[form], 100.0) for form, text in enumerate(forms) if text == query]
+    else:
+        found = [
+            (keys[form], score)
+            for _, score, form in process.extract(
+                query, forms, scorer=fuzz.ratio, limit=None, score_cutoff=STAGE_TYPO
+            )
+        ]
     scores: dict[str, float] = {}
-    for key, joined in _stage_forms(funnel):
-        score = 100.0 if joined == query else fuzz.ratio(query, joined)
-        if score < 100 and len(query) <= 3:
-            score = 0.0  # «кп», «лид»: too short to guess typos in
-        if score > scores.get(key, -1.0):
-            scores[key] = score
-    return sorted(scores.items(), key=lambda pair: -pair[1])
+    for key, score in found:
+        scores[key] = max(score, scores.get(key, 0.0))
+    return sorted(scores.items(), key=lambda pair: (-pair[1], funnel.stage(pair[0]).order))
