@@ -75,17 +75,22 @@ class Catalog:
         env.globals["plural"] = plural_ru if language == "ru" else plural_en
         env.globals["t"] = self  # a message may name another, e.g. t('roles.' ~ role)
         self._templates: dict[str, Template] = {
-            key: env.from_string(text) for key, text in messages.items()
+            key: env.from_string(text) for key, text in messages.items() if "{" in text
         }
+        # Most texts (button labels above all) have nothing to fill in: no rendering for them.
+        self._plain = {key: text.strip() for key, text in messages.items() if "{" not in text}
 
     def __call__(self, key: str, **params: Any) -> str:
+        plain = self._plain.get(key)
+        if plain is not None:
+            return plain
         template = self._templates.get(key)
         if template is None:
             raise KeyError(f"no message {key!r} in {self.language}")
         return template.render(**params).strip()
 
     def has(self, key: str) -> bool:
-        return key in self._templates
+        return key in self._templates or key in self._plain
 
 
 @lru_cache(maxsize=len(LANGUAGES))
