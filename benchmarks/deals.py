@@ -3,7 +3,9 @@
 (a) `core.deals.move` on SQLite (a fresh file) and, given a server, on PostgreSQL
     (a fresh database `voronka_bench_<random>`, dropped at the end);
 (b) text moves («Ромашка → переговоры») end to end through `Application.process_update`
-    with the offline request: real handlers, real replies, SQLite;
+    with the offline request: real handlers, real replies, SQLite; once with the deal lists
+    for matching kept in memory (a person typing again within seconds) and once with them
+    read from the database for every update (the first message in a while);
 (c) stdlib sqlite3 with the bot's pragmas, one UPDATE plus one INSERT per commit.
 
 One manager with 30 deals; every case runs sequentially, warms up first and then measures
@@ -239,7 +241,10 @@ async def bench_core(url: str, backend: str, data_dir: Path, budget: Budget) -> 
 # --- (b) the whole bot -----------------------------------------------------------------
 
 
-async def bench_bot(url: str, data_dir: Path, budget: Budget) -> Result:
+async def bench_bot(url: str, data_dir: Path, budget: Budget, *, cold: bool) -> Result:
+    """`cold`: the deal lists for matching are read from the database for every update, as
+    for a person whose last message was longer ago than the lists are kept (bot/core/deal_refs.py).
+    """
     async with migrated_core(url, data_dir) as core:
         _, ids = await seed(core, (TEXT_STAGES[0][0], TEXT_STAGES[1][0]))
         request = OfflineRequest()
@@ -260,6 +265,8 @@ async def bench_bot(url: str, data_dir: Path, budget: Budget) -> Result:
                 deal_id, title = ids[position], DEAL_NAMES[position]
                 forward = stage_of[deal_id] == first_key
                 message = f"{title} → {second_word if forward else first_word}"
+                if cold:
+                    core.deals.forget_refs()
                 replies = await client.send(message)
                 if replies and "→" in replies[0].text and title in replies[0].text:
                     stage_of[deal_id] = second_key if forward else first_key
@@ -282,7 +289,8 @@ async def bench_bot(url: str, data_dir: Path, budget: Budget) -> Result:
             raise SystemExit(f"(b) {written} history rows for {expected} text moves")
     share = asked / expected
     note = f"{share:.0%} of updates also asked for the next step"
-    case = "(b) text move, `process_update`"
+    lists = "lists read every time" if cold else "lists kept in memory"
+    case = f"(b) text move, `process_update`, {lists}"
     return Result(case, "SQLite", "updates", timings, elapsed, cpu, note)
 
 
@@ -385,7 +393,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> list[Result]:
         async with postgres_database(args.postgres) as url:
             results.append(await bench_core(url, "PostgreSQL", workdir / "a-pg", budget))
     bot_url = f"sqlite+aiosqlite:///{workdir / 'bot.db'}"
-    results.append(await bench_bot(bot_url, workdir / "b", budget))
+    results.append(await bench_bot(bot_url, workdir / "b", budget, cold=False))
+    cold_url = f"sqlite+aiosqlite:///{workdir / 'bot-cold.db'}"
+    results.append(await bench_bot(cold_url, workdir / "b-cold", budget, cold=True))
     results.append(bench_raw_sqlite(workdir / "raw.db", budget))
     return results
 

@@ -695,6 +695,7 @@ async def _write_batch(
         deal_ids = await _insert_deals(session, fresh, context, ChainMap(new_clients, clients))
         await _insert_history(session, fresh, deal_ids, context.users)
     clients.update(new_clients)  # only once committed
+    core.deals.forget_refs()
     return len(fresh)
 
 

@@ -6,14 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, delete, desc, or_, select
+from sqlalchemy import Select, delete, desc, event, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
+from bot.core import deal_rows as rows
 from bot.core.clock import Clock
 from bot.core.deal_commands import DealRef
+from bot.core.deal_refs import RefsCache, Scope
+from bot.core.deal_rows import DealRow
 from bot.core.errors import Conflict, Forbidden, Invalid, NotFound
 from bot.core.funnel import Funnel, FunnelConfig
 from bot.core.people import Person, Role, person_of
@@ -131,6 +134,7 @@ class DealsService:
         self._clock = clock
         self._tz = tz
         self._undo_window = undo_window
+        self._refs = RefsCache()
 
     # --- creating and reading ---------------------------------------------------------
 
@@ -179,28 +183,43 @@ class DealsService:
             )
             session.add(deal)
             await session.flush()
-            session.add(
-                StageTransition(
-                    deal_id=deal.id, from_stage=None, to_stage=deal.stage, at=now,
-                    by_id=actor.id, via=Via.CREATE,
-                )
+            await rows.add_transition(
+                session, deal_id=deal.id, from_stage=None, to_stage=deal.stage, at=now,
+                by_id=actor.id, via=Via.CREATE,
             )  # fmt: skip
-            return self._view(deal, client_row, _user_of(actor), now)
+            row = await rows.read(session, deal.id)
+            assert row is not None
+            view = self._view(row, now)
+        return self._written(view)
 
     async def refs(self, actor: Person) -> list[DealRef]:
-        """The deals this person may change, for matching text commands."""
-        since = self._clock() - timedelta(days=RECENT_CLOSED_DAYS)
-        query = (
-            select(
-                Deal.id, Deal.title, Client.name, Deal.funnel, Deal.stage, Deal.status, Deal.version
-            )
-            .outerjoin(Client, Client.id == Deal.client_id)
-            .where(or_(Deal.status == "open", Deal.updated_at >= since))
-        )
-        query = self._scope(query, actor)
+        """The deals this person may change, for matching text commands (see deal_refs)."""
+        scope = Scope.of(actor)
+        cached = self._refs.get(scope)
+        if cached is not None:
+            return cached
+        generation = self._refs.generation
+        params: dict[str, object] = {"since": self._clock() - timedelta(days=RECENT_CLOSED_DAYS)}
+        if scope.owner_id is not None:
+            query, params["owner_id"] = rows.REFS_OF_OWNER, scope.owner_id
+        elif scope.team_id is not None:
+            query, params["team_id"] = rows.REFS_OF_TEAM, scope.team_id
+        else:
+            query = rows.REFS_ALL
         async with transaction(self._db) as session:
-            rows = (await session.execute(query)).all()
-        return [DealRef(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+            result = await session.execute(query, params)
+        refs = [DealRef(*row) for row in result]
+        self._refs.put(scope, refs, generation)
+        return refs
+
+    def forget_refs(self) -> None:
+        """Deals were written behind this service's back (an import): read them afresh."""
+        self._refs.clear()
+
+    def _written(self, view: DealView) -> DealView:
+        """After a commit: the lists for matching learn the deal as it is now."""
+        self._refs.changed(view.ref, view.owner_id, view.team_id)
+        return view
 
     async def card(self, actor: Person, deal_id: int) -> DealView:
         async with transaction(self._db) as session:
@@ -208,27 +227,21 @@ class DealsService:
 
     async def card_in(self, session: AsyncSession, actor: Person, deal_id: int) -> DealView:
         """The card inside a caller's transaction (SQLite runs one connection at a time)."""
-        deal, client, owner = await self._load(session, actor, deal_id)
-        notes = await self._notes(session, deal.id)
-        return replace(self._view(deal, client, owner, self._clock()), notes=notes)
+        row = await self._row(session, actor, deal_id)
+        notes = await self._notes(session, deal_id)
+        return replace(self._view(row, self._clock()), notes=notes)
 
     async def list_open(
         self, actor: Person, *, owner_id: int | None = None, offset: int = 0, limit: int = PAGE_SIZE
     ) -> DealPage:
         """Open deals grouped by stage (funnel order), longest in stage first."""
         now = self._clock()
-        query = (
-            select(Deal, Client, User)
-            .outerjoin(Client, Client.id == Deal.client_id)
-            .join(User, User.id == Deal.owner_id)
-            .where(Deal.status == "open")
-        )
-        query = self._scope(query, actor)
+        query = self._scope(rows.VIEW.where(Deal.status == "open"), actor)
         if owner_id is not None:
             query = query.where(Deal.owner_id == owner_id)
         async with transaction(self._db) as session:
-            rows = (await session.execute(query)).all()
-        views = [self._view(deal, client, owner, now) for deal, client, owner in rows]
+            found = (await session.execute(query)).mappings().all()
+        views = [self._view(row, now) for row in found]
         views.sort(key=lambda v: (self._order(v), v.stage_changed_at))
         return DealPage(tuple(views[offset : offset + limit]), len(views), offset)
 
@@ -264,12 +277,12 @@ class DealsService:
         try:
             async with transaction(self._db) as session:
                 return await self.move_in(
-                    session, actor, deal_id, to_stage, via=via,
-                    expected_version=expected_version, lost_reason=lost_reason,
-                    comment=comment, amount=amount,
+                    session, actor, deal_id, to_stage, via=via, expected_version=expected_version,
+                    lost_reason=lost_reason, comment=comment, amount=amount,
                 )  # fmt: skip
-        except StaleDataError:
-            raise Conflict("deal.changed", title="") from None
+        except Conflict:
+            self._refs.clear()  # what this person saw was stale: let them see it afresh
+            raise
 
     async def move_in(
         self,
@@ -284,126 +297,130 @@ class DealsService:
         comment: str | None = None,
         amount: Decimal | None = None,
     ) -> MoveResult:
-        """The move itself, inside a caller's transaction (an offer's issue moves its deal)."""
+        """The move inside a caller's transaction (an offer's issue moves its deal).
+
+        The lists for matching learn of it when, and only if, the transaction commits.
+        """
         now = self._clock()
-        deal, client, owner = await self._load(session, actor, deal_id, for_update=True)
-        if expected_version is not None and deal.version != expected_version:
-            raise Conflict("deal.changed", title=deal.title)
-        funnel = self.funnels.funnel(deal.funnel)
+        row = await self._row(session, actor, deal_id, for_update=True)
+        if expected_version is not None and row["version"] != expected_version:
+            raise Conflict("deal.changed", title=row["title"])
+        funnel = self.funnels.funnel(row["funnel"])
         if not funnel.has_stage(to_stage):
             raise Invalid("deal.unknown_stage", stage=to_stage)
         target = funnel.stage(to_stage)
-        if to_stage == deal.stage:
-            raise Invalid("deal.same_stage", title=deal.title, stage=to_stage)
+        source = row["stage"]
+        if to_stage == source:
+            raise Invalid("deal.same_stage", title=row["title"], stage=to_stage)
         if target.lost and (not lost_reason or not self.funnels.lost_reason(lost_reason)):
             raise Invalid("deal.lost_reason_required")
-        source = deal.stage
-        deal.stage = to_stage
-        deal.status = funnel.status_of(to_stage)
-        deal.lost_reason = lost_reason if target.lost else None
+        reason = lost_reason if target.lost else None
+        changes: dict[str, object] = {
+            "stage": to_stage, "status": funnel.status_of(to_stage), "lost_reason": reason,
+            "stage_changed_at": now, "updated_at": now,
+        }  # fmt: skip
         if amount is not None:
-            deal.amount = amount
-        deal.stage_changed_at = now
-        deal.updated_at = now
-        transition = StageTransition(
-            deal_id=deal.id, from_stage=source, to_stage=to_stage, at=now, by_id=actor.id,
-            via=via, comment=_optional(comment, MAX_NOTE),
-            lost_reason=lost_reason if target.lost else None,
+            changes["amount"] = amount
+        row = await rows.write(session, row, **changes)
+        transition_id = await rows.add_transition(
+            session, deal_id=deal_id, from_stage=source, to_stage=to_stage, at=now,
+            by_id=actor.id, via=via, comment=_optional(comment, MAX_NOTE), lost_reason=reason,
         )  # fmt: skip
-        session.add(transition)
-        await session.flush()
-        view = self._view(deal, client, owner, now)
+        view = self._view(row, now)
+        event.listen(session.sync_session, "after_commit", lambda _: self._written(view), once=True)
         forward = funnel.is_forward(source, to_stage)
         return MoveResult(
-            view, source, to_stage, transition.id, forward, forward and target.needs_next_step
+            view, source, to_stage, transition_id, forward, forward and target.needs_next_step
         )
 
     async def undo(self, actor: Person, transition_id: int) -> DealView:
         """Take back a move made in the last minutes, as if it never happened."""
         now = self._clock()
-        try:
-            async with transaction(self._db) as session:
-                transition = await session.get(StageTransition, transition_id)
-                if transition is None or transition.from_stage is None:
-                    raise Invalid("deal.undo_expired")
-                deal, client, owner = await self._load(session, actor, transition.deal_id)
-                latest = await session.scalar(
-                    select(StageTransition.id)
-                    .where(StageTransition.deal_id == deal.id)
-                    .order_by(desc(StageTransition.at), desc(StageTransition.id))
-                    .limit(1)
-                )
-                if (
-                    latest != transition.id
-                    or now - transition.at > self._undo_window
-                    or deal.stage != transition.to_stage
-                ):
-                    raise Invalid("deal.undo_expired")
-                previous_at = await session.scalar(
-                    select(StageTransition.at)
-                    .where(StageTransition.deal_id == deal.id, StageTransition.id != transition.id)
-                    .order_by(desc(StageTransition.at), desc(StageTransition.id))
-                    .limit(1)
-                )
-                funnel = self.funnels.funnel(deal.funnel)
-                deal.stage = transition.from_stage
-                deal.status = funnel.status_of(deal.stage)
-                if not funnel.stage(deal.stage).lost:
-                    deal.lost_reason = None
-                deal.stage_changed_at = previous_at or deal.created_at
-                deal.updated_at = now
-                await session.execute(
-                    delete(StageTransition).where(StageTransition.id == transition.id)
-                )
-                return self._view(deal, client, owner, now)
-        except StaleDataError:
-            raise Conflict("deal.changed", title="") from None
+        async with transaction(self._db) as session:
+            transition = await session.get(StageTransition, transition_id)
+            if transition is None or transition.from_stage is None:
+                raise Invalid("deal.undo_expired")
+            row = await self._row(session, actor, transition.deal_id, for_update=True)
+            history = (
+                select(StageTransition.id, StageTransition.at)
+                .where(StageTransition.deal_id == row["id"])
+                .order_by(desc(StageTransition.at), desc(StageTransition.id))
+                .limit(2)
+            )
+            latest = (await session.execute(history)).all()
+            if (
+                latest[0].id != transition.id
+                or now - transition.at > self._undo_window
+                or row["stage"] != transition.to_stage
+            ):
+                raise Invalid("deal.undo_expired")
+            funnel = self.funnels.funnel(row["funnel"])
+            stage = transition.from_stage
+            row = await rows.write(
+                session, row, stage=stage, status=funnel.status_of(stage),
+                lost_reason=row["lost_reason"] if funnel.stage(stage).lost else None,
+                stage_changed_at=latest[1].at if len(latest) > 1 else row["created_at"],
+                updated_at=now,
+            )  # fmt: skip
+            await session.execute(
+                delete(StageTransition).where(StageTransition.id == transition.id)
+            )
+            view = self._view(row, now)
+        return self._written(view)
 
     # --- next steps, notes, amounts, owners ------------------------------------------
 
     async def set_next_step(
         self, actor: Person, deal_id: int, text: str | None, due: datetime | None
     ) -> DealView:
+        now = self._clock()
         async with transaction(self._db) as session:
-            deal, client, owner = await self._load(session, actor, deal_id)
-            deal.next_step_text = _optional(text, 500) if due else None
-            deal.next_step_due = due
-            deal.followup_asked_for = None
-            deal.updated_at = self._clock()
-            return self._view(deal, client, owner, self._clock())
+            row = await self._row(session, actor, deal_id)
+            row = await rows.write(
+                session, row, next_step_text=_optional(text, 500) if due else None,
+                next_step_due=due, followup_asked_for=None, updated_at=now,
+            )  # fmt: skip
+            view = self._view(row, now)
+        return self._written(view)
 
     async def add_note(self, actor: Person, deal_id: int, text: str) -> DealView:
         note_text = _clean(text, MAX_NOTE, "deal.bad_note")
+        now = self._clock()
         async with transaction(self._db) as session:
-            deal, client, owner = await self._load(session, actor, deal_id)
-            session.add(Note(deal_id=deal.id, author_id=actor.id, text=note_text, at=self._clock()))
+            row = await self._row(session, actor, deal_id)
+            session.add(Note(deal_id=deal_id, author_id=actor.id, text=note_text, at=now))
             await session.flush()
-            notes = await self._notes(session, deal.id)
-            return replace(self._view(deal, client, owner, self._clock()), notes=notes)
+            notes = await self._notes(session, deal_id)
+            return replace(self._view(row, now), notes=notes)
 
     async def set_amount(
         self, actor: Person, deal_id: int, amount: Decimal, currency: str = "RUB"
     ) -> DealView:
+        now = self._clock()
         async with transaction(self._db) as session:
-            deal, client, owner = await self._load(session, actor, deal_id)
-            deal.amount, deal.currency, deal.updated_at = amount, currency, self._clock()
-            return self._view(deal, client, owner, self._clock())
+            row = await self._row(session, actor, deal_id)
+            row = await rows.write(session, row, amount=amount, currency=currency, updated_at=now)
+            view = self._view(row, now)
+        return self._written(view)
 
     async def reassign(self, actor: Person, deal_id: int, new_owner_id: int) -> DealView:
         """A lead or admin gives a deal to another manager of the team."""
         if actor.role is Role.MANAGER:
             raise Forbidden("deal.reassign_forbidden")
+        now = self._clock()
         async with transaction(self._db) as session:
-            deal, client, _ = await self._load(session, actor, deal_id)
+            row = await self._row(session, actor, deal_id)
             new_owner = await session.get(User, new_owner_id)
             if new_owner is None or not new_owner.active:
                 raise NotFound("person.not_found")
             if actor.role is Role.LEAD and new_owner.team_id != actor.team_id:
                 raise Forbidden("deal.reassign_forbidden")
-            deal.owner_id = new_owner.id
-            deal.team_id = new_owner.team_id
-            deal.updated_at = self._clock()
-            return self._view(deal, client, new_owner, self._clock())
+            row = await rows.write(
+                session, row, owner_id=new_owner.id, team_id=new_owner.team_id, updated_at=now
+            )
+            owner = {"owner_name": new_owner.name, "owner_telegram_id": new_owner.telegram_id}
+            view = self._view({**row, **owner}, now)
+        return self._written(view)
 
     # --- schedules --------------------------------------------------------------------
 
@@ -411,24 +428,26 @@ class DealsService:
         """Each active person's due-today, overdue and stalled deals (those with any)."""
         now = self._clock()
         end_of_day = _end_of_local_day(now, self._tz)
+        with_open_deals = select(rows.DEALS.c.owner_id).where(rows.DEALS.c.status == "open")
+        query = select(User).where(
+            User.id.in_(with_open_deals), User.active.is_(True), User.reachable.is_(True)
+        )
         async with transaction(self._db) as session:
-            rows = (
+            owners = {user.id: user for user in await session.scalars(query)}
+            found = (
                 await session.execute(
-                    select(Deal, Client, User)
-                    .outerjoin(Client, Client.id == Deal.client_id)
-                    .join(User, User.id == Deal.owner_id)
-                    .where(Deal.status == "open", User.active.is_(True), User.reachable.is_(True))
-                    .order_by(Deal.owner_id, Deal.next_step_due)
+                    _with_reachable_owner(rows.VIEW.where(rows.DEALS.c.status == "open")).order_by(
+                        rows.DEALS.c.owner_id, rows.DEALS.c.next_step_due
+                    )
                 )
-            ).all()
+            ).mappings()
+            by_owner: dict[int, list[DealView]] = {}
+            for row in found:
+                by_owner.setdefault(row["owner_id"], []).append(self._view(row, now))
             teams = {t.id: t.name for t in await session.scalars(select(Team))}
-        by_owner: dict[int, tuple[User, list[DealView]]] = {}
-        for deal, client, owner in rows:
-            by_owner.setdefault(owner.id, (owner, []))[1].append(
-                self._view(deal, client, owner, now)
-            )
         result = []
-        for owner, views in by_owner.values():
+        for owner_id, views in by_owner.items():
+            owner = owners[owner_id]
             due_today = tuple(
                 v for v in views if v.next_step_due and now <= v.next_step_due < end_of_day
             )
@@ -441,100 +460,84 @@ class DealsService:
         return result
 
     async def followups_due(self, grace: timedelta) -> list[DealView]:
-        """Deals whose next step passed `grace` ago and were not asked about; marks them asked."""
+        """Deals whose next step passed `grace` ago and were not asked about; marks them asked.
+
+        Marking is bookkeeping, not a change of the deal: the version stays, so a card shown
+        before the question still works.
+        """
         now = self._clock()
+        deals = rows.DEALS.c
+        query = _with_reachable_owner(
+            rows.VIEW.where(
+                deals.status == "open",
+                deals.next_step_due.is_not(None),
+                deals.next_step_due <= now - grace,
+                or_(
+                    deals.followup_asked_for.is_(None),
+                    deals.followup_asked_for != deals.next_step_due,
+                ),
+            )
+        )
         async with transaction(self._db) as session:
-            rows = (
+            found = (await session.execute(query)).mappings().all()
+            if found:
                 await session.execute(
-                    select(Deal, Client, User)
-                    .outerjoin(Client, Client.id == Deal.client_id)
-                    .join(User, User.id == Deal.owner_id)
-                    .where(
-                        Deal.status == "open",
-                        User.active.is_(True),
-                        User.reachable.is_(True),
-                        Deal.next_step_due.is_not(None),
-                        Deal.next_step_due <= now - grace,
-                        or_(
-                            Deal.followup_asked_for.is_(None),
-                            Deal.followup_asked_for != Deal.next_step_due,
-                        ),
-                    )
+                    update(rows.DEALS)
+                    .where(deals.id.in_([row["id"] for row in found]))
+                    .values(followup_asked_for=deals.next_step_due)
                 )
-            ).all()
-            for deal, _, _ in rows:
-                deal.followup_asked_for = deal.next_step_due
-            return [self._view(deal, client, owner, now) for deal, client, owner in rows]
+            return [self._view(row, now) for row in found]
 
     # --- helpers ----------------------------------------------------------------------
 
     def funnel_of(self, view: DealView) -> Funnel:
         return self.funnels.funnel(view.funnel)
 
-    def _scope(self, query: Select, actor: Person) -> Select:  # type: ignore[type-arg]
+    def _scope(self, query: Select[Any], actor: Person) -> Select[Any]:
         if actor.role is Role.ADMIN:
             return query
         if actor.role is Role.LEAD:
-            return query.where(Deal.team_id == actor.team_id)
-        return query.where(Deal.owner_id == actor.id)
+            return query.where(rows.DEALS.c.team_id == actor.team_id)
+        return query.where(rows.DEALS.c.owner_id == actor.id)
 
-    async def _load(
+    async def _row(
         self, session: AsyncSession, actor: Person, deal_id: int, *, for_update: bool = False
-    ) -> tuple[Deal, Client | None, User]:
-        query = (
-            select(Deal, Client, User)
-            .outerjoin(Client, Client.id == Deal.client_id)
-            .join(User, User.id == Deal.owner_id)
-            .where(Deal.id == deal_id)
-        )
-        if for_update:
-            query = query.with_for_update(of=Deal)
-        row = (await session.execute(query)).first()
+    ) -> DealRow:
+        """The deal as a row, if this person may change it."""
+        row = await rows.read(session, deal_id, for_update=for_update)
         if row is None:
             raise NotFound("deal.not_found")
-        deal, client, owner = row
-        if not may_change(actor, deal.owner_id, deal.team_id):
-            raise Forbidden("deal.not_yours", title=deal.title)
-        return deal, client, owner
+        if not may_change(actor, row["owner_id"], row["team_id"]):
+            raise Forbidden("deal.not_yours", title=row["title"])
+        return row
 
     async def _notes(self, session: AsyncSession, deal_id: int) -> tuple[NoteView, ...]:
-        rows = await session.execute(
+        found = await session.execute(
             select(Note.text, Note.at, User.name)
             .outerjoin(User, User.id == Note.author_id)
             .where(Note.deal_id == deal_id)
             .order_by(desc(Note.at), desc(Note.id))
             .limit(3)
         )
-        return tuple(NoteView(text, at, name) for text, at, name in rows)
+        return tuple(NoteView(text, at, name) for text, at, name in found)
 
-    def _view(self, deal: Deal, client: Client | None, owner: User, now: datetime) -> DealView:
-        funnel = self.funnels.funnel(deal.funnel)
-        stage = funnel.stage(deal.stage) if funnel.has_stage(deal.stage) else None
-        probability = (
-            deal.probability
-            if deal.probability is not None
-            else (stage.probability if stage else 0)
-        )
-        overdue = bool(deal.status == "open" and deal.next_step_due and deal.next_step_due < now)
-        future_step = bool(deal.next_step_due and deal.next_step_due > now)
+    def _view(self, row: DealRow, now: datetime) -> DealView:
+        funnel = self.funnels.funnel(row["funnel"])
+        stage = funnel.stage(row["stage"]) if funnel.has_stage(row["stage"]) else None
+        probability = row["probability"]
+        if probability is None:
+            probability = stage.probability if stage else 0
+        is_open = row["status"] == "open"
+        due = row["next_step_due"]
         stalled = bool(
-            deal.status == "open"
+            is_open
             and stage is not None
             and stage.rotting_days is not None
-            and now - deal.stage_changed_at > timedelta(days=stage.rotting_days)
-            and not future_step
+            and now - row["stage_changed_at"] > timedelta(days=stage.rotting_days)
+            and not (due and due > now)
         )
-        return DealView(
-            id=deal.id, title=deal.title, client=client.name if client else None,
-            contact=client.contact if client else None, phone=client.phone if client else None,
-            owner_id=owner.id, owner_name=owner.name, owner_telegram_id=owner.telegram_id,
-            team_id=deal.team_id, funnel=deal.funnel, stage=deal.stage, status=deal.status,
-            amount=deal.amount, currency=deal.currency, probability=probability,
-            lost_reason=deal.lost_reason, next_step_text=deal.next_step_text,
-            next_step_due=deal.next_step_due, created_at=deal.created_at,
-            stage_changed_at=deal.stage_changed_at, version=deal.version,
-            stalled=stalled, overdue=overdue,
-        )  # fmt: skip
+        fields = {**row, "probability": probability}
+        return DealView(**fields, stalled=stalled, overdue=bool(is_open and due and due < now))
 
 
 def may_change(actor: Person, owner_id: int, team_id: int | None) -> bool:
@@ -559,10 +562,9 @@ def _optional(text: str | None, limit: int) -> str | None:
     return cleaned or None
 
 
-def _user_of(person: Person) -> User:
-    return User(
-        id=person.id, telegram_id=person.telegram_id, name=person.name, team_id=person.team_id
-    )
+def _with_reachable_owner(query: Select[Any]) -> Select[Any]:
+    """Only deals of people who are active and have not blocked the bot (for messages)."""
+    return query.where(rows.USERS.c.active.is_(True), rows.USERS.c.reachable.is_(True))
 
 
 def _end_of_local_day(now: datetime, tz: ZoneInfo) -> datetime:

@@ -534,7 +534,10 @@ async def act_on_intent(update: Update, context: Ctx, intent: Intent) -> bool:
     kind = intent.kind
     if kind is IntentKind.MOVE:
         assert intent.stage is not None
-        await move_to(update, context, intent.deal, intent.stage, Via.TEXT)
+        try:
+            await move_to(update, context, intent.deal, intent.stage, Via.TEXT)
+        except Conflict as conflict:
+            await show_changed(update, context, intent.deal.id, conflict)
     elif kind is IntentKind.NOTE:
         deal = await core.deals.add_note(context.person, intent.deal.id, intent.text)
         await reply(update, t("deal.note_saved", title=deal.title))
@@ -592,16 +595,20 @@ def shows_current_on_conflict(
         try:
             await handler(update, context)
         except Conflict as conflict:
-            mark("conflict")
             if update.callback_query is not None:
                 await update.callback_query.answer()
-            deal = await context.core.deals.card(context.person, cb.of(update).number(0))
-            await reply(
-                update, context.t("deal.changed", title=conflict.params.get("title") or deal.title)
-            )
-            await send_card(update, context, deal, edit=False)
+            await show_changed(update, context, cb.of(update).number(0), conflict)
 
     return wrapper
+
+
+async def show_changed(update: Update, context: Ctx, deal_id: int, conflict: Conflict) -> None:
+    """Someone changed the deal since this person last saw it: say so and show it as it is."""
+    mark("conflict")
+    deal = await context.core.deals.card(context.person, deal_id)
+    title = conflict.params.get("title") or deal.title
+    await reply(update, context.t("deal.changed", title=title))
+    await send_card(update, context, deal, edit=False)
 
 
 def deal_handlers() -> list[CommandHandler[Ctx, None] | CallbackQueryHandler[Ctx, None]]:

@@ -1,0 +1,178 @@
+"""The in-memory deal lists for matching: kept current by every write, never trusted blindly."""
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import update
+
+from bot.container import Core
+from bot.core.deal_commands import DealRef
+from bot.core.deal_refs import RefsCache, Scope
+from bot.core.deals import Via
+from bot.core.errors import Conflict
+from bot.core.people import Person, Role
+from bot.db.models import Deal
+from bot.db.session import transaction
+from bot.i18n import catalog
+from tests.conftest import Harness
+
+ru = catalog("ru")
+
+
+class Ticks:
+    """A monotonic clock moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _ref(deal_id: int, stage: str = "lead", version: int = 1) -> DealRef:
+    return DealRef(deal_id, f"Deal {deal_id}", None, "b2b", stage, "open", version)
+
+
+def _person(role: Role, person_id: int = 7, team_id: int | None = 3) -> Person:
+    return Person(person_id, 70 + person_id, "Анна", role, team_id, "Урал", "ru", True)
+
+
+def test_a_scope_is_everyone_for_an_admin_the_team_for_a_lead_own_deals_for_a_manager() -> None:
+    assert Scope.of(_person(Role.ADMIN)) == Scope()
+    assert Scope.of(_person(Role.LEAD)) == Scope(team_id=3)
+    assert Scope.of(_person(Role.MANAGER)) == Scope(owner_id=7)
+    assert Scope().holds(owner_id=1, team_id=None)
+    assert Scope(team_id=3).holds(1, 3) and not Scope(team_id=3).holds(1, None)
+    assert Scope(owner_id=7).holds(7, 9) and not Scope(owner_id=7).holds(8, 3)
+
+
+def test_a_list_expires_after_its_time() -> None:
+    ticks = Ticks()
+    cache = RefsCache(ttl=10, clock=ticks)
+    scope = Scope(owner_id=7)
+    cache.put(scope, [_ref(1)], cache.generation)
+    assert cache.get(scope) == [_ref(1)]
+    ticks.now += 9.9
+    assert cache.get(scope) == [_ref(1)]
+    ticks.now += 0.1
+    assert cache.get(scope) is None
+
+
+def test_a_list_read_while_a_deal_was_written_is_not_kept() -> None:
+    cache = RefsCache()
+    scope = Scope(owner_id=7)
+    generation = cache.generation  # the read starts...
+    cache.changed(_ref(1, "needs", 2), owner_id=7, team_id=3)  # ...a write lands meanwhile...
+    cache.put(scope, [_ref(1)], generation)  # ...and what the read saw is already old
+    assert cache.get(scope) is None
+
+
+def test_a_write_updates_the_lists_holding_the_deal_and_drops_those_missing_it() -> None:
+    cache = RefsCache()
+    own, team, everyone, other = Scope(owner_id=7), Scope(team_id=3), Scope(), Scope(owner_id=8)
+    for scope in (own, team, everyone):
+        cache.put(scope, [_ref(1), _ref(2)], cache.generation)
+    cache.put(other, [_ref(5)], cache.generation)
+    cache.put(Scope(team_id=4), [_ref(6)], cache.generation)
+
+    cache.changed(_ref(2, "needs", 2), owner_id=7, team_id=3)
+    for scope in (own, team, everyone):
+        assert cache.get(scope) == [_ref(1), _ref(2, "needs", 2)]
+    assert cache.get(other) == [_ref(5)]
+
+    cache.changed(_ref(9), owner_id=7, team_id=3)  # a new deal: lists that should hold it reload
+    assert cache.get(own) is None and cache.get(team) is None and cache.get(everyone) is None
+    assert cache.get(other) == [_ref(5)] and cache.get(Scope(team_id=4)) == [_ref(6)]
+
+
+def test_a_reassigned_deal_leaves_the_old_owners_list() -> None:
+    cache = RefsCache()
+    cache.put(Scope(owner_id=7), [_ref(1)], cache.generation)
+    cache.changed(_ref(1, version=2), owner_id=8, team_id=3)
+    assert cache.get(Scope(owner_id=7)) is None
+
+
+# --- through the service -----------------------------------------------------------------
+
+
+async def _stages(core: Core, person: Person) -> dict[str, tuple[str, int]]:
+    return {ref.title: (ref.stage, ref.version) for ref in await core.deals.refs(person)}
+
+
+async def test_every_kind_of_write_shows_in_the_lists_at_once(any_core: Core) -> None:
+    deals, people = any_core.deals, any_core.people
+    lead = await people.ensure_person(1, "Лида", Role.LEAD, "Урал")
+    anna = await people.ensure_person(2, "Анна", Role.MANAGER, "Урал")
+    boris = await people.ensure_person(3, "Борис", Role.MANAGER, "Урал")
+    deal = await deals.create(anna, "Ромашка")
+    assert await _stages(any_core, anna) == {"Ромашка": ("lead", 1)}
+    assert await _stages(any_core, lead) == {"Ромашка": ("lead", 1)}
+
+    await deals.create(anna, "Вектор")  # both lists learn of a new deal
+    assert set(await _stages(any_core, anna)) == set(await _stages(any_core, lead)) == {
+        "Ромашка", "Вектор",
+    }  # fmt: skip
+    moved = await deals.move(anna, deal.id, "needs", via=Via.TEXT)
+    assert (await _stages(any_core, lead))["Ромашка"] == ("needs", moved.deal.version)
+    undone = await deals.undo(anna, moved.transition_id)
+    assert (await _stages(any_core, anna))["Ромашка"] == ("lead", undone.version)
+    stepped = await deals.set_next_step(anna, deal.id, "звонок", None)
+    assert (await _stages(any_core, anna))["Ромашка"] == ("lead", stepped.version)
+    priced = await deals.set_amount(anna, deal.id, Decimal(5000))
+    assert (await _stages(any_core, anna))["Ромашка"] == ("lead", priced.version)
+
+    await deals.reassign(lead, deal.id, boris.id)
+    assert set(await _stages(any_core, anna)) == {"Вектор"}
+    assert set(await _stages(any_core, boris)) == {"Ромашка"}
+
+
+async def test_a_move_inside_a_callers_transaction_shows_only_once_committed(
+    any_core: Core,
+) -> None:
+    deals = any_core.deals
+    anna = await any_core.people.ensure_person(2, "Анна", Role.MANAGER, "Урал")
+    deal = await deals.create(anna, "Ромашка")
+    await deals.refs(anna)  # kept in memory from here on
+    with pytest.raises(RuntimeError):
+        async with transaction(any_core.db) as session:
+            await deals.move_in(session, anna, deal.id, "offer", via=Via.OFFER)
+            raise RuntimeError("the offer could not be rendered")
+    assert (await _stages(any_core, anna))["Ромашка"] == ("lead", 1)
+    async with transaction(any_core.db) as session:
+        await deals.move_in(session, anna, deal.id, "offer", via=Via.OFFER)
+    assert (await _stages(any_core, anna))["Ромашка"] == ("offer", 2)
+
+
+async def test_a_write_by_another_process_conflicts_once_then_is_seen(any_core: Core) -> None:
+    deals = any_core.deals
+    anna = await any_core.people.ensure_person(2, "Анна", Role.MANAGER, "Урал")
+    deal = await deals.create(anna, "Ромашка")
+    ref = (await deals.refs(anna))[0]
+    async with transaction(any_core.db) as session:  # as `voronka deals import` would
+        await session.execute(
+            update(Deal).where(Deal.id == deal.id).values(stage="needs", version=Deal.version + 1)
+        )
+    assert (await deals.refs(anna))[0] == ref  # still the list in memory...
+    with pytest.raises(Conflict):
+        await deals.move(anna, deal.id, "offer", via=Via.TEXT, expected_version=ref.version)
+    fresh = (await deals.refs(anna))[0]  # ...until a move finds it stale
+    assert (fresh.stage, fresh.version) == ("needs", 2)
+    moved = await deals.move(anna, deal.id, "offer", via=Via.TEXT, expected_version=fresh.version)
+    assert moved.from_stage == "needs"
+
+
+async def test_a_text_move_on_a_deal_changed_elsewhere_says_so_then_works(
+    harness: Harness,
+) -> None:
+    person, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    deal_id = (await harness.core.deals.refs(person))[0].id
+    async with transaction(harness.core.db) as session:
+        await session.execute(
+            update(Deal).where(Deal.id == deal_id).values(stage="needs", version=Deal.version + 1)
+        )
+    replies = await anna.send("Ромашка → переговоры")
+    assert replies[0].text == ru("deal.changed", title="Ромашка")
+    assert "📍 Выявление потребностей" in replies[-1].text
+    replies = await anna.send("Ромашка → переговоры")
+    assert replies[0].text.split("\n\n")[0] == "<b>Ромашка</b>: Выявление потребностей → Переговоры"
