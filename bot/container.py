@@ -20,6 +20,7 @@ from bot.core.offer_documents import REQUISITES_FILE, OfferRenderer, load_requis
 from bot.core.offers import DiscountPolicy, OffersService
 from bot.core.people import PeopleService
 from bot.core.sent_log import SentLogService
+from bot.core.team_funnels import TeamFunnelsService
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, create_session_factory
 
@@ -42,6 +43,7 @@ class Core:
     offers: OffersService
     metrics: MetricsService
     digests: DigestService
+    team_funnels: TeamFunnelsService
 
     async def migrate(self) -> None:
         await upgrade(self.engine)
@@ -108,6 +110,7 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         deals=deals,
         sent_log=SentLogService(db, clock),
         knowledge=KnowledgeService(db, (settings.knowledge_dir, settings.scripts_dir), clock=clock),
+        team_funnels=TeamFunnelsService(db, funnels),
         offers=offers,
         metrics=metrics,
         digests=DigestService(db, metrics, funnels),

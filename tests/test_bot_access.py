@@ -12,7 +12,7 @@ REFUSAL_EN = catalog("en")("common.refusal", company="Вектор Склад")
 
 COMMANDS = [
     "/start", "/help", "/cancel", "/invite", "/team", "/new Ромашка", "/deals", "/move a b",
-    "/nonsense", "/start garbage",
+    "/nonsense", "/start garbage", "/funnel",
 ]  # fmt: skip
 TEXTS = ["Ромашка → переговоры", "привет", "😀😀", "x" * 4096]
 
@@ -93,6 +93,7 @@ MATRIX = {
     "/new Ромашка": dict.fromkeys(Role, "deal.created"),
     "/move ромашка договор": dict.fromkeys(Role, "deal.no_match"),
     "/nonsense": dict.fromkeys(Role, "common.unknown_command"),
+    "/funnel": dict.fromkeys(Role, "funnel.header"),
 }
 
 
@@ -100,7 +101,7 @@ def _prefix_of(key: str, **params: object) -> str:
     """The text of a message up to its first variable part."""
     marker = "\x00"
     names = ("name", "role", "team", "command", "count", "link", "expires", "company", "active",
-             "title", "amount", "stage")  # fmt: skip
+             "title", "amount", "stage", "funnel")  # fmt: skip
     sample = dict.fromkeys(names, marker)
     sample.update(params)  # type: ignore[arg-type]
     text = catalog("ru")(key, **{**sample, "count": 1})

@@ -320,6 +320,7 @@ class _Context:
     create_users: bool
     users: dict[int, int]  # Telegram id -> users.id
     teams: dict[str, int]  # name -> teams.id
+    team_funnels: dict[str, str | None]  # name -> the funnel key the team chose
     new_users: dict[int, str | None] = field(default_factory=dict)  # Telegram id -> team
     new_teams: set[str] = field(default_factory=set)
 
@@ -439,7 +440,7 @@ def _read_row(raw: Mapping[str, Any], r: _Reader) -> _Row | None:
     client = _read_client(raw.get("client"), r)
     team = _read_team(raw, r)
     owner = r.person(raw.get("owner_telegram_id"), "owner_telegram_id", team, required=True)
-    funnel = _read_funnel(raw.get("funnel"), r)
+    funnel = _read_funnel(raw.get("funnel"), team, r)
     stage = r.stage(raw.get("stage"), "stage", funnel, required=True)
     status = _read_status(raw.get("status"), funnel, stage, r)
     amount = _read_amount(raw.get("amount"), r)
@@ -492,10 +493,11 @@ def _read_team(raw: Mapping[str, Any], r: _Reader) -> str | None:
     return name
 
 
-def _read_funnel(value: Any, r: _Reader) -> Funnel | None:
+def _read_funnel(value: Any, team: str | None, r: _Reader) -> Funnel | None:
+    """The row's funnel; without one, the funnel its team's new deals go to."""
     funnels = r.context.core.funnels
     if value is None:
-        return funnels.default
+        return funnels.of_team(r.context.team_funnels.get(team or ""))
     if isinstance(value, str) and any(funnel.key == value for funnel in funnels.funnels):
         return funnels.funnel(value)
     known = ", ".join(funnel.key for funnel in funnels.funnels)
@@ -642,8 +644,12 @@ async def import_deals(
 async def _load_context(core: Core, create_users: bool) -> _Context:
     async with transaction(core.db) as session:
         users = await session.execute(select(User.telegram_id, User.id))
-        teams = await session.execute(select(Team.name, Team.id))
-        return _Context(core, core.clock(), create_users, dict(users.all()), dict(teams.all()))
+        teams = (await session.execute(select(Team.name, Team.id, Team.funnel))).all()
+        return _Context(
+            core, core.clock(), create_users, dict(users.all()),
+            {name: team_id for name, team_id, _ in teams},
+            {name: funnel for name, _, funnel in teams},
+        )  # fmt: skip
 
 
 async def _create_people(core: Core, context: _Context) -> int:

@@ -20,6 +20,7 @@ from bot.core.deal_rows import DealRow
 from bot.core.errors import Conflict, Forbidden, Invalid, NotFound
 from bot.core.funnel import Funnel, FunnelConfig
 from bot.core.people import Person, Role, person_of
+from bot.core.team_funnels import team_funnel
 from bot.db.models import Client, Deal, Note, StageTransition, Team, User
 from bot.db.session import transaction
 
@@ -150,11 +151,11 @@ class DealsService:
         phone: str | None = None,
         next_step: tuple[str, datetime] | None = None,
     ) -> DealView:
-        """A new deal in the first stage of the default funnel, owned by the actor."""
+        """A new deal in the first stage of the team's funnel, owned by the actor."""
         title = _clean(title, MAX_TITLE, "deal.bad_title")
-        funnel = self.funnels.default
         now = self._clock()
         async with transaction(self._db) as session:
+            funnel = await team_funnel(session, self.funnels, actor.team_id)
             client_row = None
             if client or contact or phone:
                 client_row = Client(

@@ -140,7 +140,7 @@ class DigestService:
         }
 
     def _ordered_pipeline(self, figures: TeamFigures) -> list[tuple[str, Any]]:
-        funnel = self._funnels.default
+        funnel = self._funnels.of_team(figures.funnel)
         order = {stage.key: stage.order for stage in funnel.stages}
         return sorted(figures.pipeline_by_stage.items(), key=lambda kv: order.get(kv[0], 99))
 
@@ -149,10 +149,13 @@ class DigestService:
     def text(self, digest: Digest, t: Catalog, *, titles: dict[str, str] | None = None) -> str:
         """The digest in the reader's language (Telegram HTML)."""
         f, titles = digest.figures, titles or {}
-        funnel = self._funnels.default
+        funnel = self._funnels.of_team(f.funnel)
 
         def stage_name(key: str) -> str:
-            return funnel.stage(key).name(t.language) if funnel.has_stage(key) else key
+            """From the team's funnel; else from another (deals made before the team switched)."""
+            found = funnel if funnel.has_stage(key) else None
+            found = found or next((f for f in self._funnels.funnels if f.has_stage(key)), None)
+            return found.stage(key).name(t.language) if found else key
 
         lines = [
             t(
@@ -233,7 +236,7 @@ class DigestService:
 
     def chart_data(self, digest: Digest, t: Catalog) -> ChartData:
         f = digest.figures
-        funnel = self._funnels.default
+        funnel = self._funnels.of_team(f.funnel)
         stages = tuple(
             ChartStage(
                 key=stage.key,

@@ -118,6 +118,10 @@ class FunnelConfig:
                 return funnel
         raise KeyError(key)
 
+    def of_team(self, key: str | None) -> Funnel:
+        """A team's funnel; the default when it chose none or its choice left the file."""
+        return next((f for f in self.funnels if f.key == key), self.default)
+
     def lost_reason(self, key: str) -> LostReason | None:
         return next((reason for reason in self.lost_reasons if reason.key == key), None)
 

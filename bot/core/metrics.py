@@ -33,8 +33,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.errors import Forbidden, Invalid
-from bot.core.funnel import FunnelConfig
+from bot.core.funnel import Funnel, FunnelConfig
 from bot.core.people import Person, Role
+from bot.core.team_funnels import team_funnel
 from bot.db.models import Deal, Plan, StageTransition, Team, User
 from bot.db.session import transaction
 
@@ -151,6 +152,7 @@ class TeamFigures:
     won_amount: Decimal
     lost_count: int
     lost_reasons: dict[str, int]
+    funnel: str  # the team's funnel: its stages order the pipeline
     pipeline_by_stage: dict[str, StageFigures]
     weighted_forecast: Decimal
     stalled: tuple[StalledDeal, ...]
@@ -161,6 +163,7 @@ class TeamFigures:
 
 @dataclass(frozen=True, slots=True)
 class Conversion:
+    funnel: str  # the funnel whose stages these are (the team's)
     reached: dict[str, int]  # deals created in the period that reached each stage
     rates: dict[str, float | None]  # reached(stage) / reached(previous stage)
     avg_days_in_stage: dict[str, float | None]
@@ -240,7 +243,8 @@ class MetricsService:
             won_count=sum(m.won_count for m in managers),
             won_amount=sum((m.won_amount for m in managers), ZERO),
             lost_count=sum(m.lost_count for m in managers),
-            lost_reasons=reasons, pipeline_by_stage=pipeline, weighted_forecast=forecast,
+            funnel=self.funnels.of_team(team.funnel).key, lost_reasons=reasons,
+            pipeline_by_stage=pipeline, weighted_forecast=forecast,
             stalled=stalled, managers=tuple(managers), moves_into=moves_into, overdue=overdue,
         )  # fmt: skip
 
@@ -491,12 +495,13 @@ class MetricsService:
     # --- conversion -------------------------------------------------------------------
 
     async def conversion(self, team_id: int, period: Period) -> Conversion:
-        """For deals created in the period: how far they got, how long stages take, win rate."""
-        funnel = self.funnels.default
+        """For the team's funnel's deals created in the period: how far they got, how long
+        stages take, win rate."""
         t, d = StageTransition, Deal
         order = self._stage_value(d.funnel, t.to_stage, "order")
         lost = self._stage_value(d.funnel, t.to_stage, "lost") == 1
         async with transaction(self._db) as session:
+            funnel = await team_funnel(session, self.funnels, team_id)
             furthest = (
                 select(t.deal_id, func.max(case((~lost, order), else_=-1)).label("top"))
                 .join(d, d.id == t.deal_id)
@@ -512,7 +517,7 @@ class MetricsService:
             counts: dict[int, int] = dict((await session.execute(
                 select(furthest.c.top, func.count()).group_by(furthest.c.top)
             )).all())  # fmt: skip
-            durations = await self._stage_durations(session, team_id, period)
+            durations = await self._stage_durations(session, team_id, period, funnel)
             cycle = await self._cycle(session, team_id, period)
             outcomes = await self._move_counts(session, team_id, period.start, period.end)
         reached: dict[str, int] = {}
@@ -529,6 +534,7 @@ class MetricsService:
         won = sum(v[2] for v in outcomes.values())
         lost_count = sum(v[4] for v in outcomes.values())
         return Conversion(
+            funnel=funnel.key,
             reached={key: reached[key] for key in open_order},
             rates=rates,
             avg_days_in_stage=durations,
@@ -542,7 +548,7 @@ class MetricsService:
         return func.extract("epoch", later - earlier) / 86400.0
 
     async def _stage_durations(
-        self, session: AsyncSession, team_id: int, period: Period
+        self, session: AsyncSession, team_id: int, period: Period, funnel: Funnel
     ) -> dict[str, float | None]:
         t, d = StageTransition, Deal
         timeline = (
@@ -554,7 +560,12 @@ class MetricsService:
                 .label("left_at"),
             )
             .join(d, d.id == t.deal_id)
-            .where(d.team_id == team_id, d.created_at >= period.start, d.created_at < period.end)
+            .where(
+                d.team_id == team_id,
+                d.funnel == funnel.key,
+                d.created_at >= period.start,
+                d.created_at < period.end,
+            )
             .subquery()
         )
         rows = await session.execute(
@@ -566,7 +577,7 @@ class MetricsService:
             .group_by(timeline.c.to_stage)
         )
         found = {stage: float(days) for stage, days in rows if days is not None}
-        return {s.key: found.get(s.key) for s in self.funnels.default.stages if not s.closed}
+        return {s.key: found.get(s.key) for s in funnel.stages if not s.closed}
 
     async def _cycle(self, session: AsyncSession, team_id: int, period: Period) -> float | None:
         _, won, _ = self._move_flags()

@@ -42,6 +42,7 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     group_chat_id: Mapped[int | None] = mapped_column(BigInteger)  # where leaderboards go
+    funnel: Mapped[str | None] = mapped_column(String(50))  # new deals go here; None: the default
 
 
 class User(Base):

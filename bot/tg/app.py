@@ -31,6 +31,7 @@ from bot.tg.handlers.access import gate
 from bot.tg.handlers.common import show
 from bot.tg.handlers.deals import deal_handlers
 from bot.tg.handlers.errors import on_error
+from bot.tg.handlers.funnels import funnel_handlers
 from bot.tg.handlers.invite import invite_conversation
 from bot.tg.handlers.knowledge import knowledge_handlers
 from bot.tg.handlers.offers import offer_handlers
@@ -46,7 +47,7 @@ warnings.filterwarnings("ignore", message=r".*per_message.*", category=PTBUserWa
 # The command menu, in this order, for every language.
 MENU_COMMANDS = (
     "deals", "new", "move", "offer", "obj", "script", "kb", "stats", "leaderboard", "plan",
-    "export", "help", "invite", "team", "cancel", "start",
+    "export", "funnel", "help", "invite", "team", "cancel", "start",
 )  # fmt: skip
 
 # The Telegram language whose menu is the default (everyone not Russian reads English).
@@ -66,6 +67,7 @@ def handlers() -> list[BaseHandler[Any, Ctx, Any]]:
         CommandHandler("help", basics.help_command),
         invite_conversation(),
         *team_handlers(),
+        *funnel_handlers(),
         *deal_handlers(),
         *knowledge_handlers(),
         *offer_handlers(),

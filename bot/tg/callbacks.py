@@ -65,6 +65,8 @@ OFFER_DOWNLOAD = "ol"  # ol:<offer>
 STATS_TEAM = "st"  # st:<team>:<period>
 LEADERBOARD_POST = "lp"  # lp:<team>:<period>
 PLAN_FOR = "pf"  # pf:<person>
+FUNNEL_TEAM = "ft"  # ft:<team>  (an admin picked the team)
+FUNNEL_SET = "fs"  # fs:<team>:<funnel key>
 
 ALL_PREFIXES = (
     INVITE_ROLE,
@@ -122,6 +124,8 @@ ALL_PREFIXES = (
     STATS_TEAM,
     LEADERBOARD_POST,
     PLAN_FOR,
+    FUNNEL_TEAM,
+    FUNNEL_SET,
 )
 
 

@@ -340,7 +340,8 @@ async def generate(update: Update, context: Ctx) -> None:
                              total=format_amount(result.offer.total)))  # fmt: skip
         await _send_documents(context, update.effective_chat.id, result.documents)  # type: ignore[union-attr]
         if result.deal_moved_to:
-            await reply(update, t("offer.moved", stage=_stage_name(context, result.deal_moved_to)))
+            stage = await _stage_name(context, builder.deal_id, result.deal_moved_to)
+            await reply(update, t("offer.moved", stage=stage))
         return
     names = ", ".join(person.name for person in result.approvers)
     await show(update, t("offer.sent_for_approval", names=names))
@@ -357,8 +358,9 @@ async def generate(update: Update, context: Ctx) -> None:
         await context.bot.send_message(approver.telegram_id, text, reply_markup=keyboard(rows))
 
 
-def _stage_name(context: Ctx, key: str) -> str:
-    return context.core.funnels.default.stage(key).name(context.language)
+async def _stage_name(context: Ctx, deal_id: int, key: str) -> str:
+    deal = await context.core.deals.card(context.person, deal_id)
+    return context.core.funnels.funnel(deal.funnel).stage(key).name(context.language)
 
 
 async def _send_documents(context: Ctx, chat_id: int, documents: Documents) -> None:

@@ -114,7 +114,7 @@ async def _team_stats(
         lines.append(f"<b>{escape(m.name)}</b>")
         lines.append(_manager_line(context, m))
         lines.append(_plan_line(context, m, period))
-    funnel = context.core.funnels.default
+    funnel = context.core.funnels.of_team(conversion.funnel)
     steps = [
         f"{funnel.stage(key).name(t.language)} {round(rate * 100)}%"
         for key, rate in conversion.rates.items()
