@@ -237,9 +237,9 @@ class DealsService:
     ) -> DealPage:
         """Open deals grouped by stage (funnel order), longest in stage first."""
         now = self._clock()
-        query = self._scope(rows.VIEW.where(Deal.status == "open"), actor)
+        query = self._scope(rows.VIEW.where(rows.DEALS.c.status == "open"), actor)
         if owner_id is not None:
-            query = query.where(Deal.owner_id == owner_id)
+            query = query.where(rows.DEALS.c.owner_id == owner_id)
         async with transaction(self._db) as session:
             found = (await session.execute(query)).mappings().all()
         views = [self._view(row, now) for row in found]

@@ -17,7 +17,8 @@ def _text(context: Ctx, team: TeamFunnel) -> str:
     t, language = context.t, context.language
     lines = [t("funnel.header", team=team.team, funnel=team.funnel.name(language)), ""]
     for number, stage in enumerate(team.funnel.stages, start=1):
-        words = ", ".join(stage.aliases)
+        names = {name.lower() for name in stage.names.values()}
+        words = ", ".join(alias for alias in stage.aliases if alias.lower() not in names)
         lines.append(
             t("funnel.stage", number=number, name=stage.name(language), words=words,
               won=stage.won, lost=stage.lost)
