@@ -7,7 +7,7 @@ from sqlalchemy import update
 
 from bot.container import Core
 from bot.core.deal_commands import DealRef
-from bot.core.deal_refs import RefsCache, Scope
+from bot.core.deal_refs import PRUNE_ABOVE, RefsCache, Scope
 from bot.core.deals import Via
 from bot.core.errors import Conflict
 from bot.core.people import Person, Role
@@ -56,6 +56,16 @@ def test_a_list_expires_after_its_time() -> None:
     assert cache.get(scope) == [_ref(1)]
     ticks.now += 0.1
     assert cache.get(scope) is None
+
+
+def test_expired_lists_are_swept_out_once_there_are_many() -> None:
+    ticks = Ticks()
+    cache = RefsCache(ttl=10, clock=ticks)
+    for owner in range(PRUNE_ABOVE):
+        cache.put(Scope(owner_id=owner), [_ref(owner)], cache.generation)
+    ticks.now += 10
+    cache.put(Scope(owner_id=-1), [_ref(1)], cache.generation)
+    assert len(cache) == 1 and cache.get(Scope(owner_id=-1)) == [_ref(1)]
 
 
 def test_a_list_read_while_a_deal_was_written_is_not_kept() -> None:

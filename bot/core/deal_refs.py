@@ -18,6 +18,7 @@ from bot.core.deal_commands import DealRef
 from bot.core.people import Person, Role
 
 DEFAULT_TTL = 10.0
+PRUNE_ABOVE = 256  # lists kept before expired ones are swept out
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +59,15 @@ class RefsCache:
 
     def put(self, scope: Scope, refs: list[DealRef], generation: int) -> None:
         """Keep a list read from the database, unless a write came in while it was read."""
-        if generation == self.generation:
-            expires = self._clock() + self._ttl
-            self._entries[scope] = (expires, {ref.id: ref for ref in refs})
+        if generation != self.generation:
+            return
+        now = self._clock()
+        if len(self._entries) >= PRUNE_ABOVE:
+            self._entries = {s: entry for s, entry in self._entries.items() if entry[0] > now}
+        self._entries[scope] = (now + self._ttl, {ref.id: ref for ref in refs})
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def changed(self, ref: DealRef, owner_id: int, team_id: int | None) -> None:
         """A deal was written: update the lists that hold it; drop those that should and don't."""
