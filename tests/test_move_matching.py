@@ -1,23 +1,31 @@
-"""The labelled set of move messages: accuracy ≥ 95% and never a wrong silent move."""
+"""The labelled sets of move messages: accuracy ≥ 95% and never a wrong silent move.
+
+move_messages.yaml is the set the matcher was tuned on. move_messages_holdout.yaml was written
+later, by someone who had not seen the matcher, and is never tuned on: it says whether what was
+learned holds for messages nobody has tried yet. Its first run scored 138/140 (the two misses
+ask with buttons where no deal matches; asking is the safe side).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from bot.config import PACKAGE_DEFAULTS
 from bot.core.deal_commands import DealMatcher, DealRef, Intent, IntentKind
 from bot.core.funnel import load_funnels
 
-DATA = Path(__file__).parent / "data" / "move_messages.yaml"
+DATA = Path(__file__).parent / "data"
+SETS = ("move_messages.yaml", "move_messages_holdout.yaml")
 ASK = {IntentKind.ASK_DEAL}
 NOT_FOUND = {IntentKind.NOT_FOUND, IntentKind.NONE}
 
 
-def _matcher() -> tuple[DealMatcher, dict[str, Any]]:
-    data = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+def _matcher(name: str) -> tuple[DealMatcher, dict[str, Any]]:
+    data = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
     deals = [
         DealRef(i + 1, d["title"], d.get("client"), "b2b", d["stage"], "open", 1)
         for i, d in enumerate(data["deals"])
@@ -39,8 +47,9 @@ def _expected(expect: Any) -> str | tuple[str, str]:
     return (expect["deal"], expect["stage"]) if isinstance(expect, dict) else str(expect)
 
 
-def test_move_messages_are_understood() -> None:
-    matcher, data = _matcher()
+@pytest.mark.parametrize("name", SETS)
+def test_move_messages_are_understood(name: str) -> None:
+    matcher, data = _matcher(name)
     messages = data["messages"]
     wrong_moves: list[str] = []
     misses: list[str] = []
@@ -56,7 +65,7 @@ def test_move_messages_are_understood() -> None:
     correct = len(messages) - len(wrong_moves) - len(misses)
     accuracy = correct / len(messages)
     print(
-        f"\nmove messages: {correct}/{len(messages)} correct ({accuracy:.1%}), "
+        f"\n{name}: {correct}/{len(messages)} correct ({accuracy:.1%}), "
         f"{len(wrong_moves)} wrong silent moves"
     )
     for line in wrong_moves + misses:
