@@ -131,6 +131,17 @@ async def test_undo_within_ten_minutes_restores_and_forgets_the_move(
     assert await _history(any_core, deal.id) == [(None, "lead", "create")]
 
 
+async def test_undoing_a_reopen_brings_back_the_lost_reason(any_core: Core) -> None:
+    _, _, anna, _ = await _team(any_core)
+    deal = await any_core.deals.create(anna, "Ромашка")
+    lost = await any_core.deals.move(anna, deal.id, "lost", via=Via.TEXT, lost_reason="price")
+    reopened = await any_core.deals.move(anna, deal.id, "negotiation", via=Via.BUTTON)
+    assert reopened.deal.lost_reason is None
+    restored = await any_core.deals.undo(anna, reopened.transition_id)
+    assert (restored.stage, restored.status, restored.lost_reason) == ("lost", "lost", "price")
+    assert restored.stage_changed_at == lost.deal.stage_changed_at
+
+
 async def test_undo_after_ten_minutes_or_a_later_move_expires(
     any_core: Core, clock: FrozenClock
 ) -> None:

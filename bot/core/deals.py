@@ -343,7 +343,7 @@ class DealsService:
                 raise Invalid("deal.undo_expired")
             row = await self._row(session, actor, transition.deal_id, for_update=True)
             history = (
-                select(StageTransition.id, StageTransition.at)
+                select(StageTransition.id, StageTransition.at, StageTransition.lost_reason)
                 .where(StageTransition.deal_id == row["id"])
                 .order_by(desc(StageTransition.at), desc(StageTransition.id))
                 .limit(2)
@@ -357,11 +357,11 @@ class DealsService:
                 raise Invalid("deal.undo_expired")
             funnel = self.funnels.funnel(row["funnel"])
             stage = transition.from_stage
+            previous = latest[1] if len(latest) > 1 else None  # the move that led to `stage`
             row = await rows.write(
                 session, row, stage=stage, status=funnel.status_of(stage),
-                lost_reason=row["lost_reason"] if funnel.stage(stage).lost else None,
-                stage_changed_at=latest[1].at if len(latest) > 1 else row["created_at"],
-                updated_at=now,
+                lost_reason=previous.lost_reason if previous and funnel.stage(stage).lost else None,
+                stage_changed_at=previous.at if previous else row["created_at"], updated_at=now,
             )  # fmt: skip
             await session.execute(
                 delete(StageTransition).where(StageTransition.id == transition.id)
