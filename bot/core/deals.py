@@ -468,11 +468,12 @@ class DealsService:
         """
         now = self._clock()
         deals = rows.DEALS.c
+        due = deals.next_step_due <= now - grace
         query = _with_reachable_owner(
             rows.VIEW.where(
                 deals.status == "open",
                 deals.next_step_due.is_not(None),
-                deals.next_step_due <= now - grace,
+                due,
                 or_(
                     deals.followup_asked_for.is_(None),
                     deals.followup_asked_for != deals.next_step_due,
@@ -483,8 +484,8 @@ class DealsService:
             found = (await session.execute(query)).mappings().all()
             if found:
                 await session.execute(
-                    update(rows.DEALS)
-                    .where(deals.id.in_([row["id"] for row in found]))
+                    update(rows.DEALS)  # a step moved meanwhile is not marked: it is not due
+                    .where(deals.id.in_([row["id"] for row in found]), due)
                     .values(followup_asked_for=deals.next_step_due)
                 )
             return [self._view(row, now) for row in found]

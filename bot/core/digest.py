@@ -154,7 +154,7 @@ class DigestService:
         def stage_name(key: str) -> str:
             """From the team's funnel; else from another (deals made before the team switched)."""
             found = funnel if funnel.has_stage(key) else None
-            found = found or next((f for f in self._funnels.funnels if f.has_stage(key)), None)
+            found = found or next((o for o in self._funnels.funnels if o.has_stage(key)), None)
             return found.stage(key).name(t.language) if found else key
 
         lines = [
