@@ -1,14 +1,18 @@
 """PeopleService on SQLite and PostgreSQL."""
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.container import Core, build_core
 from bot.core.clock import FrozenClock
 from bot.core.errors import Forbidden, Invalid, NotFound
 from bot.core.people import Role
+from bot.db.models import User
+from bot.db.session import transaction
 from tests.conftest import make_settings
 
 
@@ -17,6 +21,17 @@ async def test_an_invite_registers_one_person_with_its_role_and_team(any_core: C
     person = await any_core.people.redeem_invite(invite.token, 501, "Анна Смирнова")
     assert (person.role, person.team_name, person.name) == (Role.MANAGER, "Урал", "Анна Смирнова")
     assert await any_core.people.identify(501, "Анна Смирнова") == person
+
+
+async def test_identifying_keeps_the_name_current_and_notices_an_unblock(any_core: Core) -> None:
+    person = await any_core.people.ensure_person(503, "Анна", Role.MANAGER, "Урал")
+    await any_core.people.mark_unreachable(503)
+    any_core.people.forget()
+    renamed = await any_core.people.identify(503, "  Анна   Смирнова ")
+    assert renamed == replace(person, name="Анна Смирнова")
+    async with transaction(any_core.db) as session:
+        user = await session.scalar(select(User).where(User.telegram_id == 503))
+    assert user is not None and (user.name, user.reachable) == ("Анна Смирнова", True)
 
 
 async def test_an_invite_works_only_once(any_core: Core) -> None:

@@ -22,7 +22,7 @@ from bot.core.funnel import Funnel, FunnelConfig
 from bot.core.people import Person, Role, person_of
 from bot.core.team_funnels import team_funnel
 from bot.db.models import Client, Deal, Note, StageTransition, Team, User
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 
 MAX_TITLE = 200
 MAX_NOTE = 3000
@@ -207,8 +207,8 @@ class DealsService:
             query, params["team_id"] = rows.REFS_OF_TEAM, scope.team_id
         else:
             query = rows.REFS_ALL
-        async with transaction(self._db) as session:
-            result = await session.execute(query, params)
+        async with reading(self._db) as connection:
+            result = await connection.execute(query, params)
         refs = [DealRef(*row) for row in result]
         self._refs.put(scope, refs, generation)
         return refs

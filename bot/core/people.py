@@ -9,14 +9,15 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
 from bot.core.errors import Forbidden, Invalid, NotFound
 from bot.db.models import Invite, Team, User
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 
 INVITE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_TEAM_NAME = 100
@@ -64,6 +65,20 @@ class InviteInfo:
     team_id: int | None
     team_name: str | None
     expires_at: datetime
+
+
+# Who is writing: every update after a pause starts here, so a prebuilt query of plain
+# columns rather than ORM objects (see benchmarks/deals.py, the "read every time" case).
+_USERS, _TEAMS = cast(Table, User.__table__), cast(Table, Team.__table__)
+_WHO = (
+    select(
+        _USERS.c.id, _USERS.c.telegram_id, _USERS.c.name, _USERS.c.role, _USERS.c.team_id,
+        _TEAMS.c.name.label("team_name"), _USERS.c.language, _USERS.c.active, _USERS.c.reachable,
+    )
+    .select_from(_USERS)
+    .outerjoin(_TEAMS, _TEAMS.c.id == _USERS.c.team_id)
+    .where(_USERS.c.telegram_id == bindparam("telegram_id"))
+)  # fmt: skip
 
 
 def person_of(user: User, team: Team | str | None = None) -> Person:
@@ -124,18 +139,25 @@ class PeopleService:
         self._recent.clear()
 
     async def _identify(self, telegram_id: int, name: str, language: str) -> Person | None:
+        async with reading(self._db) as connection:
+            row = (await connection.execute(_WHO, {"telegram_id": telegram_id})).first()
+        if row is not None:
+            changes: dict[str, object] = {}
+            cleaned = clean_name(name, MAX_PERSON_NAME)
+            if row.active and cleaned and row.name != cleaned:
+                changes["name"] = cleaned
+            if not row.reachable:  # they write again, so they unblocked the bot
+                changes["reachable"] = True
+            if changes:  # rare: a write only then
+                async with transaction(self._db) as session:
+                    await session.execute(update(User).where(User.id == row.id).values(changes))
+            return Person(
+                row.id, row.telegram_id, cleaned if "name" in changes else row.name,
+                Role(row.role), row.team_id, row.team_name, row.language, row.active,
+            )  # fmt: skip
+        if telegram_id not in self._admins:
+            return None
         async with transaction(self._db) as session:
-            found = await self._load(session, User.telegram_id == telegram_id)
-            if found is not None:
-                user, team = found
-                cleaned = clean_name(name, MAX_PERSON_NAME)
-                if user.active and cleaned and user.name != cleaned:
-                    user.name = cleaned
-                if not user.reachable:  # they write again, so they unblocked the bot
-                    user.reachable = True
-                return person_of(user, team)
-            if telegram_id not in self._admins:
-                return None
             user = self._new_user(telegram_id, name, Role.ADMIN, None, language)
             session.add(user)
             await session.flush()
