@@ -101,7 +101,9 @@ def clean_name(name: str, limit: int) -> str:
 
 
 class PeopleService:
-    """Registration, invites and the team roster. Every method is one transaction."""
+    """Registration, invites and the team roster. Every method is one transaction, except that
+    identify reads without one and writes only when the name changed or the bot was unblocked.
+    """
 
     def __init__(
         self,
