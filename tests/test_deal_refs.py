@@ -7,9 +7,10 @@ from sqlalchemy import update
 
 from bot.container import Core
 from bot.core.deal_commands import DealRef
-from bot.core.deal_refs import PRUNE_ABOVE, RefsCache, Scope
+from bot.core.deal_refs import PRUNE_ABOVE, RefsCache
+from bot.core.deal_rows import Scope
 from bot.core.deals import Via
-from bot.core.errors import Conflict
+from bot.core.errors import Conflict, Forbidden
 from bot.core.people import Person, Role
 from bot.db.models import Deal
 from bot.db.session import transaction
@@ -38,12 +39,14 @@ def _person(role: Role, person_id: int = 7, team_id: int | None = 3) -> Person:
 
 
 def test_a_scope_is_everyone_for_an_admin_the_team_for_a_lead_own_deals_for_a_manager() -> None:
-    assert Scope.of(_person(Role.ADMIN)) == Scope()
+    assert Scope.of(_person(Role.ADMIN)) == Scope(everyone=True)
     assert Scope.of(_person(Role.LEAD)) == Scope(team_id=3)
     assert Scope.of(_person(Role.MANAGER)) == Scope(owner_id=7)
-    assert Scope().holds(owner_id=1, team_id=None)
+    assert Scope(everyone=True).holds(owner_id=1, team_id=None)
     assert Scope(team_id=3).holds(1, 3) and not Scope(team_id=3).holds(1, None)
     assert Scope(owner_id=7).holds(7, 9) and not Scope(owner_id=7).holds(8, 3)
+    teamless_lead = Scope.of(_person(Role.LEAD, team_id=None))
+    assert not teamless_lead.holds(1, None) and not teamless_lead.holds(7, 3)
 
 
 def test_a_list_expires_after_its_time() -> None:
@@ -79,7 +82,8 @@ def test_a_list_read_while_a_deal_was_written_is_not_kept() -> None:
 
 def test_a_write_updates_the_lists_holding_the_deal_and_drops_those_missing_it() -> None:
     cache = RefsCache()
-    own, team, everyone, other = Scope(owner_id=7), Scope(team_id=3), Scope(), Scope(owner_id=8)
+    own, team, other = Scope(owner_id=7), Scope(team_id=3), Scope(owner_id=8)
+    everyone = Scope(everyone=True)
     for scope in (own, team, everyone):
         cache.put(scope, [_ref(1), _ref(2)], cache.generation)
     cache.put(other, [_ref(5)], cache.generation)
@@ -134,6 +138,16 @@ async def test_every_kind_of_write_shows_in_the_lists_at_once(any_core: Core) ->
     await deals.reassign(lead, deal.id, boris.id)
     assert set(await _stages(any_core, anna)) == {"Вектор"}
     assert set(await _stages(any_core, boris)) == {"Ромашка"}
+
+
+async def test_a_lead_without_a_team_reaches_no_deal(any_core: Core) -> None:
+    anna = await any_core.people.ensure_person(2, "Анна", Role.MANAGER, "Урал")
+    loner = await any_core.people.ensure_person(5, "Лев", Role.LEAD, None)
+    deal = await any_core.deals.create(anna, "Ромашка")
+    assert await any_core.deals.refs(loner) == []
+    assert (await any_core.deals.list_open(loner)).total == 0
+    with pytest.raises(Forbidden):
+        await any_core.deals.move(loner, deal.id, "needs", via=Via.TEXT)
 
 
 async def test_a_move_inside_a_callers_transaction_shows_only_once_committed(

@@ -20,13 +20,13 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TextIO
 from uuid import uuid4
 
-from sqlalchemy import Row, Select, Table, bindparam, insert, select, update
+from sqlalchemy import Row, Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.deals import MAX_TITLE, Via
 from bot.core.funnel import Funnel
 from bot.core.people import MAX_TEAM_NAME, Role, clean_name
-from bot.db.models import Base, Client, Deal, StageTransition, Team, User
+from bot.db.models import Client, Deal, StageTransition, Team, User, table_of
 from bot.db.session import transaction
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ async def _stamp_external_ids(core: Core) -> None:
     async with transaction(core.db) as session:
         missing = (await session.scalars(select(Deal.id).where(Deal.external_id.is_(None)))).all()
         if missing:
-            table = _table(Deal)
+            table = table_of(Deal)
             await session.execute(
                 update(table)
                 .where(table.c.id == bindparam("deal_id"))
@@ -705,12 +705,6 @@ async def _write_batch(
     return len(fresh)
 
 
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
 async def _insert_clients(
     session: AsyncSession, rows: Sequence[_Row], known: Mapping[ClientKey, int]
 ) -> dict[ClientKey, int]:
@@ -720,7 +714,7 @@ async def _insert_clients(
             wanted.setdefault(row.client, row.created_at)
     if not wanted:
         return {}
-    table = _table(Client)
+    table = table_of(Client)
     returned = (table.c.id, table.c.name, table.c.contact, table.c.phone, table.c.email)
     result = await session.execute(
         insert(table).returning(*returned),  # keyed by the values: SQLite keeps no row order
@@ -753,7 +747,7 @@ async def _insert_deals(
                 "version": 1,
             }
         )  # fmt: skip
-    table = _table(Deal)
+    table = table_of(Deal)
     result = await session.execute(insert(table).returning(table.c.id, table.c.external_id), params)
     return {external_id: deal_id for deal_id, external_id in result}
 
@@ -779,7 +773,7 @@ async def _insert_history(
                 }
             )  # fmt: skip
     if params:
-        await session.execute(insert(_table(StageTransition)), params)
+        await session.execute(insert(table_of(StageTransition)), params)
 
 
 __all__: Sequence[str] = (

@@ -12,36 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from bot.core.deal_commands import DealRef
-from bot.core.people import Person, Role
+from bot.core.deal_rows import Scope
 
 DEFAULT_TTL = 10.0
 PRUNE_ABOVE = 256  # lists kept before expired ones are swept out
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """Whose deals a list holds: everyone's, a team's or one owner's."""
-
-    team_id: int | None = None
-    owner_id: int | None = None
-
-    @classmethod
-    def of(cls, person: Person) -> Scope:
-        if person.role is Role.ADMIN:
-            return cls()
-        if person.role is Role.LEAD:
-            return cls(team_id=person.team_id)
-        return cls(owner_id=person.id)
-
-    def holds(self, owner_id: int, team_id: int | None) -> bool:
-        if self.owner_id is not None:
-            return owner_id == self.owner_id
-        if self.team_id is not None:
-            return team_id == self.team_id
-        return True
 
 
 class RefsCache:

@@ -9,6 +9,7 @@ matches no row, and the caller is told instead of overwriting it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
@@ -16,7 +17,6 @@ from sqlalchemy import (
     CursorResult,
     Insert,
     Select,
-    Table,
     Update,
     bindparam,
     insert,
@@ -27,14 +27,51 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.errors import Conflict
-from bot.db.models import Client, Deal, StageTransition, User
+from bot.core.people import Person, Role
+from bot.db.models import Client, Deal, StageTransition, User, table_of
 
-DEALS = cast(Table, Deal.__table__)
-CLIENTS = cast(Table, Client.__table__)
-USERS = cast(Table, User.__table__)
-TRANSITIONS = cast(Table, StageTransition.__table__)
+DEALS = table_of(Deal)
+CLIENTS = table_of(Client)
+USERS = table_of(User)
+TRANSITIONS = table_of(StageTransition)
 
 DealRow = Mapping[str, Any]  # a row of VIEW: DealView's stored fields by name
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The deals a person may change: an admin everyone's, a lead the team's, a manager own.
+
+    The one statement of that rule, for a row at hand (`holds`) and for a query (`where`).
+    A lead without a team reaches no deal.
+    """
+
+    everyone: bool = False
+    team_id: int | None = None
+    owner_id: int | None = None
+
+    @classmethod
+    def of(cls, person: Person) -> Scope:
+        if person.role is Role.ADMIN:
+            return cls(everyone=True)
+        if person.role is Role.LEAD:
+            return cls(team_id=person.team_id)
+        return cls(owner_id=person.id)
+
+    def holds(self, owner_id: int, team_id: int | None) -> bool:
+        if self.everyone:
+            return True
+        if self.owner_id is not None:
+            return owner_id == self.owner_id
+        return self.team_id is not None and team_id == self.team_id
+
+    def where(self, query: Select[Any]) -> Select[Any]:
+        if self.everyone:
+            return query
+        if self.owner_id is not None:
+            return query.where(DEALS.c.owner_id == self.owner_id)
+        return query.where(DEALS.c.team_id == self.team_id)  # no team: "= NULL", no deal
+
 
 # Labelled as DealView's fields, so a row becomes a view without renaming.
 VIEW: Select[Any] = (

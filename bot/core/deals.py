@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.core import deal_rows as rows
 from bot.core.clock import Clock
 from bot.core.deal_commands import DealRef
-from bot.core.deal_refs import RefsCache, Scope
-from bot.core.deal_rows import DealRow
+from bot.core.deal_refs import RefsCache
+from bot.core.deal_rows import DealRow, Scope
 from bot.core.errors import Conflict, Forbidden, Invalid, NotFound
 from bot.core.funnel import Funnel, FunnelConfig
 from bot.core.people import Person, Role, person_of
@@ -201,12 +201,12 @@ class DealsService:
             return cached
         generation = self._refs.generation
         params: dict[str, object] = {"since": self._clock() - timedelta(days=RECENT_CLOSED_DAYS)}
-        if scope.owner_id is not None:
-            query, params["owner_id"] = rows.REFS_OF_OWNER, scope.owner_id
-        elif scope.team_id is not None:
-            query, params["team_id"] = rows.REFS_OF_TEAM, scope.team_id
-        else:
+        if scope.everyone:
             query = rows.REFS_ALL
+        elif scope.owner_id is not None:
+            query, params["owner_id"] = rows.REFS_OF_OWNER, scope.owner_id
+        else:
+            query, params["team_id"] = rows.REFS_OF_TEAM, scope.team_id
         async with reading(self._db) as connection:
             result = await connection.execute(query, params)
         refs = [DealRef(*row) for row in result]
@@ -237,7 +237,7 @@ class DealsService:
     ) -> DealPage:
         """Open deals grouped by stage (funnel order), longest in stage first."""
         now = self._clock()
-        query = self._scope(rows.VIEW.where(rows.DEALS.c.status == "open"), actor)
+        query = Scope.of(actor).where(rows.VIEW.where(rows.DEALS.c.status == "open"))
         if owner_id is not None:
             query = query.where(rows.DEALS.c.owner_id == owner_id)
         async with transaction(self._db) as session:
@@ -495,13 +495,6 @@ class DealsService:
     def funnel_of(self, view: DealView) -> Funnel:
         return self.funnels.funnel(view.funnel)
 
-    def _scope(self, query: Select[Any], actor: Person) -> Select[Any]:
-        if actor.role is Role.ADMIN:
-            return query
-        if actor.role is Role.LEAD:
-            return query.where(rows.DEALS.c.team_id == actor.team_id)
-        return query.where(rows.DEALS.c.owner_id == actor.id)
-
     async def _row(
         self, session: AsyncSession, actor: Person, deal_id: int, *, for_update: bool = False
     ) -> DealRow:
@@ -543,11 +536,7 @@ class DealsService:
 
 
 def may_change(actor: Person, owner_id: int, team_id: int | None) -> bool:
-    if actor.role is Role.ADMIN:
-        return True
-    if actor.role is Role.LEAD:
-        return team_id is not None and team_id == actor.team_id
-    return owner_id == actor.id
+    return Scope.of(actor).holds(owner_id, team_id)
 
 
 def _clean(text: str, limit: int, key: str) -> str:

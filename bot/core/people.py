@@ -9,14 +9,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
 from bot.core.errors import Forbidden, Invalid, NotFound
-from bot.db.models import Invite, Team, User
+from bot.db.models import Invite, Team, User, table_of
 from bot.db.session import reading, transaction
 
 INVITE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -69,7 +68,7 @@ class InviteInfo:
 
 # Who is writing: every update after a pause starts here, so a prebuilt query of plain
 # columns rather than ORM objects (see benchmarks/deals.py, the "read every time" case).
-_USERS, _TEAMS = cast(Table, User.__table__), cast(Table, Team.__table__)
+_USERS, _TEAMS = table_of(User), table_of(Team)
 _WHO = (
     select(
         _USERS.c.id, _USERS.c.telegram_id, _USERS.c.name, _USERS.c.role, _USERS.c.team_id,

@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -33,6 +34,13 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table for plain SQL statements (bulk writes, statements built once)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class Team(Base):
