@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.core.errors import Forbidden, Invalid
 from bot.core.funnel import Funnel, FunnelConfig
@@ -445,21 +446,33 @@ class MetricsService:
             result.append(StalledDeal(deal_id, title, telegram_id, name, stage, (end - moved).days))
         return tuple(result)
 
+    async def _count_moves(
+        self,
+        session: AsyncSession,
+        team_id: int,
+        period: Period,
+        kind: ColumnElement[bool],
+        by: InstrumentedAttribute[Any],
+    ) -> list[tuple[Any, int]]:
+        """The team's moves of one kind (forward, won, lost) in the period, counted by `by`."""
+        t, d = StageTransition, Deal
+        rows = await session.execute(
+            select(by, func.count())
+            .join(d, d.id == t.deal_id)
+            .where(d.team_id == team_id, t.at >= period.start, t.at < period.end, kind)
+            .group_by(by)
+        )
+        return [(value, int(count)) for value, count in rows]
+
     async def _lost_reasons(
         self, session: AsyncSession, team_id: int, period: Period
     ) -> dict[str, int]:
         _, _, lost = self._move_flags()
-        t, d = StageTransition, Deal
-        rows = await session.execute(
-            select(t.lost_reason, func.count())
-            .join(d, d.id == t.deal_id)
-            .where(d.team_id == team_id, t.at >= period.start, t.at < period.end, lost)
-            .group_by(t.lost_reason)
-        )
+        rows = await self._count_moves(session, team_id, period, lost, StageTransition.lost_reason)
         counts: dict[str, int] = {}
         for reason, count in rows:  # one row per reason
             key = reason or "other"
-            counts[key] = counts.get(key, 0) + int(count)
+            counts[key] = counts.get(key, 0) + count
         return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
     async def _overdue(
@@ -483,14 +496,9 @@ class MetricsService:
         self, session: AsyncSession, team_id: int, period: Period
     ) -> dict[str, int]:
         forward, _, _ = self._move_flags()
-        t, d = StageTransition, Deal
-        rows = await session.execute(
-            select(t.to_stage, func.count())
-            .join(d, d.id == t.deal_id)
-            .where(d.team_id == team_id, t.at >= period.start, t.at < period.end, forward)
-            .group_by(t.to_stage)
+        return dict(
+            await self._count_moves(session, team_id, period, forward, StageTransition.to_stage)
         )
-        return {stage: int(count) for stage, count in rows}
 
     # --- conversion -------------------------------------------------------------------
 

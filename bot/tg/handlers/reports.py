@@ -32,10 +32,11 @@ def _period(context: Ctx, text: str) -> Period:
     return parse_period(text, core.clock(), core.settings.tz)
 
 
-def _manager_line(context: Ctx, m: ManagerFigures) -> str:
+def _figures_line(context: Ctx, f: ManagerFigures | TeamFigures) -> str:
+    """A manager's or the whole team's moves in one line: both carry the same counts."""
     return context.t(
-        "stats.line", new=m.new_deals, deals=m.deals_advanced, stages=m.stages_advanced,
-        won=m.won_count, amount=format_amount(m.won_amount), lost=m.lost_count,
+        "stats.line", new=f.new_deals, deals=f.deals_advanced, stages=f.stages_advanced,
+        won=f.won_count, amount=format_amount(f.won_amount), lost=f.lost_count,
     )  # fmt: skip
 
 
@@ -84,7 +85,7 @@ async def stats_command(update: Update, context: Ctx) -> None:
     text = "\n".join(
         [
             context.t("stats.mine", period=period.label),
-            _manager_line(context, mine),
+            _figures_line(context, mine),
             _plan_line(context, mine, period),
         ]
     )
@@ -107,12 +108,12 @@ async def _team_stats(
     t = context.t
     lines = [
         t("stats.header", team=figures.team, period=period.label),
-        _team_line(context, figures),
+        _figures_line(context, figures),
         "",
     ]
     for m in figures.managers:
         lines.append(f"<b>{escape(m.name)}</b>")
-        lines.append(_manager_line(context, m))
+        lines.append(_figures_line(context, m))
         lines.append(_plan_line(context, m, period))
     funnel = context.core.funnels.of_team(conversion.funnel)
     steps = [
@@ -129,13 +130,6 @@ async def _team_stats(
         lines.append(t("stats.win_rate", rate=round(conversion.win_rate * 100), cycle=cycle))
     text = "\n".join(lines)
     await (show(update, text) if edit else reply(update, text))
-
-
-def _team_line(context: Ctx, f: TeamFigures) -> str:
-    return context.t(
-        "stats.line", new=f.new_deals, deals=f.deals_advanced, stages=f.stages_advanced,
-        won=f.won_count, amount=format_amount(f.won_amount), lost=f.lost_count,
-    )  # fmt: skip
 
 
 # --- the leaderboard ----------------------------------------------------------------------
