@@ -120,6 +120,19 @@ async def test_a_next_step_in_the_past_or_unreadable_is_asked_again(harness: Har
     assert replies[-1].text == "📅 Ромашка: встреча — 04.12 15:00"
 
 
+async def test_a_deal_command_while_a_next_step_is_asked_gets_its_own_answer(
+    harness: Harness,
+) -> None:
+    _, anna = await harness.person(language="en")
+    await anna.send("/new Acme")
+    await anna.send("acme next")
+    replies = await anna.send("acme -> flying")
+    assert replies[0].text == en("deal.unknown_stage_words", words="flying", title="Acme")
+    await anna.send("acme next")
+    replies = await anna.send("Lutik -> contract")
+    assert replies[0].text == en("deal.no_match", name="Lutik")
+
+
 async def test_lost_by_text_asks_the_reason_then_a_comment(harness: Harness) -> None:
     person, anna = await harness.person()
     await anna.send("/new Ромашка")

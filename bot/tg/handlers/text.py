@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.core.deal_commands import DealMatcher, IntentKind
+from bot.core.deal_commands import DealMatcher, Intent, IntentKind
 from bot.core.errors import Invalid
 from bot.tg import dialogs
 from bot.tg.context import Ctx
@@ -26,6 +26,15 @@ KNOWLEDGE_DIALOGS = {
 }  # fmt: skip
 
 
+def _is_deal_command(intent: Intent) -> bool:
+    """A move or a note; or anything typed in a command's shape («Ромашка → …»), which
+    deserves the deal command's own answer (an unknown stage, no such deal) rather than
+    being read as the date the bot asked for."""
+    return intent.kind in (IntentKind.MOVE, IntentKind.NOTE) or (
+        intent.explicit and intent.kind not in (IntentKind.MAYBE, IntentKind.NONE)
+    )
+
+
 async def on_text(update: Update, context: Ctx) -> None:
     """Route a text message to the right place."""
     message = update.effective_message
@@ -44,7 +53,7 @@ async def on_text(update: Update, context: Ctx) -> None:
             if dialog.kind not in (dialogs.NEXT_STEP, dialogs.CHOOSE_DEAL):
                 raise
             intent = DealMatcher(await core.deals.refs(context.person), core.funnels).parse(text)
-            if intent.kind not in (IntentKind.MOVE, IntentKind.NOTE):
+            if not _is_deal_command(intent):
                 raise
             dialogs.finish(context.user_data)
             await act_on_intent(update, context, intent)
