@@ -44,10 +44,10 @@ from sqlalchemy.engine import make_url
 
 from bot.config import PACKAGE_DEFAULTS, Settings, load_settings
 from bot.container import Core, build_core
-from bot.core.deals import Via
-from bot.core.people import Person, Role
 from bot.db.models import StageTransition
 from bot.db.session import create_engine
+from bot.deals.service import Via
+from bot.people.service import Person, Role
 from bot.tg.app import build_application
 from bot.tg.offline import ChatClient, OfflineRequest
 

@@ -26,14 +26,14 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.cli_deals import read_rows
 from bot.config import load_settings
 from bot.container import Core, build_core
-from bot.core.deal_io import import_deals, write_json
-from bot.core.funnel import Funnel
 from bot.db.migrate import upgrade
 from bot.db.models import Deal, StageTransition
 from bot.db.session import transaction
+from bot.deals.cli import read_rows
+from bot.deals.funnel import Funnel
+from bot.deals.io import import_deals, write_json
 
 OWNERS = 200
 TEAMS = ("Урал", "Сибирь", "Центр", "Юг", "Северо-Запад")

@@ -63,10 +63,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import PACKAGE_DEFAULTS
-from bot.core.funnel import FunnelConfig, load_funnels
-from bot.core.metrics import MetricsService, Period, TeamFigures, day_period, month_period
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, create_session_factory
+from bot.deals.funnel import FunnelConfig, load_funnels
+from bot.reports.metrics import MetricsService, Period, TeamFigures, day_period, month_period
 
 POSTGRES_URL_VARIABLE = "VORONKA_TEST_POSTGRES_URL"
 FUNNEL_FILE = PACKAGE_DEFAULTS / "funnel.yaml"

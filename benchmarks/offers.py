@@ -23,14 +23,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.core.offer_documents import (
+from bot.offers.documents import (
     OfferDocument,
     OfferRenderer,
     build_offer_document,
     load_requisites,
 )
-from bot.core.offer_input import parse_offer_document
-from bot.core.pricing import compute_totals
+from bot.offers.input import parse_offer_document
+from bot.offers.pricing import compute_totals
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "templates" / "offers"

@@ -30,8 +30,8 @@ from rapidfuzz import fuzz, process
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.core.content import KINDS, Entry, load_content
-from bot.core.search import SearchIndex
+from bot.knowledge.content import KINDS, Entry, load_content
+from bot.knowledge.search import SearchIndex
 
 
 def words(text: str) -> list[str]:

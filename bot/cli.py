@@ -10,18 +10,18 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.cli_deals import add_deals_commands
-from bot.cli_knowledge import add_knowledge_commands
-from bot.cli_offers import add_offer_commands
-from bot.cli_reports import add_report_commands
+from bot.common.errors import DomainError
+from bot.common.i18n import catalog
+from bot.common.logs import configure_logging
 from bot.config import Settings, SettingsError, load_settings
 from bot.container import build_core
-from bot.core.errors import DomainError
-from bot.core.funnel import FunnelError
-from bot.core.offer_documents import RequisitesError
-from bot.core.people import Role
-from bot.i18n import catalog
-from bot.logs import configure_logging
+from bot.deals.cli import add_deals_commands
+from bot.deals.funnel import FunnelError
+from bot.knowledge.cli import add_knowledge_commands
+from bot.offers.cli import add_offer_commands
+from bot.offers.documents import RequisitesError
+from bot.people.service import Role
+from bot.reports.cli import add_report_commands
 
 NO_TOKEN = """\
 VORONKA_BOT_TOKEN is not set, so the bot cannot connect to Telegram.
@@ -130,7 +130,7 @@ async def _bot_username(settings: Settings) -> str | None:
 
 def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
     """Print a one-time invite link (the first admin is made this way)."""
-    from bot.tg.handlers.invite import invite_link
+    from bot.people.telegram.invite import invite_link
 
     async def invite() -> int:
         username = await _bot_username(settings)

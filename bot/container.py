@@ -8,21 +8,21 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.common.clock import Clock, system_clock
 from bot.config import Settings
-from bot.core.catalog import Catalog, CatalogError, load_catalog
-from bot.core.clock import Clock, system_clock
-from bot.core.deals import DealsService
-from bot.core.digest import DigestService
-from bot.core.funnel import FunnelConfig, load_funnels
-from bot.core.knowledge import KnowledgeService
-from bot.core.metrics import MetricsService
-from bot.core.offer_documents import REQUISITES_FILE, OfferRenderer, load_requisites
-from bot.core.offers import DiscountPolicy, OffersService
-from bot.core.people import PeopleService
-from bot.core.sent_log import SentLogService
-from bot.core.team_funnels import TeamFunnelsService
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, create_session_factory
+from bot.deals.funnel import FunnelConfig, load_funnels
+from bot.deals.service import DealsService
+from bot.deals.team_funnels import TeamFunnelsService
+from bot.knowledge.service import KnowledgeService
+from bot.offers.catalog import Catalog, CatalogError, load_catalog
+from bot.offers.documents import REQUISITES_FILE, OfferRenderer, load_requisites
+from bot.offers.service import DiscountPolicy, OffersService
+from bot.people.service import PeopleService
+from bot.reports.digest import DigestService
+from bot.reports.metrics import MetricsService
+from bot.reports.sent_log import SentLogService
 
 log = logging.getLogger("voronka")
 

@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bot.common.clock import FrozenClock
 from bot.config import Settings, load_settings
 from bot.container import Core, build_core
-from bot.core.clock import FrozenClock
-from bot.core.people import Person, Role
 from bot.db.migrate import upgrade
 from bot.db.models import Base
 from bot.db.session import create_engine
+from bot.people.service import Person, Role
 from bot.tg.app import build_application
 from bot.tg.offline import ChatClient, OfflineRequest
 

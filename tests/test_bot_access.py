@@ -2,8 +2,8 @@
 
 import pytest
 
-from bot.core.people import Role
-from bot.i18n import catalog
+from bot.common.i18n import catalog
+from bot.people.service import Role
 from bot.tg import callbacks as cb
 from tests.conftest import Harness
 

@@ -3,12 +3,12 @@
 import pytest
 from sqlalchemy import select
 
-from bot.core.clock import FrozenClock
-from bot.core.deals import Via
-from bot.core.people import Role
+from bot.common.clock import FrozenClock
+from bot.common.i18n import catalog
 from bot.db.models import User
 from bot.db.session import transaction
-from bot.i18n import catalog
+from bot.deals.service import Via
+from bot.people.service import Role
 from bot.tg.jobs import send_followups, send_nudges
 from tests.conftest import Harness
 

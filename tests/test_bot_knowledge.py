@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.core.knowledge import Event
-from bot.core.people import Role
+from bot.common.i18n import catalog
 from bot.db.models import KnowledgeEvent
 from bot.db.session import transaction
-from bot.i18n import catalog
+from bot.knowledge.service import Event
+from bot.people.service import Role
 from tests.conftest import Harness
 
 ru = catalog("ru")

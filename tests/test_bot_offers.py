@@ -6,10 +6,10 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from bot.core.people import Role
+from bot.common.i18n import catalog
 from bot.db.models import OfferApproval, StageTransition
 from bot.db.session import transaction
-from bot.i18n import catalog
+from bot.people.service import Role
 from bot.tg.offline import BotMessage, ChatClient
 from tests.conftest import Harness
 

@@ -4,9 +4,9 @@ import logging
 
 import pytest
 
-from bot.core.clock import FrozenClock
-from bot.core.people import Role
-from bot.i18n import catalog
+from bot.common.clock import FrozenClock
+from bot.common.i18n import catalog
+from bot.people.service import Role
 from bot.tg.app import register_commands
 from tests.conftest import Harness
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.catalog import (
+from bot.offers.catalog import (
     Catalog,
     CatalogError,
     CatalogItem,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.content import (
+from bot.knowledge.content import (
     ContentLibrary,
     Entry,
     Problem,

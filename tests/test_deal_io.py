@@ -16,10 +16,12 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from bot.cli import main
+from bot.common.clock import FrozenClock
 from bot.container import Core
-from bot.core import deal_io
-from bot.core.clock import FrozenClock
-from bot.core.deal_io import (
+from bot.db.models import Base, Client, Deal, StageTransition
+from bot.db.session import transaction
+from bot.deals import io as deal_io
+from bot.deals.io import (
     CSV_FIELDS,
     DealImportError,
     ImportReport,
@@ -28,10 +30,8 @@ from bot.core.deal_io import (
     write_csv,
     write_json,
 )
-from bot.core.deals import Via
-from bot.core.people import Person, Role
-from bot.db.models import Base, Client, Deal, StageTransition
-from bot.db.session import transaction
+from bot.deals.service import Via
+from bot.people.service import Person, Role
 
 STAMP = re.compile(r"voronka-[0-9a-f]{32}")
 

@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.common.amounts import parse_amount
+from bot.common.errors import Invalid
 from bot.config import PACKAGE_DEFAULTS
-from bot.core.amounts import parse_amount
-from bot.core.errors import Invalid
-from bot.core.funnel import FunnelError, load_funnels
-from bot.core.when import parse_next_step
+from bot.deals.dates import parse_next_step
+from bot.deals.funnel import FunnelError, load_funnels
 
 NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)  # Monday 10:00 in Moscow
 MOSCOW = ZoneInfo("Europe/Moscow")

@@ -5,16 +5,16 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import update
 
+from bot.common.errors import Conflict, Forbidden
+from bot.common.i18n import catalog
 from bot.container import Core
-from bot.core.deal_commands import DealRef
-from bot.core.deal_refs import PRUNE_ABOVE, RefsCache
-from bot.core.deal_rows import Scope
-from bot.core.deals import Via
-from bot.core.errors import Conflict, Forbidden
-from bot.core.people import Person, Role
 from bot.db.models import Deal
 from bot.db.session import transaction
-from bot.i18n import catalog
+from bot.deals.matching import DealRef
+from bot.deals.refs import PRUNE_ABOVE, RefsCache
+from bot.deals.service import Via
+from bot.deals.store import Scope
+from bot.people.service import Person, Role
 from tests.conftest import Harness
 
 ru = catalog("ru")

@@ -7,13 +7,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from bot.common.clock import FrozenClock
+from bot.common.errors import Conflict, Forbidden, Invalid
 from bot.container import Core
-from bot.core.clock import FrozenClock
-from bot.core.deals import Via
-from bot.core.errors import Conflict, Forbidden, Invalid
-from bot.core.people import Person, Role
 from bot.db.models import StageTransition
 from bot.db.session import transaction
+from bot.deals.service import Via
+from bot.people.service import Person, Role
 
 
 async def _team(core: Core) -> tuple[Person, Person, Person, Person]:

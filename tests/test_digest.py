@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.cli import main
-from bot.core.clock import FrozenClock
-from bot.core.deals import Via
-from bot.core.people import Role
-from bot.i18n import catalog
+from bot.common.clock import FrozenClock
+from bot.common.i18n import catalog
+from bot.deals.service import Via
+from bot.people.service import Role
 from bot.tg import jobs
 from bot.tg.jobs import send_digests
 from tests.conftest import Harness

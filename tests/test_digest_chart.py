@@ -12,7 +12,8 @@ from matplotlib.axes import Axes
 from matplotlib.image import imread
 from matplotlib.patches import Rectangle
 
-from bot.core.digest_chart import (
+from bot.common.money import NBSP
+from bot.reports.chart import (
     ChartData,
     ChartStage,
     build_figure,
@@ -20,7 +21,6 @@ from bot.core.digest_chart import (
     compact_amount,
     render_digest_chart,
 )
-from bot.core.money import NBSP
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from bot.i18n import catalog, format_amount, language_of, plural_ru
+from bot.common.i18n import catalog, format_amount, language_of, plural_ru
 
 
 def test_both_languages_have_the_same_messages() -> None:

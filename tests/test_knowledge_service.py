@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.common.errors import Forbidden, Invalid
 from bot.container import Core
-from bot.core.content import load_content
-from bot.core.errors import Forbidden, Invalid
-from bot.core.people import Role
+from bot.knowledge.content import load_content
+from bot.people.service import Role
 
 
 async def test_a_confirmed_answer_is_found_and_exported(any_core: Core, tmp_path: Path) -> None:

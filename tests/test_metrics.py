@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.common.clock import FrozenClock
 from bot.container import Core
-from bot.core.clock import FrozenClock
-from bot.core.deals import Via
-from bot.core.metrics import MetricsService, StageFigures, day_period, parse_period
-from bot.core.people import Person, Role
+from bot.deals.service import Via
+from bot.people.service import Person, Role
+from bot.reports.metrics import MetricsService, StageFigures, day_period, parse_period
 
 MSK = ZoneInfo("Europe/Moscow")
 DAY = date(2026, 11, 30)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.core.money import (
+from bot.common.money import (
     NBSP,
     InvalidNumberError,
     amount_in_words,

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from bot.config import PACKAGE_DEFAULTS
-from bot.core.deal_commands import DealMatcher, DealRef, Intent, IntentKind
-from bot.core.funnel import load_funnels
+from bot.deals.funnel import load_funnels
+from bot.deals.matching import DealMatcher, DealRef, Intent, IntentKind
 
 DATA = Path(__file__).parent / "data"
 SETS = ("move_messages.yaml", "move_messages_holdout.yaml")

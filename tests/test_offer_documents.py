@@ -15,8 +15,8 @@ import docx
 import pytest
 from pypdf import PdfReader
 
-from bot.core.money import format_money
-from bot.core.offer_documents import (
+from bot.common.money import format_money
+from bot.offers.documents import (
     OfferDocument,
     OfferRenderer,
     OfferRenderError,
@@ -26,8 +26,8 @@ from bot.core.offer_documents import (
     load_requisites,
     sample_offer_document,
 )
-from bot.core.offer_input import parse_offer_document
-from bot.core.pricing import compute_totals
+from bot.offers.input import parse_offer_document
+from bot.offers.pricing import compute_totals
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "offers"
 TODAY = dt.date(2026, 11, 29)

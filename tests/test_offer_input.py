@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.core.catalog import Catalog, CatalogItem
-from bot.core.offer_input import (
+from bot.offers.catalog import Catalog, CatalogItem
+from bot.offers.input import (
     OfferInputError,
     load_offer_json,
     offer_number,

@@ -9,10 +9,10 @@ import pytest
 from pypdf import PdfReader
 
 from bot.cli import main
+from bot.common.errors import Forbidden, Invalid
 from bot.container import Core
-from bot.core.errors import Forbidden, Invalid
-from bot.core.offers import OfferSpec
-from bot.core.people import Role
+from bot.offers.service import OfferSpec
+from bot.people.service import Role
 
 EXAMPLE = {
     "client": {"name": "ООО «Ромашка»", "inn": "7701234567", "contact": "Иван Петров"},

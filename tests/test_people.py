@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.common.clock import FrozenClock
+from bot.common.errors import Forbidden, Invalid, NotFound
 from bot.container import Core, build_core
-from bot.core.clock import FrozenClock
-from bot.core.errors import Forbidden, Invalid, NotFound
-from bot.core.people import Role
 from bot.db.models import User
 from bot.db.session import transaction
+from bot.people.service import Role
 from tests.conftest import make_settings
 
 

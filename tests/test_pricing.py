@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.core.pricing import (
+from bot.offers.pricing import (
     DEFAULT_VAT_PERCENT,
     OfferLine,
     compute_totals,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import scripts_walk as walk
-from bot.core.content import Entry, parse_steps
+from bot.knowledge import scripts as walk
+from bot.knowledge.content import Entry, parse_steps
 
 BODY = """\
 Intro.

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.content import load_content
-from bot.core.search import THRESHOLD, SearchIndex, normalize
+from bot.knowledge.content import load_content
+from bot.knowledge.search import THRESHOLD, SearchIndex, normalize
 
 BASE = {
     "objections/price.md": """\

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.core.content import load_content
-from bot.core.search import SearchIndex
+from bot.knowledge.content import load_content
+from bot.knowledge.search import SearchIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = Path(__file__).with_name("data") / "search_queries.yaml"

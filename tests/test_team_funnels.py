@@ -5,16 +5,16 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from bot.common.clock import FrozenClock
+from bot.common.errors import Forbidden, Invalid
+from bot.common.i18n import catalog
 from bot.container import Core
-from bot.core.clock import FrozenClock
-from bot.core.deal_io import DealImportError, import_deals
-from bot.core.deals import Via
-from bot.core.errors import Forbidden, Invalid
-from bot.core.metrics import parse_period
-from bot.core.people import Role
 from bot.db.models import Team
 from bot.db.session import transaction
-from bot.i18n import catalog
+from bot.deals.io import DealImportError, import_deals
+from bot.deals.service import Via
+from bot.people.service import Role
+from bot.reports.metrics import parse_period
 from bot.tg import callbacks as cb
 from tests.conftest import Harness
 from tests.test_deals_service import _team

@@ -2,7 +2,7 @@
 
 The template is a binary file; building it from code keeps it reviewable and lets anyone
 regenerate it after a change here. The Jinja2 tags it contains are rendered by docxtpl
-(bot/core/offer_documents.py); the data fields are listed in templates/offers/README.md.
+(bot/offers/documents.py); the data fields are listed in templates/offers/README.md.
 
 Usage: python tools/make_offer_docx_template.py [OUTPUT.docx]
 """

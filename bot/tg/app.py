@@ -23,20 +23,20 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
+from bot.common.i18n import LANGUAGES, catalog
 from bot.container import Core
-from bot.i18n import LANGUAGES, catalog
+from bot.deals.telegram.funnels import funnel_handlers
+from bot.deals.telegram.handlers import deal_handlers
+from bot.knowledge.telegram import knowledge_handlers
+from bot.offers.telegram import offer_handlers
+from bot.people.telegram.invite import invite_conversation
+from bot.people.telegram.team import team_handlers
+from bot.reports.telegram import report_handlers
 from bot.tg.context import BotData, Ctx
 from bot.tg.handlers import basics
 from bot.tg.handlers.access import gate
 from bot.tg.handlers.common import show
-from bot.tg.handlers.deals import deal_handlers
 from bot.tg.handlers.errors import on_error
-from bot.tg.handlers.funnels import funnel_handlers
-from bot.tg.handlers.invite import invite_conversation
-from bot.tg.handlers.knowledge import knowledge_handlers
-from bot.tg.handlers.offers import offer_handlers
-from bot.tg.handlers.reports import report_handlers
-from bot.tg.handlers.team import team_handlers
 from bot.tg.handlers.text import on_text
 from bot.tg.jobs import schedule_jobs
 from bot.tg.observe import VoronkaApplication, mark, trace_handler

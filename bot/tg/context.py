@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.i18n import Catalog, catalog, language_of
+from bot.common.i18n import Catalog, catalog, language_of
 
 if TYPE_CHECKING:
     from bot.container import Core
-    from bot.core.people import Person
+    from bot.people.service import Person
 
 
 class BotData:

@@ -12,15 +12,15 @@ from telegram import InputFile
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
 
+from bot.common.i18n import catalog
 from bot.container import Core
-from bot.core.deals import DealView, Nudge
-from bot.core.digest import Digest
-from bot.core.digest_chart import render_digest_chart
-from bot.core.people import Person, Role
-from bot.i18n import catalog
+from bot.deals.service import DealView, Nudge
+from bot.deals.telegram.cards import stage_name, when
+from bot.people.service import Person, Role
+from bot.reports.chart import render_digest_chart
+from bot.reports.digest import Digest
 from bot.tg import callbacks as cb
 from bot.tg.context import Ctx
-from bot.tg.deal_views import stage_name, when
 from bot.tg.render import CAPTION_LIMIT, keyboard, split_message
 
 log = logging.getLogger("voronka.jobs")

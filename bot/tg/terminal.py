@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.container import Core
-from bot.core.people import Role
+from bot.people.service import Role
 from bot.tg.app import build_application
 from bot.tg.offline import BotMessage, ChatClient, OfflineRequest
 

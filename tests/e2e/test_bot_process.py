@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.i18n import catalog
+from bot.common.i18n import catalog
 from tests.e2e.bot_api_standin import BotApiStandin
 from tests.e2e.conftest import TOKEN, BotProcess
 

@@ -7,7 +7,7 @@ import re
 from telegram import Update
 from telegram.ext import ConversationHandler
 
-from bot.core.people import Person, Role
+from bot.people.service import Person, Role
 from bot.tg import dialogs
 from bot.tg.context import Ctx
 from bot.tg.handlers.common import reply

@@ -6,7 +6,7 @@ import logging
 
 from telegram import Update
 
-from bot.core.errors import DomainError
+from bot.common.errors import DomainError
 from bot.tg.context import Ctx
 from bot.tg.handlers.common import reply
 from bot.tg.observe import mark

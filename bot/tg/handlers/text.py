@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.core.deal_commands import DealMatcher, Intent, IntentKind
-from bot.core.errors import Invalid
+from bot.common.errors import Invalid
+from bot.deals.matching import DealMatcher, Intent, IntentKind
+from bot.deals.telegram.handlers import act_on_intent, handle_dialog_text
+from bot.knowledge import telegram as knowledge
+from bot.offers import telegram as offers
+from bot.reports import telegram as reports
 from bot.tg import dialogs
 from bot.tg.context import Ctx
-from bot.tg.handlers import basics, knowledge, offers, reports
+from bot.tg.handlers import basics
 from bot.tg.handlers.basics import WORD
-from bot.tg.handlers.deals import act_on_intent, handle_dialog_text
 
 KNOWLEDGE_DIALOGS = {
     dialogs.KB_ANSWER: knowledge.record_lead_answer,

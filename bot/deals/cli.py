@@ -1,0 +1,170 @@
+"""`voronka deals export|import`: move deals with their history between CRMs and databases."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.common.logs import configure_logging
+from bot.config import Settings
+from bot.container import build_core
+from bot.deals.io import (
+    IMPORT_BATCH,
+    DealImportError,
+    ImportReport,
+    import_deals,
+    write_csv,
+    write_json,
+)
+
+
+class BadFile(Exception):
+    """The import file cannot be read as a JSON array; the message says why."""
+
+
+def add_deals_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `deals export` and `deals import` to the `voronka` parser."""
+    deals = subparsers.add_parser("deals", help="export and import deals with their history")
+    actions = deals.add_subparsers(dest="deals_command", metavar="ACTION", required=True)
+
+    export = actions.add_parser("export", help="write every deal with its history")
+    export.add_argument(
+        "--format", choices=("json", "csv"), default="json", help="file format (default: json)"
+    )
+    export.add_argument(
+        "--out", type=Path, default=None, metavar="FILE", help="file to write (default: stdout)"
+    )
+    export.set_defaults(handler=cmd_deals_export)
+
+    load = actions.add_parser(
+        "import", help="import deals from a JSON file in the export format (by external_id)"
+    )
+    load.add_argument(
+        "file", type=Path, metavar="FILE.json", help="a JSON array of deals, as export writes"
+    )
+    load.add_argument(
+        "--create-users",
+        action="store_true",
+        help="create unknown people as managers of the row's team (and the team)",
+    )
+    load.set_defaults(handler=cmd_deals_import)
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+def cmd_deals_export(args: argparse.Namespace, settings: Settings) -> int:
+    configure_logging("WARNING")
+    return asyncio.run(_export(settings, args.format, args.out))
+
+
+async def _export(settings: Settings, file_format: str, path: Path | None) -> int:
+    core = build_core(settings)
+    try:
+        await core.migrate()
+        with _output(path) as out:
+            write = write_json if file_format == "json" else write_csv
+            count = await write(core, out)
+    finally:
+        await core.close()
+    where = f" to {path}" if path else ""
+    print(f"exported {count} deals{where}", file=sys.stderr)
+    return 0
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[TextIO]:
+    """UTF-8 text to stdout, or to a file that appears only once it is complete."""
+    if path is None:
+        if isinstance(sys.stdout, io.TextIOWrapper):
+            sys.stdout.reconfigure(encoding="utf-8")
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    partial = path.with_name(path.name + ".part")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as file:
+            yield file
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+# --- import --------------------------------------------------------------------------------
+
+
+def cmd_deals_import(args: argparse.Namespace, settings: Settings) -> int:
+    configure_logging("WARNING")
+    try:
+        rows = read_rows(args.file)
+    except BadFile as error:
+        print(f"{args.file}: {error}", file=sys.stderr)
+        return 1
+    return asyncio.run(_import(settings, rows, args.create_users))
+
+
+def read_rows(path: Path) -> list[Any]:
+    """The file's array of deals; numbers with a point are read exactly, as Decimal."""
+    try:
+        with path.open(encoding="utf-8-sig") as file:
+            data = json.load(file, parse_float=Decimal)
+    except OSError as error:
+        raise BadFile(f"cannot read: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise BadFile("not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise BadFile(
+            f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+        ) from None
+    if not isinstance(data, list):
+        raise BadFile("expected a JSON array of deals, as `voronka deals export` writes")
+    return data
+
+
+async def _import(settings: Settings, rows: list[Any], create_users: bool) -> int:
+    core = build_core(settings)
+    try:
+        await core.migrate()
+        report = await import_deals(
+            core,
+            rows,
+            create_users=create_users,
+            progress=_show_progress if len(rows) > IMPORT_BATCH else None,
+        )
+    except DealImportError as error:
+        _print_problems(error)
+        return 1
+    finally:
+        await core.close()
+    print(_describe(report))
+    return 0
+
+
+def _print_problems(error: DealImportError) -> None:
+    """Every problem on its own line, so a big file can be fixed in one pass."""
+    for problem in error.problems:
+        print(problem, file=sys.stderr)
+    rows = len({problem.index for problem in error.problems})
+    print(
+        f"{len(error.problems)} problem(s) in {rows} row(s); nothing was imported", file=sys.stderr
+    )
+
+
+def _show_progress(done: int, total: int) -> None:
+    print(f"imported {done}/{total} deals", file=sys.stderr, flush=True)
+
+
+def _describe(report: ImportReport) -> str:
+    return (
+        f"created {report.created} deals, {report.unchanged} already there (unchanged), "
+        f"{report.users_created} users created"
+    )

@@ -1,0 +1,221 @@
+"""Deal cards, lists and their keyboards, in the reader's language."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardMarkup
+
+from bot.common.i18n import Catalog, format_amount
+from bot.deals.funnel import FunnelConfig
+from bot.deals.service import PAGE_SIZE, DealPage, DealView
+from bot.offers.service import OfferView
+from bot.people.service import Person, Role
+from bot.tg import callbacks as cb
+from bot.tg.render import keyboard
+
+Rows = list[list[tuple[str, str]]]
+
+
+def when(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%d.%m %H:%M")
+
+
+def amount_of(deal: DealView) -> str | None:
+    return format_amount(deal.amount, deal.currency) if deal.amount is not None else None
+
+
+def stage_name(funnels: FunnelConfig, deal: DealView, t: Catalog, key: str | None = None) -> str:
+    funnel = funnels.funnel(deal.funnel)
+    stage_key = key or deal.stage
+    return funnel.stage(stage_key).name(t.language) if funnel.has_stage(stage_key) else stage_key
+
+
+def card_text(
+    deal: DealView,
+    t: Catalog,
+    funnels: FunnelConfig,
+    now: datetime,
+    tz: ZoneInfo,
+    viewer: Person,
+    offers: Sequence[OfferView] = (),
+) -> str:
+    lines = [t("deal.card_title", title=deal.title, client=deal.client)]
+    contact = " ".join(part for part in (deal.contact, deal.phone) if part)
+    if contact:
+        lines.append(t("deal.card_contact", contact=contact))
+    if deal.amount is not None:
+        lines.append(t("deal.card_amount", amount=amount_of(deal), probability=deal.probability))
+    else:
+        lines.append(t("deal.card_no_amount", probability=deal.probability))
+    if deal.status == "won":
+        lines.append(t("deal.card_status_won"))
+    elif deal.status == "lost":
+        reason = funnels.lost_reason(deal.lost_reason or "")
+        lines.append(t("deal.card_status_lost", reason=reason.name(t.language) if reason else None))
+    else:
+        days = deal.days_in_stage(now)
+        name = stage_name(funnels, deal, t)
+        lines.append(t("deal.card_stage", stage=name, days=days, stalled=deal.stalled))
+        if deal.next_step_due is not None:
+            lines.append(
+                t(
+                    "deal.card_next_step",
+                    text=deal.next_step_text or t("next_step.default_text"),
+                    due=when(deal.next_step_due, tz),
+                    overdue=deal.overdue,
+                )
+            )
+        else:
+            lines.append(t("deal.card_no_next_step"))
+    if viewer.role is not Role.MANAGER or deal.owner_id != viewer.id:
+        lines.append(t("deal.card_owner", owner=deal.owner_name))
+    for offer in offers:
+        status = t(f"offer.status_{offer.status}")
+        total = format_amount(offer.total, offer.currency)
+        lines.append(t("offer.card_line", number=offer.number, total=total, status=status))
+    if deal.notes:
+        lines.append(t("deal.card_notes"))
+        for note in deal.notes:
+            at = note.at.astimezone(tz).strftime("%d.%m")
+            lines.append(t("deal.card_note", text=note.text, at=at, author=note.author))
+    return "\n".join(lines)
+
+
+def card_keyboard(
+    deal: DealView,
+    t: Catalog,
+    funnels: FunnelConfig,
+    viewer: Person,
+    offers: Sequence[OfferView] = (),
+) -> InlineKeyboardMarkup:
+    funnel = funnels.funnel(deal.funnel)
+    version = deal.version
+    rows: Rows = []
+    if deal.status == "open":
+        following = funnel.next_stage(deal.stage)
+        if following is not None and not following.won:
+            label = t("deal.button_next", stage=following.name(t.language))
+            rows.append([(label, cb.pack(cb.DEAL_NEXT, deal.id, version))])
+        rows.append(
+            [
+                (t("deal.button_stage"), cb.pack(cb.DEAL_PICK, deal.id, version)),
+                (t("deal.button_won"), cb.pack(cb.DEAL_WIN, deal.id, version)),
+                (t("deal.button_lost"), cb.pack(cb.DEAL_LOSE, deal.id, version)),
+            ]
+        )
+        rows.append(
+            [
+                (t("deal.button_note"), cb.pack(cb.DEAL_NOTE, deal.id)),
+                (t("deal.button_step"), cb.pack(cb.DEAL_STEP, deal.id)),
+                (t("offer.button"), cb.pack(cb.OFFER_OPEN, deal.id)),
+            ]
+        )
+    else:
+        rows.append(
+            [
+                (t("deal.reopen"), cb.pack(cb.DEAL_PICK, deal.id, version)),
+                (t("deal.button_note"), cb.pack(cb.DEAL_NOTE, deal.id)),
+            ]
+        )
+    issued = [offer for offer in offers if offer.status == "issued" and offer.number]
+    for offer in issued[:3]:
+        rows.append([(f"⬇ {offer.number}", cb.pack(cb.OFFER_DOWNLOAD, offer.id))])
+    if viewer.role is not Role.MANAGER:
+        rows.append([(t("deal.button_reassign"), cb.pack(cb.DEAL_REASSIGN, deal.id))])
+    return keyboard(rows)
+
+
+def stage_keyboard(deal: DealView, t: Catalog, funnels: FunnelConfig) -> InlineKeyboardMarkup:
+    funnel = funnels.funnel(deal.funnel)
+    buttons = [
+        (stage.name(t.language), cb.pack(cb.DEAL_MOVE, deal.id, stage.key, deal.version))
+        for stage in funnel.stages
+        if stage.key != deal.stage
+    ]
+    rows: Rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([(t("common.back"), cb.pack(cb.DEAL_VIEW, deal.id))])
+    return keyboard(rows)
+
+
+def stage_choice_keyboard(
+    deal: DealView, keys: Sequence[str], t: Catalog, funnels: FunnelConfig
+) -> InlineKeyboardMarkup:
+    rows: Rows = [
+        [(stage_name(funnels, deal, t, key), cb.pack(cb.DEAL_MOVE, deal.id, key, deal.version))]
+        for key in keys
+    ]
+    return keyboard(rows)
+
+
+def reasons_keyboard(deal: DealView, t: Catalog, funnels: FunnelConfig) -> InlineKeyboardMarkup:
+    buttons = [
+        (reason.name(t.language), cb.pack(cb.DEAL_LOSE_REASON, deal.id, reason.key, deal.version))
+        for reason in funnels.lost_reasons
+    ]
+    rows: Rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([(t("common.back"), cb.pack(cb.DEAL_VIEW, deal.id))])
+    return keyboard(rows)
+
+
+def next_step_rows(deal_id: int, t: Catalog) -> Rows:
+    return [
+        [
+            (t("next_step.tomorrow"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 1)),
+            (t("next_step.in_3_days"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 3)),
+            (t("next_step.in_week"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 7)),
+        ],
+        [(t("common.skip"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 0))],
+    ]
+
+
+def next_step_keyboard(deal_id: int, t: Catalog) -> InlineKeyboardMarkup:
+    return keyboard(next_step_rows(deal_id, t))
+
+
+def list_text_and_keyboard(
+    page: DealPage,
+    t: Catalog,
+    funnels: FunnelConfig,
+    now: datetime,
+    viewer: Person,
+    owner_id: int,
+    owner_name: str | None,
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    if page.total == 0:
+        return t("deal.list_empty"), None
+    lines = [t("deal.list_header", total=page.total, owner=owner_name)]
+    rows: Rows = []
+    current_stage = None
+    show_owner = viewer.role is not Role.MANAGER and not owner_id
+    for deal in page.deals:
+        name = stage_name(funnels, deal, t)
+        if name != current_stage:
+            lines.append("")
+            lines.append(t("deal.list_stage", stage=name))
+            current_stage = name
+        item = t(
+            "deal.list_item",
+            title=deal.title,
+            amount=amount_of(deal),
+            days=deal.days_in_stage(now),
+            warn=deal.stalled or deal.overdue,
+            owner=deal.owner_name if show_owner else None,
+        )
+        lines.append(item)
+        label = ("⚠ " if deal.stalled or deal.overdue else "") + deal.title
+        rows.append([(label[:60], cb.pack(cb.DEAL_VIEW, deal.id))])
+    navigation = []
+    if page.offset > 0:
+        previous = max(0, page.offset - PAGE_SIZE)
+        navigation.append((t("deal.list_prev"), cb.pack(cb.DEAL_LIST, previous, owner_id)))
+    if page.offset + len(page.deals) < page.total:
+        following = page.offset + len(page.deals)
+        navigation.append((t("deal.list_next"), cb.pack(cb.DEAL_LIST, following, owner_id)))
+    if navigation:
+        rows.append(navigation)
+    if viewer.role is not Role.MANAGER:
+        rows.append([(t("deal.filter_by"), cb.pack(cb.DEAL_FILTER))])
+    return "\n".join(lines), keyboard(rows)

@@ -1,0 +1,646 @@
+"""Deals in the bot: /new, /deals, the card and its buttons, moves by text, undo, next steps."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Coroutine
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from bot.common.amounts import parse_amount
+from bot.common.errors import Conflict, DomainError, Invalid
+from bot.deals.dates import parse_next_step
+from bot.deals.matching import DealMatcher, DealRef, Intent, IntentKind
+from bot.deals.service import DealView, MoveResult, Via
+from bot.deals.telegram.cards import (
+    amount_of,
+    card_keyboard,
+    card_text,
+    list_text_and_keyboard,
+    next_step_keyboard,
+    next_step_rows,
+    reasons_keyboard,
+    stage_choice_keyboard,
+    stage_keyboard,
+    stage_name,
+    when,
+)
+from bot.offers.telegram import reject_without_comment
+from bot.people.service import Role
+from bot.tg import callbacks as cb
+from bot.tg import dialogs
+from bot.tg.context import Ctx
+from bot.tg.dialogs import Dialog
+from bot.tg.handlers.common import reply, show
+from bot.tg.observe import mark
+from bot.tg.render import keyboard
+
+# --- showing ------------------------------------------------------------------------------
+
+
+async def send_card(update: Update, context: Ctx, deal: DealView, *, edit: bool = True) -> None:
+    core, t = context.core, context.t
+    offers = await core.offers.for_deal(context.person, deal.id)
+    text = card_text(deal, t, core.funnels, core.clock(), core.settings.tz, context.person, offers)
+    markup = card_keyboard(deal, t, core.funnels, context.person, offers)
+    if edit:
+        await show(update, text, markup)
+    else:
+        await reply(update, text, markup)
+
+
+async def deals_command(update: Update, context: Ctx) -> None:
+    """/deals: open deals grouped by stage; leads and admins may filter by manager."""
+    await _show_list(update, context, offset=0, owner_id=0, edit=False)
+
+
+async def deals_page(update: Update, context: Ctx) -> None:
+    data = cb.of(update)
+    await _show_list(update, context, offset=data.number(0), owner_id=data.number(1), edit=True)
+
+
+async def _show_list(
+    update: Update, context: Ctx, *, offset: int, owner_id: int, edit: bool
+) -> None:
+    core, person = context.core, context.person
+    page = await core.deals.list_open(person, owner_id=owner_id or None, offset=offset)
+    owner_name = None
+    if owner_id:
+        owner_name = next((n for i, n in await core.deals.owners(person) if i == owner_id), None)
+    text, markup = list_text_and_keyboard(
+        page, context.t, core.funnels, core.clock(), person, owner_id, owner_name
+    )
+    await (show(update, text, markup) if edit else reply(update, text, markup))
+
+
+async def deals_filter(update: Update, context: Ctx) -> None:
+    owners = await context.core.deals.owners(context.person)
+    buttons = [[(context.t("deal.filter_all"), cb.pack(cb.DEAL_LIST, 0, 0))]]
+    buttons += [[(name[:60], cb.pack(cb.DEAL_LIST, 0, person_id))] for person_id, name in owners]
+    await show(update, context.t("deal.filter_by"), keyboard(buttons[:90]))
+
+
+async def view_deal(update: Update, context: Ctx) -> None:
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
+    await send_card(update, context, deal)
+
+
+# --- creating -----------------------------------------------------------------------------
+
+
+async def new_deal(update: Update, context: Ctx) -> None:
+    """/new Title, amount, contact — or /new alone for a short dialog."""
+    text = (update.effective_message.text or "").partition(" ")[2].strip()  # type: ignore[union-attr]
+    if not text:
+        dialogs.start(context.user_data, Dialog(dialogs.NEW_DEAL, data={"step": "title"}))
+        await reply(update, context.t("deal.new_title"))
+        return
+    title, amount, currency, contact = _parse_new_line(text)
+    deal = await context.core.deals.create(
+        context.person, title, amount=amount, currency=currency, contact=contact, phone=None
+    )
+    await _created(update, context, deal)
+
+
+def _parse_new_line(text: str) -> tuple[str, Decimal | None, str, str | None]:
+    """«Ромашка ООО, 150 000, Иван Петров +7 999 123-45-67»: title, then amount and contact."""
+    parts = [part.strip() for part in _split_commas(text)]
+    title, rest = parts[0], parts[1:]
+    amount: Decimal | None = None
+    currency, contact_parts = "RUB", []
+    for part in rest:
+        if amount is None and _looks_like_amount(part):
+            amount, currency = parse_amount(part)
+        elif part:
+            contact_parts.append(part)
+    return title, amount, currency, ", ".join(contact_parts) or None
+
+
+AMOUNT_WORDS = re.compile(r"(тыс|млн|миллион|руб|₽|\$|€|usd|eur)", re.IGNORECASE)
+
+
+def _looks_like_amount(part: str) -> bool:
+    """An attempt at an amount (maybe a wrong one), as opposed to a contact or a phone."""
+    digits = sum(char.isdigit() for char in part)
+    if digits >= 10:  # +7 999 123-45-67
+        return False
+    return bool(part) and (part[0] in "0123456789$€₽-+" or bool(AMOUNT_WORDS.search(part)))
+
+
+def _split_commas(text: str) -> list[str]:
+    """Commas split fields, except inside numbers like «1,5 млн» or «$3,000»."""
+    parts: list[str] = []
+    current = ""
+    for index, char in enumerate(text):
+        between_digits = (
+            char == ","
+            and index > 0
+            and text[index - 1].isdigit()
+            and index + 1 < len(text)
+            and text[index + 1].isdigit()
+        )
+        if char == "," and not between_digits:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return parts
+
+
+async def _created(update: Update, context: Ctx, deal: DealView) -> None:
+    t = context.t
+    stage = stage_name(context.core.funnels, deal, t)
+    await reply(update, t("deal.created", title=deal.title, amount=amount_of(deal), stage=stage))
+    await send_card(update, context, deal, edit=False)
+
+
+async def _new_deal_step(update: Update, context: Ctx, dialog: Dialog, text: str | None) -> None:
+    """One answer in the /new dialog (None when skipped)."""
+    t, data = context.t, dialog.data
+    skip = keyboard([[(t("common.skip"), cb.pack(cb.DEAL_SKIP))]])
+    step = data["step"]
+    if step == "title":
+        if text is None:
+            await reply(update, t("deal.new_title"))
+            return
+        data["title"] = text
+        data["step"] = "client"
+        await reply(update, t("deal.new_client"), skip)
+    elif step == "client":
+        data["contact"] = text
+        data["step"] = "amount"
+        await reply(update, t("deal.new_amount"), skip)
+    elif step == "amount":
+        if text is not None:
+            data["amount"], data["currency"] = parse_amount(text)
+        data["step"] = "next_step"
+        await reply(update, t("deal.new_next_step"), skip)
+    else:
+        next_step = None
+        if text is not None:
+            core = context.core
+            parsed = parse_next_step(
+                text, core.clock(), core.settings.tz, t("next_step.default_text")
+            )
+            next_step = (parsed.text, parsed.due)
+        dialogs.finish(context.user_data)
+        contact = data.get("contact")
+        deal = await context.core.deals.create(
+            context.person,
+            data["title"],
+            amount=data.get("amount"),
+            currency=data.get("currency", "RUB"),
+            client=contact.split(",")[0] if contact else None,
+            contact=", ".join(contact.split(",")[1:]).strip() or None if contact else None,
+            next_step=next_step,
+        )
+        await _created(update, context, deal)
+
+
+# --- moving -------------------------------------------------------------------------------
+
+
+async def _moved(update: Update, context: Ctx, result: MoveResult) -> None:
+    """Confirm a move with an undo button; ask for the next step where the funnel wants one."""
+    core, t = context.core, context.t
+    deal = result.deal
+    funnel = core.funnels.funnel(deal.funnel)
+    target = funnel.stage(result.to_stage)
+    rows = [[(t("deal.undo"), cb.pack(cb.DEAL_UNDO, result.transition_id))]]
+    if target.won:
+        text = t("deal.won", title=deal.title, amount=amount_of(deal))
+    elif target.lost:
+        reason = core.funnels.lost_reason(deal.lost_reason or "")
+        text = t("deal.lost", title=deal.title, reason=reason.name(t.language) if reason else "")
+    else:
+        text = t(
+            "deal.moved",
+            title=deal.title,
+            source=funnel.stage(result.from_stage).name(t.language),
+            target=target.name(t.language),
+        )
+    # One message per move: the confirmation, ↩ Undo, and the question that follows it.
+    if target.lost:
+        dialogs.start(context.user_data, Dialog(dialogs.LOST_COMMENT, deal.id))
+        text = f"{text}\n\n{t('deal.lost_comment')}"
+        rows.append([(t("common.skip"), cb.pack(cb.DEAL_SKIP))])
+    elif result.needs_next_step:
+        dialogs.start(context.user_data, Dialog(dialogs.NEXT_STEP, deal.id))
+        text = f"{text}\n\n{t('next_step.ask_after_move')}"
+        rows += next_step_rows(deal.id, t)
+    await _answer(update, text, keyboard(rows))
+
+
+async def ask_next_step(update: Update, context: Ctx, deal: DealView) -> None:
+    dialogs.start(context.user_data, Dialog(dialogs.NEXT_STEP, deal.id))
+    t = context.t
+    await reply(update, t("next_step.ask", title=deal.title), next_step_keyboard(deal.id, t))
+
+
+async def move_to(update: Update, context: Ctx, ref: DealRef, stage: str, via: str) -> None:
+    """The one path to a move from the bot: lost asks a reason, won confirms the amount.
+
+    `ref` is the deal as the person saw it; the move fails if it changed since (its version).
+    """
+    core = context.core
+    funnel = core.funnels.funnel(ref.funnel)
+    target = funnel.stage(stage)
+    asks_first = target.lost or (
+        target.won and target.key == funnel.won_stage.key and ref.status == "open"
+    )
+    if asks_first:
+        deal = await core.deals.card(context.person, ref.id)
+        if deal.version != ref.version:
+            raise Conflict("deal.changed", title=deal.title)
+        await (show_reasons if target.lost else confirm_win)(update, context, deal)
+        return
+    result = await core.deals.move(
+        context.person, ref.id, stage, via=via, expected_version=ref.version
+    )
+    await _moved(update, context, result)
+
+
+async def show_reasons(update: Update, context: Ctx, deal: DealView) -> None:
+    t, funnels = context.t, context.core.funnels
+    text = t("deal.choose_reason", title=deal.title)
+    await _answer(update, text, reasons_keyboard(deal, t, funnels))
+
+
+async def confirm_win(update: Update, context: Ctx, deal: DealView) -> None:
+    t = context.t
+    rows = [
+        [(t("deal.win_yes"), cb.pack(cb.DEAL_WIN_YES, deal.id, deal.version))],
+        [(t("deal.win_other_amount"), cb.pack(cb.DEAL_WIN_AMOUNT, deal.id, deal.version))],
+        [(t("common.back"), cb.pack(cb.DEAL_VIEW, deal.id))],
+    ]
+    text = t("deal.win_confirm", title=deal.title, amount=amount_of(deal))
+    await _answer(update, text, keyboard(rows))
+
+
+async def _answer(update: Update, text: str, markup: InlineKeyboardMarkup) -> None:
+    if update.callback_query is not None:
+        await show(update, text, markup)
+    else:
+        await reply(update, text, markup)
+
+
+async def next_stage(update: Update, context: Ctx) -> None:
+    data = cb.of(update)
+    deal = await context.core.deals.card(context.person, data.number(0))
+    following = context.core.funnels.funnel(deal.funnel).next_stage(deal.stage)
+    if following is None:
+        raise Invalid("deal.no_next_stage", title=deal.title)
+    if deal.version != data.number(1):
+        raise Conflict("deal.changed", title=deal.title)
+    await move_to(update, context, deal.ref, following.key, Via.BUTTON)
+
+
+async def pick_stage(update: Update, context: Ctx) -> None:
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
+    t = context.t
+    markup = stage_keyboard(deal, t, context.core.funnels)
+    await show(update, t("deal.choose_stage", title=deal.title), markup)
+
+
+async def move_button(update: Update, context: Ctx) -> None:
+    data = cb.of(update)
+    deal = await context.core.deals.card(context.person, data.number(0))
+    if deal.version != data.number(2):
+        raise Conflict("deal.changed", title=deal.title)
+    await move_to(update, context, deal.ref, data.get(1), Via.BUTTON)
+
+
+async def win_button(update: Update, context: Ctx) -> None:
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
+    await confirm_win(update, context, deal)
+
+
+async def win_yes(update: Update, context: Ctx) -> None:
+    data = cb.of(update)
+    core = context.core
+    deal = await core.deals.card(context.person, data.number(0))
+    won = core.funnels.funnel(deal.funnel).won_stage.key
+    result = await core.deals.move(
+        context.person, deal.id, won, via=Via.BUTTON, expected_version=data.number(1)
+    )
+    await _moved(update, context, result)
+
+
+async def win_other_amount(update: Update, context: Ctx) -> None:
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
+    dialogs.start(context.user_data, Dialog(dialogs.AMOUNT, deal.id, {"version": deal.version}))
+    await show(update, context.t("deal.amount_prompt", title=deal.title))
+
+
+async def lose_button(update: Update, context: Ctx) -> None:
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
+    await show_reasons(update, context, deal)
+
+
+async def lose_reason(update: Update, context: Ctx) -> None:
+    data = cb.of(update)
+    core = context.core
+    deal = await core.deals.card(context.person, data.number(0))
+    lost = core.funnels.funnel(deal.funnel).lost_stage.key
+    result = await core.deals.move(
+        context.person, deal.id, lost, via=Via.BUTTON,
+        expected_version=data.number(2), lost_reason=data.get(1),
+    )  # fmt: skip
+    await _moved(update, context, result)
+
+
+async def undo_button(update: Update, context: Ctx) -> None:
+    deal = await context.core.deals.undo(context.person, cb.of(update).number(0))
+    dialogs.finish(context.user_data)
+    name = stage_name(context.core.funnels, deal, context.t)
+    await show(update, context.t("deal.undone", title=deal.title, stage=name))
+
+
+async def note_button(update: Update, context: Ctx) -> None:
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
+    dialogs.start(context.user_data, Dialog(dialogs.NOTE, deal.id))
+    await reply(update, context.t("deal.note_prompt", title=deal.title))
+    if update.callback_query:
+        await update.callback_query.answer()
+
+
+async def step_button(update: Update, context: Ctx) -> None:
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
+    if update.callback_query:
+        await update.callback_query.answer()
+    await ask_next_step(update, context, deal)
+
+
+async def quick_step(update: Update, context: Ctx) -> None:
+    data = cb.of(update)
+    core, t = context.core, context.t
+    days = data.number(1)
+    dialogs.finish(context.user_data)
+    if days == 0:
+        await _settle(update, t("next_step.skipped"))
+        return
+    local_day = core.clock().astimezone(core.settings.tz).date() + timedelta(days=days)
+    due = datetime.combine(local_day, time(10, 0), core.settings.tz)
+    deal = await core.deals.set_next_step(
+        context.person, data.number(0), t("next_step.default_text"), due
+    )
+    await _step_saved(update, context, deal)
+
+
+async def _step_saved(update: Update, context: Ctx, deal: DealView) -> None:
+    assert deal.next_step_due is not None
+    text = context.t(
+        "next_step.saved",
+        title=deal.title,
+        text=deal.next_step_text,
+        due=when(deal.next_step_due, context.core.settings.tz),
+    )
+    await (_settle(update, text) if update.callback_query else reply(update, text))
+
+
+async def _settle(update: Update, text: str) -> None:
+    """Answer a button under a move's confirmation: keep its ↩ Undo, say the rest anew."""
+    query = update.callback_query
+    markup = getattr(query.message, "reply_markup", None) if query else None
+    rows = markup.inline_keyboard if isinstance(markup, InlineKeyboardMarkup) else ()
+    first = rows[0] if rows else ()
+    data = str(first[0].callback_data or "") if first else ""
+    if query is None or not data.startswith(f"{cb.DEAL_UNDO}:"):
+        await show(update, text)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(InlineKeyboardMarkup([first]))
+    await reply(update, text)
+
+
+async def reassign_button(update: Update, context: Ctx) -> None:
+    data = cb.of(update)
+    core, t, person = context.core, context.t, context.person
+    deal = await core.deals.card(person, data.number(0))
+    if data.get(1):
+        deal = await core.deals.reassign(person, deal.id, data.number(1))
+        await show(update, t("deal.reassigned", title=deal.title, owner=deal.owner_name))
+        await _tell_new_owner(context, deal)
+        return
+    if person.role is Role.MANAGER:
+        raise DomainError("deal.reassign_forbidden")
+    people = [p for p in await core.people.people_of(deal.team_id) if p.id != deal.owner_id]
+    if not people:
+        await show(update, t("deal.nobody_to_reassign"))
+        return
+    rows = [[(p.name[:60], cb.pack(cb.DEAL_REASSIGN, deal.id, p.id))] for p in people[:90]]
+    rows.append([(t("common.back"), cb.pack(cb.DEAL_VIEW, deal.id))])
+    await show(update, t("deal.choose_owner", title=deal.title), keyboard(rows))
+
+
+async def _tell_new_owner(context: Ctx, deal: DealView) -> None:
+    people = await context.core.people.people_of(deal.team_id)
+    owner = next((p for p in people if p.id == deal.owner_id), None)
+    if owner is None or owner.id == context.person.id:
+        return
+    from bot.common.i18n import catalog
+
+    text = catalog(owner.language)(
+        "deal.reassigned_to_you", title=deal.title, by=context.person.name
+    )
+    await context.bot.send_message(owner.telegram_id, text)
+
+
+async def skip_button(update: Update, context: Ctx) -> None:
+    """«Пропустить» on a typed question: a /new step or the lost comment."""
+    dialog = dialogs.current(context.user_data)
+    if update.callback_query:
+        await update.callback_query.answer()
+    if dialog is None:
+        await show(update, context.t("common.expired_button"))
+        return
+    if dialog.kind == dialogs.NEW_DEAL:
+        await _new_deal_step(update, context, dialog, None)
+        return
+    if dialog.kind == dialogs.OFFER_REJECT:
+        await reject_without_comment(update, context, dialog)
+        return
+    dialogs.finish(context.user_data)
+    await _settle(update, context.t("common.cancelled"))
+
+
+async def choose_deal(update: Update, context: Ctx) -> None:
+    """The answer to "which deal did you mean?": apply the remembered stage words."""
+    dialog = dialogs.current(context.user_data)
+    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
+    stage_text = (
+        dialog.data.get("stage_text", "") if dialog and dialog.kind == dialogs.CHOOSE_DEAL else ""
+    )
+    note = dialog.data.get("note") if dialog and dialog.kind == dialogs.CHOOSE_DEAL else None
+    dialogs.finish(context.user_data)
+    if note:
+        deal = await context.core.deals.add_note(context.person, deal.id, note)
+        await show(update, context.t("deal.note_saved", title=deal.title))
+        return
+    matcher = DealMatcher([deal.ref], context.core.funnels)
+    stages, confident = matcher.resolve_stage(stage_text, deal.ref) if stage_text else ((), False)
+    if confident:
+        await move_to(update, context, deal.ref, stages[0], Via.TEXT)
+    else:
+        await send_card(update, context, deal)
+
+
+# --- text ---------------------------------------------------------------------------------
+
+
+async def handle_dialog_text(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
+    """A typed answer to the question the bot asked last."""
+    core, t, person = context.core, context.t, context.person
+    if dialog.kind == dialogs.NEW_DEAL:
+        await _new_deal_step(update, context, dialog, text)
+    elif dialog.kind == dialogs.NOTE:
+        deal = await core.deals.add_note(person, dialog.deal_id, text)
+        dialogs.finish(context.user_data)
+        await reply(update, t("deal.note_saved", title=deal.title))
+    elif dialog.kind == dialogs.NEXT_STEP:
+        parsed = parse_next_step(text, core.clock(), core.settings.tz, t("next_step.default_text"))
+        deal = await core.deals.set_next_step(person, dialog.deal_id, parsed.text, parsed.due)
+        dialogs.finish(context.user_data)
+        await _step_saved(update, context, deal)
+    elif dialog.kind == dialogs.LOST_COMMENT:
+        await core.deals.add_note(person, dialog.deal_id, text)
+        dialogs.finish(context.user_data)
+        await reply(update, t("deal.lost_comment_saved"))
+    elif dialog.kind == dialogs.AMOUNT:
+        amount, currency = parse_amount(text)
+        deal = await core.deals.card(person, dialog.deal_id)
+        won = core.funnels.funnel(deal.funnel).won_stage.key
+        result = await core.deals.move(
+            person, deal.id, won, via=Via.TEXT, expected_version=dialog.data.get("version"),
+            amount=amount,
+        )  # fmt: skip
+        if currency != deal.currency:
+            await core.deals.set_amount(person, deal.id, amount, currency)
+        dialogs.finish(context.user_data)
+        await _moved(update, context, result)
+    else:
+        dialogs.finish(context.user_data)
+
+
+async def act_on_intent(update: Update, context: Ctx, intent: Intent) -> bool:
+    """Carry out a deal command; False when the text is not one (it may be a question)."""
+    core, t = context.core, context.t
+    kind = intent.kind
+    if kind is IntentKind.MOVE:
+        assert intent.stage is not None
+        try:
+            await move_to(update, context, intent.deal, intent.stage, Via.TEXT)
+        except Conflict as conflict:
+            await show_changed(update, context, intent.deal.id, conflict)
+    elif kind is IntentKind.NOTE:
+        deal = await core.deals.add_note(context.person, intent.deal.id, intent.text)
+        await reply(update, t("deal.note_saved", title=deal.title))
+    elif kind is IntentKind.ASK_DEAL:
+        data = {"note" if intent.note else "stage_text": intent.text}
+        dialogs.start(context.user_data, Dialog(dialogs.CHOOSE_DEAL, data=data))
+        rows = [[(d.title[:60], cb.pack(cb.DEAL_CHOOSE, d.id))] for d in intent.deals]
+        await reply(update, t("deal.choose_deal"), keyboard(rows))
+    elif kind is IntentKind.ASK_STAGE:
+        deal = await core.deals.card(context.person, intent.deal.id)
+        markup = stage_choice_keyboard(deal, intent.stages, t, core.funnels)
+        await reply(update, t("deal.choose_stage", title=deal.title), markup)
+    elif kind is IntentKind.UNKNOWN_STAGE:
+        deal = await core.deals.card(context.person, intent.deal.id)
+        markup = stage_keyboard(deal, t, core.funnels)
+        text = (
+            t("deal.unknown_stage_words", words=intent.text, title=deal.title)
+            if intent.text
+            else t("deal.choose_stage", title=deal.title)
+        )
+        await reply(update, text, markup)
+    elif kind is IntentKind.NOT_FOUND:
+        mark("not_found")
+        await reply(update, t("deal.no_match", name=intent.text[:60]))
+    else:
+        return False
+    return True
+
+
+async def move_command(update: Update, context: Ctx) -> None:
+    """/move ромашка договор"""
+    text = " ".join(context.args or [])
+    refs = await context.core.deals.refs(context.person)
+    intent = DealMatcher(refs, context.core.funnels).parse(text, explicit=True)
+    if not text:
+        intent = Intent(IntentKind.NOT_FOUND, text="", explicit=True)
+    await act_on_intent(update, context, intent)
+
+
+async def followup_later(update: Update, context: Ctx) -> None:
+    core = context.core
+    later = core.clock() + timedelta(hours=2)
+    deal = await core.deals.card(context.person, cb.of(update).number(0))
+    await core.deals.set_next_step(context.person, deal.id, deal.next_step_text, later)
+    await show(update, context.t("followup.snoozed"))
+
+
+def shows_current_on_conflict(
+    handler: Callable[[Update, Ctx], Coroutine[Any, Any, None]],
+) -> Callable[[Update, Ctx], Coroutine[Any, Any, None]]:
+    """A button pressed on a stale card: say the deal just changed and show it as it is now."""
+
+    @functools.wraps(handler)
+    async def wrapper(update: Update, context: Ctx) -> None:
+        try:
+            await handler(update, context)
+        except Conflict as conflict:
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+            await show_changed(update, context, cb.of(update).number(0), conflict)
+
+    return wrapper
+
+
+async def show_changed(update: Update, context: Ctx, deal_id: int, conflict: Conflict) -> None:
+    """Someone changed the deal since this person last saw it: say so and show it as it is."""
+    mark("conflict")
+    deal = await context.core.deals.card(context.person, deal_id)
+    title = conflict.params.get("title") or deal.title
+    await reply(update, context.t("deal.changed", title=title))
+    await send_card(update, context, deal, edit=False)
+
+
+def deal_handlers() -> list[CommandHandler[Ctx, None] | CallbackQueryHandler[Ctx, None]]:
+    return [
+        CommandHandler("new", new_deal),
+        CommandHandler("deals", deals_command),
+        CommandHandler("move", move_command),
+        CallbackQueryHandler(view_deal, pattern=cb.pattern(cb.DEAL_VIEW)),
+        CallbackQueryHandler(deals_page, pattern=cb.pattern(cb.DEAL_LIST)),
+        CallbackQueryHandler(deals_filter, pattern=cb.pattern(cb.DEAL_FILTER)),
+        CallbackQueryHandler(
+            shows_current_on_conflict(next_stage), pattern=cb.pattern(cb.DEAL_NEXT)
+        ),
+        CallbackQueryHandler(pick_stage, pattern=cb.pattern(cb.DEAL_PICK)),
+        CallbackQueryHandler(
+            shows_current_on_conflict(move_button), pattern=cb.pattern(cb.DEAL_MOVE)
+        ),
+        CallbackQueryHandler(win_button, pattern=cb.pattern(cb.DEAL_WIN)),
+        CallbackQueryHandler(
+            shows_current_on_conflict(win_yes), pattern=cb.pattern(cb.DEAL_WIN_YES)
+        ),
+        CallbackQueryHandler(win_other_amount, pattern=cb.pattern(cb.DEAL_WIN_AMOUNT)),
+        CallbackQueryHandler(lose_button, pattern=cb.pattern(cb.DEAL_LOSE)),
+        CallbackQueryHandler(
+            shows_current_on_conflict(lose_reason), pattern=cb.pattern(cb.DEAL_LOSE_REASON)
+        ),
+        CallbackQueryHandler(undo_button, pattern=cb.pattern(cb.DEAL_UNDO)),
+        CallbackQueryHandler(note_button, pattern=cb.pattern(cb.DEAL_NOTE)),
+        CallbackQueryHandler(step_button, pattern=cb.pattern(cb.DEAL_STEP)),
+        CallbackQueryHandler(quick_step, pattern=cb.pattern(cb.DEAL_STEP_QUICK)),
+        CallbackQueryHandler(reassign_button, pattern=cb.pattern(cb.DEAL_REASSIGN)),
+        CallbackQueryHandler(choose_deal, pattern=cb.pattern(cb.DEAL_CHOOSE)),
+        CallbackQueryHandler(skip_button, pattern=cb.pattern(cb.DEAL_SKIP)),
+        CallbackQueryHandler(followup_later, pattern=cb.pattern(cb.FOLLOWUP_LATER)),
+    ]

@@ -1,0 +1,587 @@
+"""Commercial offer documents: assemble what a template shows, render PDF (Typst) and DOCX.
+
+Templates never see raw user text as code: the Typst template receives one JSON string
+through ``sys.inputs`` and prints its values as text, and docxtpl escapes every value
+into the Word XML. A client called ``#set text(fill: red)`` or ``<b>&`` prints as such.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import threading
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.nodes
+import typst
+import yaml
+from docxtpl import DocxTemplate
+
+from bot.common.money import CURRENCY_SYMBOLS, amount_in_words, format_decimal, format_money
+from bot.offers.input import ClientInfo, ManagerInfo, OfferDraft, parse_offer_document
+from bot.offers.pricing import OfferLine, OfferTotals, compute_totals
+
+__all__ = [
+    "DOCX_TEMPLATE",
+    "REQUISITES_FILE",
+    "TYPST_TEMPLATE",
+    "BankDetails",
+    "DocumentLine",
+    "OfferDocument",
+    "OfferRenderError",
+    "OfferRenderer",
+    "Requisites",
+    "RequisitesError",
+    "build_offer_document",
+    "check_templates",
+    "load_requisites",
+    "sample_offer_document",
+]
+
+TYPST_TEMPLATE = "offer.typ"
+DOCX_TEMPLATE = "offer.docx"
+REQUISITES_FILE = "requisites.yaml"
+FONTS_DIR = "fonts"
+"""Optional folder beside the templates for a team's own fonts (the brand font)."""
+
+_DATE_FORMAT = "%d.%m.%Y"
+
+
+class RequisitesError(ValueError):
+    """``requisites.yaml`` is unusable; ``problems`` lists each missing or wrong field."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        super().__init__(f"{path}: " + "; ".join(problems))
+        self.path = path
+        self.problems = tuple(problems)
+
+
+class OfferRenderError(RuntimeError):
+    """A template failed to render; the message names the template file and the cause."""
+
+    def __init__(self, template: str, message: str) -> None:
+        super().__init__(f"{template}: {message}")
+        self.template = template
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class BankDetails:
+    name: str
+    account: str
+    bik: str
+    corr_account: str
+
+
+@dataclass(frozen=True, slots=True)
+class Requisites:
+    """The seller as printed on every offer, plus its default terms."""
+
+    name: str
+    inn: str
+    kpp: str
+    address: str
+    bank: BankDetails
+    director: str
+    full_name: str = ""
+    ogrn: str = ""
+    phone: str = ""
+    email: str = ""
+    site: str = ""
+    director_title: str = "Генеральный директор"
+    payment_terms: str = ""
+    delivery_terms: str = ""
+    valid_days: int = 14
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLine:
+    """A table row: the offer line plus its number and computed sum."""
+
+    number: int
+    line: OfferLine
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OfferDocument:
+    """Everything an offer template shows, already computed; rendering adds no arithmetic."""
+
+    number: str
+    date: dt.date
+    valid_until: dt.date
+    currency: str
+    client: ClientInfo
+    manager: ManagerInfo
+    seller: Requisites
+    lines: tuple[DocumentLine, ...]
+    totals: OfferTotals
+    total_in_words: str
+    payment_terms: str
+    delivery_terms: str
+
+    @property
+    def vat_label(self) -> str:
+        """«в т.ч. НДС 22%» when included, «НДС 22%» when on top, «Без НДС» when none."""
+        rate = self.totals.vat_percent
+        if rate is None:
+            return "Без НДС"
+        prefix = "в т.ч. " if self.totals.vat_included else ""
+        return f"{prefix}НДС {format_decimal(rate)}%"
+
+    def template_data(self) -> dict[str, Any]:
+        """The data contract of the templates: JSON-ready, every number already formatted.
+
+        Field list and meaning: templates/offers/README.md. Optional texts are ``""``
+        rather than missing, so a template can print them without checks.
+        """
+        money = self._money
+        totals = self.totals
+        rows = [{"label": "Итого", "amount": money(totals.subtotal), "strong": False}]
+        if totals.discount:
+            rows.append(
+                {
+                    "label": f"Скидка {format_decimal(totals.discount_percent)}%",
+                    "amount": money(totals.discount),
+                    "strong": False,
+                }
+            )
+        vat_row = {
+            "label": self.vat_label,
+            "amount": money(totals.vat) if totals.vat_percent is not None else "—",
+            "strong": False,
+        }
+        total_row = {"label": "Всего к оплате", "amount": money(totals.total), "strong": True}
+        if totals.vat_percent is not None and totals.vat_included:
+            rows += [total_row, vat_row]
+        else:
+            rows += [vat_row, total_row]
+        return {
+            "number": self.number,
+            "date": self.date.strftime(_DATE_FORMAT),
+            "valid_until": self.valid_until.strftime(_DATE_FORMAT),
+            "currency": self.currency,
+            "currency_symbol": CURRENCY_SYMBOLS.get(self.currency, self.currency),
+            "seller": _seller_data(self.seller),
+            "client": {
+                "name": self.client.name,
+                "inn": self.client.inn,
+                "kpp": self.client.kpp or "",
+                "contact": self.client.contact,
+                "phone": self.client.phone or "",
+                "email": self.client.email or "",
+                "address": self.client.address or "",
+            },
+            "manager": {
+                "name": self.manager.name,
+                "phone": self.manager.phone or "",
+                "email": self.manager.email or "",
+            },
+            "lines": [
+                {
+                    "n": row.number,
+                    "sku": row.line.sku or "",
+                    "name": row.line.name,
+                    "unit": row.line.unit,
+                    "qty": format_decimal(row.line.qty),
+                    "price": format_decimal(row.line.price, 2),
+                    "discount": (
+                        f"{format_decimal(row.line.discount_percent)}%"
+                        if row.line.discount_percent
+                        else "—"
+                    ),
+                    "amount": format_decimal(row.amount, 2),
+                }
+                for row in self.lines
+            ],
+            "totals": {
+                "subtotal": money(totals.subtotal),
+                "discount_percent": format_decimal(totals.discount_percent),
+                "discount": money(totals.discount),
+                "has_discount": bool(totals.discount),
+                "net": money(totals.net),
+                "vat_mode": _vat_mode(totals),
+                "vat_percent": format_decimal(totals.vat_percent) if totals.vat_percent else "",
+                "vat_label": self.vat_label,
+                "vat": money(totals.vat),
+                "total": money(totals.total),
+            },
+            "total_rows": rows,
+            "total_in_words": self.total_in_words,
+            "payment_terms": self.payment_terms,
+            "delivery_terms": self.delivery_terms,
+        }
+
+    def _money(self, amount: Decimal) -> str:
+        return format_money(amount, self.currency)
+
+
+def _vat_mode(totals: OfferTotals) -> str:
+    if totals.vat_percent is None:
+        return "none"
+    return "included" if totals.vat_included else "on_top"
+
+
+def _seller_data(seller: Requisites) -> dict[str, Any]:
+    return {
+        "name": seller.name,
+        "full_name": seller.full_name or seller.name,
+        "inn": seller.inn,
+        "kpp": seller.kpp,
+        "ogrn": seller.ogrn,
+        "address": seller.address,
+        "phone": seller.phone,
+        "email": seller.email,
+        "site": seller.site,
+        "director": seller.director,
+        "director_short": _short_name(seller.director),
+        "director_title": seller.director_title,
+        "bank": {
+            "name": seller.bank.name,
+            "account": seller.bank.account,
+            "bik": seller.bank.bik,
+            "corr_account": seller.bank.corr_account,
+        },
+    }
+
+
+def _short_name(full_name: str) -> str:
+    """«Соколов Андрей Викторович» → «Соколов А. В.», the way a signature line reads."""
+    surname, *given = full_name.split()
+    return " ".join([surname, *(f"{part[0]}." for part in given)]) if given else surname
+
+
+def build_offer_document(
+    draft: OfferDraft, totals: OfferTotals, requisites: Requisites, today: dt.date
+) -> OfferDocument:
+    """Fill the gaps of a draft (date, validity, terms) from the seller's defaults.
+
+    The number must already be assigned (``offer_number``): numbering needs the
+    database's sequence, which this pure module does not own.
+    """
+    if draft.number is None:
+        raise ValueError("the offer has no number yet; assign one with offer_number()")
+    if len(totals.line_sums) != len(draft.lines):
+        raise ValueError("totals were computed for other lines than the draft has")
+    offer_date = draft.date or today
+    valid_days = draft.valid_days or requisites.valid_days
+    return OfferDocument(
+        number=draft.number,
+        date=offer_date,
+        valid_until=offer_date + dt.timedelta(days=valid_days),
+        currency=draft.currency,
+        client=draft.client,
+        manager=draft.manager,
+        seller=requisites,
+        lines=tuple(
+            DocumentLine(number=index, line=line, amount=amount)
+            for index, (line, amount) in enumerate(
+                zip(draft.lines, totals.line_sums, strict=True), start=1
+            )
+        ),
+        totals=totals,
+        total_in_words=amount_in_words(totals.total, draft.currency),
+        payment_terms=draft.payment_terms or requisites.payment_terms,
+        delivery_terms=draft.delivery_terms or requisites.delivery_terms,
+    )
+
+
+def load_requisites(path: Path) -> Requisites:
+    """Read the seller's ``requisites.yaml``; raise ``RequisitesError`` naming every bad field."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise RequisitesError(path, [f"cannot read: {error.strerror or error}"]) from error
+    except yaml.YAMLError as error:
+        raise RequisitesError(path, [f"invalid YAML: {error}"]) from error
+    if not isinstance(data, Mapping):
+        raise RequisitesError(path, ["expected a mapping with company, bank and defaults"])
+    problems: list[str] = []
+    company = _section(data, "company", problems)
+    bank = _section(data, "bank", problems)
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, Mapping):
+        problems.append("defaults: expected a mapping")
+        defaults = {}
+
+    def text(section: Mapping[str, Any], prefix: str, key: str, required: bool) -> str:
+        value = section.get(key)
+        if value is None or isinstance(value, bool) or not str(value).strip():
+            if required:
+                problems.append(f"{prefix}.{key}: required")
+            return ""
+        return str(value).strip()
+
+    valid_days = defaults.get("valid_days", 14)
+    if isinstance(valid_days, bool) or not isinstance(valid_days, int) or valid_days < 1:
+        problems.append(
+            f"defaults.valid_days: expected a positive whole number, got {valid_days!r}"
+        )
+        valid_days = 14
+    requisites = Requisites(
+        name=text(company, "company", "name", True),
+        full_name=text(company, "company", "full_name", False),
+        inn=text(company, "company", "inn", True),
+        kpp=text(company, "company", "kpp", False),
+        ogrn=text(company, "company", "ogrn", False),
+        address=text(company, "company", "address", True),
+        phone=text(company, "company", "phone", False),
+        email=text(company, "company", "email", False),
+        site=text(company, "company", "site", False),
+        director=text(company, "company", "director", True),
+        director_title=text(company, "company", "director_title", False) or "Генеральный директор",
+        bank=BankDetails(
+            name=text(bank, "bank", "name", True),
+            account=text(bank, "bank", "account", True),
+            bik=text(bank, "bank", "bik", True),
+            corr_account=text(bank, "bank", "corr_account", True),
+        ),
+        payment_terms=text(defaults, "defaults", "payment_terms", False),
+        delivery_terms=text(defaults, "defaults", "delivery_terms", False),
+        valid_days=valid_days,
+    )
+    if problems:
+        raise RequisitesError(path, problems)
+    return requisites
+
+
+def _section(data: Mapping[str, Any], key: str, problems: list[str]) -> Mapping[str, Any]:
+    section = data.get(key)
+    if not isinstance(section, Mapping):
+        problems.append(f"{key}: required section is missing")
+        return {}
+    return section
+
+
+class _CachingEnvironment(jinja2.Environment):
+    """Compiles each XML part of the Word template once instead of on every render.
+
+    docxtpl calls ``from_string`` for the body, headers, footers and properties on each
+    render, and compiling them took half of the DOCX render time. The sources are the
+    same every time (the template bytes are fixed), so the compiled templates are kept.
+    """
+
+    _MAX_CACHED = 64
+
+    def __init__(self) -> None:
+        super().__init__(undefined=jinja2.StrictUndefined, autoescape=True)
+        self._compiled: dict[str, jinja2.Template] = {}
+
+    def from_string(
+        self,
+        source: str | jinja2.nodes.Template,
+        globals: MutableMapping[str, Any] | None = None,
+        template_class: type[jinja2.Template] | None = None,
+    ) -> jinja2.Template:
+        if not isinstance(source, str) or globals or template_class:
+            return super().from_string(source, globals, template_class)
+        template = self._compiled.get(source)
+        if template is None:
+            template = super().from_string(source)
+            if len(self._compiled) >= self._MAX_CACHED:
+                self._compiled.clear()
+            self._compiled[source] = template
+        return template
+
+
+class OfferRenderer:
+    """Renders offers from one templates folder; build once and reuse.
+
+    The Typst compiler is created once: it keeps the template, the fonts and the logo
+    loaded, which makes a one-page PDF several times faster than a fresh compile. It is
+    not safe to share between threads, hence the lock (renders from
+    ``asyncio.to_thread`` run one at a time). The DOCX template bytes are read once;
+    docxtpl needs a fresh template object per render since rendering mutates it.
+    """
+
+    def __init__(self, templates_dir: Path) -> None:
+        self.templates_dir = templates_dir
+        self._lock = threading.Lock()
+        self._compiler: typst.Compiler | None = None
+        self._docx_bytes: bytes | None = None
+        self._jinja = _CachingEnvironment()
+
+    def render_pdf(self, doc: OfferDocument) -> bytes:
+        return self._render_pdf_data(doc.template_data(), doc.date)
+
+    def render_docx(self, doc: OfferDocument) -> bytes:
+        return self._render_docx_data(doc.template_data())
+
+    def _typst(self) -> typst.Compiler:
+        if self._compiler is None:
+            template = self.templates_dir / TYPST_TEMPLATE
+            if not template.is_file():
+                raise OfferRenderError(TYPST_TEMPLATE, f"not found in {self.templates_dir}")
+            fonts = self.templates_dir / FONTS_DIR
+            # System fonts are ignored so an offer looks the same on every server.
+            self._compiler = typst.Compiler(
+                template,
+                root=self.templates_dir,
+                font_paths=[fonts] if fonts.is_dir() else [],
+                ignore_system_fonts=True,
+            )
+        return self._compiler
+
+    def _render_pdf_data(
+        self, data: Mapping[str, Any], created: dt.date, warnings: list[str] | None = None
+    ) -> bytes:
+        payload = json.dumps(data, ensure_ascii=False)
+        timestamp = dt.datetime.combine(created, dt.time(9), tzinfo=dt.UTC)
+        with self._lock:
+            compiler = self._typst()
+            try:
+                result, found = compiler.compile_with_warnings(
+                    format="pdf",
+                    sys_inputs={"data": payload},
+                    timestamp=timestamp,
+                )
+            except typst.TypstError as error:
+                raise OfferRenderError(TYPST_TEMPLATE, _typst_error_text(error)) from error
+        if warnings is not None:
+            warnings.extend(_typst_error_text(warning) for warning in found)
+        if not isinstance(result, bytes):
+            raise OfferRenderError(TYPST_TEMPLATE, "Typst returned no PDF")
+        return result
+
+    def _render_docx_data(self, data: Mapping[str, Any]) -> bytes:
+        if self._docx_bytes is None:
+            try:
+                self._docx_bytes = (self.templates_dir / DOCX_TEMPLATE).read_bytes()
+            except OSError as error:
+                raise OfferRenderError(DOCX_TEMPLATE, f"cannot read: {error}") from error
+        try:
+            template = DocxTemplate(io.BytesIO(self._docx_bytes))
+            template.render(dict(data), jinja_env=self._jinja, autoescape=True)
+            output = io.BytesIO()
+            template.save(output)
+        except jinja2.TemplateError as error:
+            raise OfferRenderError(DOCX_TEMPLATE, _jinja_error_text(error)) from error
+        except Exception as error:  # a broken .docx surfaces as zipfile/lxml/KeyError
+            raise OfferRenderError(DOCX_TEMPLATE, f"{type(error).__name__}: {error}") from error
+        return output.getvalue()
+
+
+def _typst_error_text(error: Any) -> str:
+    """Typst's diagnostic (message, file, line and the source excerpt), else its message."""
+    diagnostic = str(getattr(error, "diagnostic", "") or "").strip()
+    parts = [diagnostic or str(getattr(error, "message", "") or error)]
+    parts += [f"hint: {hint}" for hint in getattr(error, "hints", None) or []]
+    return "\n".join(parts)
+
+
+def _jinja_error_text(error: jinja2.TemplateError) -> str:
+    text = f"{type(error).__name__}: {error.message or error}"
+    context = getattr(error, "docx_context", None)
+    if context:
+        snippet = " ".join(" ".join(context).split())
+        text += f" (near: {snippet[:160]})"
+    return text
+
+
+_SAMPLE_OFFER: dict[str, Any] = {
+    "client": {
+        "name": "ООО «Ромашка & Партнёры» <опт>",
+        "inn": "7701234567",
+        "kpp": "770101001",
+        "contact": "Иван Петров",
+        "phone": "+7 495 000-00-00",
+        "email": "petrov@example.com",
+        "address": "г. Москва, ул. Складская, д. 1",
+    },
+    "items": [
+        {
+            "sku": "VS-PR-2700",
+            "name": "Стеллаж паллетный фронтальный, секция 2700 мм",
+            "unit": "секция",
+            "qty": 12,
+            "price": "38900.00",
+            "discount_percent": 5,
+        },
+        {
+            "sku": "VS-BM-1800",
+            "name": "Балка Z-образная 1800 мм, пара",
+            "unit": "пара",
+            "qty": 36,
+            "price": "2450.50",
+        },
+        {
+            "sku": None,
+            "name": "Монтаж стеллажей № 1 — «под ключ»",
+            "unit": "усл.",
+            "qty": 1,
+            "price": "45000",
+        },
+    ],
+    "discount_percent": 3,
+    "vat_percent": 22,
+    "vat_included": True,
+    "currency": "RUB",
+    "manager": {"name": "Анна Смирнова", "phone": "+7 999 000-00-00", "email": "anna@example.com"},
+    "number": "КП-2026-0042",
+    "date": "2026-11-29",
+}
+
+
+def sample_offer_document(requisites: Requisites, line_count: int = 3) -> OfferDocument:
+    """A realistic offer for template checks, previews and benchmarks.
+
+    Its texts carry the characters templates get wrong (``«» & < № —``); with
+    ``line_count`` above 3 the sample lines repeat to make long, multi-page offers.
+    """
+    base: list[dict[str, Any]] = _SAMPLE_OFFER["items"]
+    items = []
+    for index in range(line_count):
+        item = dict(base[index % len(base)])
+        if line_count > len(base):
+            item["name"] = f"{item['name']} (поз. {index + 1})"
+        items.append(item)
+    data = {**_SAMPLE_OFFER, "items": items}
+    draft = parse_offer_document(data, None)
+    totals = compute_totals(
+        draft.lines, draft.discount_percent, draft.vat_percent, draft.vat_included
+    )
+    return build_offer_document(draft, totals, requisites, dt.date(2026, 11, 29))
+
+
+def check_templates(templates_dir: Path) -> list[str]:
+    """Render each template once with sample data; list what broke, per file. Empty = usable."""
+    problems: list[str] = []
+    if not templates_dir.is_dir():
+        return [f"{templates_dir}: templates folder not found"]
+    for name in (TYPST_TEMPLATE, DOCX_TEMPLATE, REQUISITES_FILE):
+        if not (templates_dir / name).is_file():
+            problems.append(f"{name}: not found in {templates_dir}")
+    try:
+        requisites = load_requisites(templates_dir / REQUISITES_FILE)
+    except RequisitesError as error:
+        problems += [f"{REQUISITES_FILE}: {problem}" for problem in error.problems]
+        return problems
+    doc = sample_offer_document(requisites)
+    data = doc.template_data()
+    renderer = OfferRenderer(templates_dir)
+    if (templates_dir / TYPST_TEMPLATE).is_file():
+        warnings: list[str] = []
+        try:
+            pdf = renderer._render_pdf_data(data, doc.date, warnings)
+        except OfferRenderError as error:
+            problems.append(str(error))
+        else:
+            if not pdf.startswith(b"%PDF"):
+                problems.append(f"{TYPST_TEMPLATE}: output is not a PDF")
+            problems += [
+                f"{TYPST_TEMPLATE}: "
+                + (warning if warning.startswith("warning") else f"warning: {warning}")
+                for warning in warnings
+            ]
+    if (templates_dir / DOCX_TEMPLATE).is_file():
+        try:
+            renderer._render_docx_data(data)
+        except OfferRenderError as error:
+            problems.append(str(error))
+    return problems
