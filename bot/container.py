@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.common.clock import Clock, system_clock
 from bot.config import Settings
+from bot.conversations.service import ConversationsService
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, create_session_factory
 from bot.deals.funnel import FunnelConfig, load_funnels
@@ -44,6 +45,7 @@ class Core:
     metrics: MetricsService
     digests: DigestService
     team_funnels: TeamFunnelsService
+    conversations: ConversationsService
 
     async def migrate(self) -> None:
         await upgrade(self.engine)
@@ -114,4 +116,5 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         offers=offers,
         metrics=metrics,
         digests=DigestService(db, metrics, funnels),
+        conversations=ConversationsService(db, clock),
     )

@@ -290,3 +290,14 @@ class Plan(Base):
 # The digest's aggregates read history by time and by deal; the pipeline by team and owner.
 Index("ix_stage_transitions_at_deal", StageTransition.at, StageTransition.deal_id)
 Index("ix_deals_team_created", Deal.team_id, Deal.created_at)
+
+
+class Conversation(Base):
+    """Where a person is in a multi-step exchange with the bot (one JSON document), so a
+    restart or another process goes on from there."""
+
+    __tablename__ = "conversations"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

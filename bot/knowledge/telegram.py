@@ -27,6 +27,8 @@ from bot.tg.render import MESSAGE_LIMIT, keyboard
 
 LAST_QUESTION = "kb_last_question"
 MAYBE_TEXT = "kb_maybe_text"
+dialogs.persisted(LAST_QUESTION, str)
+dialogs.persisted(MAYBE_TEXT, str)
 MAX_BROWSE_BUTTONS = 40
 INLINE_RESULTS = 10
 KINDS = ("objection", "script", "product", "company", "competitor", "market", "faq")

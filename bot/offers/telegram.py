@@ -50,6 +50,9 @@ class Builder:
         )  # fmt: skip
 
 
+dialogs.persisted(DRAFT_KEY, Builder)
+
+
 def _builder(context: Ctx) -> Builder:
     draft = (context.user_data or {}).get(DRAFT_KEY)
     if not isinstance(draft, Builder):

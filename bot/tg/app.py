@@ -20,7 +20,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from bot.common.i18n import LANGUAGES, catalog
@@ -33,6 +33,7 @@ from bot.people.telegram.invite import invite_conversation
 from bot.people.telegram.team import team_handlers
 from bot.reports.telegram import report_handlers
 from bot.tg.context import BotData, Ctx
+from bot.tg.conversation import SavingRequest
 from bot.tg.handlers import basics
 from bot.tg.handlers.access import gate
 from bot.tg.handlers.common import show
@@ -117,8 +118,10 @@ def build_application(
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
         .post_init(on_start)
     )
+    # Bot API calls save the person's dialog state first (see bot/tg/conversation.py).
+    builder = builder.request(SavingRequest(request or HTTPXRequest(connection_pool_size=256)))
     if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+        builder = builder.get_updates_request(request)
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     application = builder.build()

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 from telegram import Update
 from telegram.ext import Application, BaseHandler, ConversationHandler
 
+from bot.tg import conversation
+
 log = logging.getLogger("voronka.updates")
 
 
@@ -72,7 +74,8 @@ class VoronkaApplication(Application[Any, Any, Any, Any, Any, Any]):
         token = _current.set(trace)
         started = time.perf_counter()
         try:
-            await super().process_update(update)
+            async with conversation.turn(self, update):
+                await super().process_update(update)
         finally:
             _current.reset(token)
             user = (

@@ -68,6 +68,28 @@ class BotProcess:
             lambda: self.standin.calls_to("getUpdates") or None, timeout=60, what="the bot to poll"
         )
 
+    def kill(self) -> None:
+        """kill -9 once Telegram has been told every update so far was received."""
+        assert self.process is not None
+        polls = len(self.standin.calls_to("getUpdates"))
+        self.standin.wait_until(
+            lambda: len(self.standin.calls_to("getUpdates")) > polls or None,
+            timeout=30,
+            what="the bot to confirm the last update",
+        )
+        self.process.kill()
+        self.process.wait()
+
+    def restart(self) -> None:
+        self.kill()
+        polls = len(self.standin.calls_to("getUpdates"))
+        self.start()
+        self.standin.wait_until(
+            lambda: len(self.standin.calls_to("getUpdates")) > polls or None,
+            timeout=60,
+            what="the restarted bot to poll",
+        )
+
     def stop(self) -> str:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)

@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
+from bot.tg import conversation
 from bot.tg.context import Ctx
 from bot.tg.observe import mark
 
@@ -29,6 +30,7 @@ async def gate(update: Update, context: Ctx) -> None:
     person = await context.core.people.identify(user.id, user.full_name, context.language)
     if person is not None and person.active:
         context.person = person
+        await conversation.resume(context)
         return
     if update.my_chat_member is not None:
         raise ApplicationHandlerStop  # a stranger added the bot somewhere: nothing to say

@@ -1,0 +1,109 @@
+"""Dialogs are kept in the database: a new process goes on where the person was."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.common.clock import FrozenClock
+from bot.common.i18n import catalog
+from bot.container import build_core
+from bot.people.service import Role
+from bot.tg import dialogs
+from bot.tg.dialogs import Dialog
+from tests.conftest import Harness, make_settings
+
+ru = catalog("ru")
+
+
+@asynccontextmanager
+async def a_process(tmp_path: Path, url: str, clock: FrozenClock) -> AsyncIterator[Harness]:
+    """A whole bot process (core and Application) on the given database."""
+    core = build_core(make_settings(tmp_path, url), clock=clock)
+    await core.load_content()
+    harness = Harness(core)
+    await harness.app.initialize()
+    try:
+        yield harness
+    finally:
+        await harness.app.shutdown()
+        await core.close()
+
+
+async def test_a_new_deal_dialog_goes_on_in_another_process(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
+    async with a_process(tmp_path, database_url, clock) as first:
+        person, anna = await first.person()
+        assert (await anna.send("/new"))[-1].text == ru("deal.new_title")
+        assert (await anna.send("Ромашка"))[-1].text == ru("deal.new_client")
+        assert (await anna.send("ООО Ромашка, Иван"))[-1].text == ru("deal.new_amount")
+    async with a_process(tmp_path, database_url, clock) as second:
+        anna = second.client(person.telegram_id, name=person.name)
+        assert (await anna.send("1,5 млн"))[-1].text == ru("deal.new_next_step")
+    async with a_process(tmp_path, database_url, clock) as third:
+        anna = third.client(person.telegram_id, name=person.name)
+        replies = await anna.send("позвонить завтра в 11")
+        assert replies[0].text.startswith(
+            "✨ Сделка создана: <b>Ромашка</b>, 1\u00a0500\u00a0000\u00a0₽"
+        )
+        (deal,) = await third.core.deals.refs(person)
+        card = await third.core.deals.card(person, deal.id)
+        assert card.client == "ООО Ромашка" and card.contact == "Иван"
+
+
+async def test_cancel_in_another_process_ends_the_dialog(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
+    async with a_process(tmp_path, database_url, clock) as first:
+        person, anna = await first.person(role=Role.LEAD)
+        await anna.send("/new")
+    async with a_process(tmp_path, database_url, clock) as second:
+        anna = second.client(person.telegram_id, name=person.name)
+        await anna.send("/cancel")
+    async with a_process(tmp_path, database_url, clock) as third:
+        anna = third.client(person.telegram_id, name=person.name)
+        replies = await anna.send("Ромашка")
+        assert ru("deal.new_client") not in [r.text for r in replies]
+
+
+def test_a_dialogs_data_is_checked_when_it_starts() -> None:
+    with pytest.raises(ValidationError):
+        Dialog(dialogs.AMOUNT, 7, {"versoin": 3})
+    with pytest.raises(ValidationError):
+        Dialog(dialogs.NEW_DEAL, data={"step": "price"})
+
+
+def test_a_state_round_trips_with_its_types() -> None:
+    user_data: dict[object, object] = {
+        dialogs.DIALOG_KEY: Dialog(
+            dialogs.NEW_DEAL,
+            data={"step": "next_step", "title": "Ромашка", "amount": Decimal("1.50")},
+        )
+    }
+    restored: dict[object, object] = {}
+    dialogs.restore(restored, dialogs.snapshot(user_data))
+    dialog = dialogs.current(restored)
+    assert dialog is not None and dialog.kind is dialogs.NEW_DEAL
+    assert dialog.data == {"step": "next_step", "title": "Ромашка", "amount": Decimal("1.50")}
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        "not json",
+        '["a list"]',
+        '{"dialog": {"kind": "no_such_kind", "deal_id": 1, "data": {}}}',
+        '{"dialog": {"kind": "amount", "deal_id": 1, "data": {}}}',
+        '{"unknown_key": 1}',
+    ],
+)
+def test_a_state_that_no_longer_fits_is_dropped_not_misread(saved: str) -> None:
+    user_data: dict[object, object] = {dialogs.DIALOG_KEY: Dialog(dialogs.NOTE, 3)}
+    dialogs.restore(user_data, saved)
+    assert dialogs.current(user_data) is None
