@@ -184,6 +184,31 @@ async def test_a_stale_card_button_tells_and_shows_the_current_deal(harness: Har
     assert (await harness.core.deals.refs(person))[0].stage == "needs"
 
 
+@pytest.mark.parametrize("button", ["Выиграна", "Проиграна", "Этап"])
+async def test_a_stale_card_asks_nothing_and_shows_the_current_deal(
+    harness: Harness, button: str
+) -> None:
+    person, anna = await harness.person()
+    card = (await anna.send("/new Ромашка"))[1]
+    deal_id = (await harness.core.deals.refs(person))[0].id
+    await harness.core.deals.move(person, deal_id, "needs", via=Via.TEXT)
+    replies = await anna.click(button, card)
+    assert replies[0].text == ru("deal.changed", title="Ромашка")
+    assert "📍 Выявление потребностей" in replies[1].text
+
+
+async def test_a_win_in_another_currency_shows_that_currency(harness: Harness) -> None:
+    person, anna = await harness.person()
+    await anna.send("/new Ромашка, 150 000")
+    await anna.click("Выиграна")
+    await anna.click("Другая сумма")
+    replies = await anna.send("$3,000")
+    assert replies[0].text.startswith("🏆 <b>Ромашка</b> выиграна — $3\u00a0000")
+    (deal,) = await harness.core.deals.refs(person)
+    card = await harness.core.deals.card(person, deal.id)
+    assert (card.status, card.amount, card.currency) == ("won", 3000, "USD")
+
+
 async def test_ambiguous_deal_asks_with_buttons_then_moves(harness: Harness) -> None:
     _person, anna = await harness.person()
     await anna.send("/new Северный Ветер")
