@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.common.clock import FrozenClock
 from bot.common.errors import Conflict, Forbidden
@@ -114,7 +114,17 @@ def test_a_reassigned_deal_leaves_the_old_owners_list() -> None:
 
 
 async def _stages(core: Core, person: Person) -> dict[str, tuple[str, int]]:
-    return {ref.title: (ref.stage, ref.version) for ref in await core.deals.refs(person)}
+    """What the person's list in memory says, once checked against the database."""
+    listed = {ref.title: (ref.stage, ref.version) for ref in await core.deals.refs(person)}
+    query = select(Deal.title, Deal.stage, Deal.version)
+    if person.role is Role.LEAD:
+        query = query.where(Deal.team_id == person.team_id)
+    else:
+        query = query.where(Deal.owner_id == person.id)
+    async with transaction(core.db) as session:
+        stored = {title: (stage, version) for title, stage, version in await session.execute(query)}
+    assert listed == stored
+    return listed
 
 
 async def test_every_kind_of_write_shows_in_the_lists_at_once(any_core: Core) -> None:
