@@ -5,15 +5,24 @@ from sqlalchemy import select
 
 from bot.common.clock import FrozenClock
 from bot.common.i18n import catalog
-from bot.db.models import User
+from bot.db.models import Deal, User
 from bot.db.session import transaction
 from bot.deals.service import Via
-from bot.people.service import Role
+from bot.people.service import Person, Role
 from bot.tg.jobs import send_followups, send_nudges
 from tests.conftest import Harness
 
 ru = catalog("ru")
 en = catalog("en")
+
+
+async def _stored(harness: Harness, owner: Person | None = None) -> list[tuple[str, str, str]]:
+    """The deals as the database holds them, (title, stage, status), not as a cache has them."""
+    query = select(Deal.title, Deal.stage, Deal.status).order_by(Deal.id)
+    if owner is not None:
+        query = query.where(Deal.owner_id == owner.id)
+    async with transaction(harness.core.db) as session:
+        return [(title, stage, status) for title, stage, status in await session.execute(query)]
 
 
 async def test_new_deal_in_one_line_with_amount_and_contact(harness: Harness) -> None:
@@ -44,17 +53,17 @@ async def test_amounts_in_the_forms_people_type(harness: Harness, typed: str, sh
 async def test_a_bad_amount_is_explained_and_nothing_is_created(
     harness: Harness, amount: str
 ) -> None:
-    person, anna = await harness.person()
+    _person, anna = await harness.person()
     replies = await anna.send(f"/new Ромашка, {amount}")
     assert [r.text for r in replies] == [ru("amount.invalid", value=amount)]
-    assert await harness.core.deals.refs(person) == []
+    assert await _stored(harness) == []
 
 
 async def test_an_overlong_title_is_refused_with_an_example(harness: Harness) -> None:
-    person, anna = await harness.person()
+    _person, anna = await harness.person()
     replies = await anna.send("/new " + "Я" * 4000)
     assert replies[-1].text.startswith("Название сделки — от 1 до 200 символов")
-    assert await harness.core.deals.refs(person) == []
+    assert await _stored(harness) == []
 
 
 async def test_markup_in_names_is_shown_literally(harness: Harness) -> None:
@@ -64,7 +73,7 @@ async def test_markup_in_names_is_shown_literally(harness: Harness) -> None:
 
 
 async def test_new_deal_dialog_with_skips_and_cancel(harness: Harness) -> None:
-    person, anna = await harness.person()
+    _person, anna = await harness.person()
     await anna.send("/new")
     await anna.send("Ромашка")
     await anna.click("Пропустить")
@@ -73,11 +82,11 @@ async def test_new_deal_dialog_with_skips_and_cancel(harness: Harness) -> None:
     assert "Ромашка" in replies[0].text and "150\u00a0000" in replies[0].text
     await anna.send("/new")
     assert (await anna.send("/cancel"))[-1].text == ru("common.cancelled")
-    assert len(await harness.core.deals.refs(person)) == 1
+    assert len(await _stored(harness)) == 1
 
 
 async def test_move_by_text_confirms_with_undo_and_asks_next_step(harness: Harness) -> None:
-    person, anna = await harness.person()
+    _person, anna = await harness.person()
     await anna.send("/new Ромашка")
     replies = await anna.send("ромашку в кп")
     assert replies[0].text.split("\n\n")[0] == "<b>Ромашка</b>: Новый лид → КП отправлено"
@@ -86,27 +95,26 @@ async def test_move_by_text_confirms_with_undo_and_asks_next_step(harness: Harne
     assert "Завтра" in replies[0].button_labels() and len(replies) == 1
     replies = await anna.send("позвонить завтра в 11")
     assert replies[-1].text == "📅 Ромашка: позвонить — 01.12 11:00"
-    (deal,) = await harness.core.deals.refs(person)
-    assert deal.stage == "offer"
+    assert [stage for _, stage, _ in await _stored(harness)] == ["offer"]
 
 
 async def test_undo_restores_the_stage(harness: Harness, clock: FrozenClock) -> None:
-    person, anna = await harness.person()
+    _person, anna = await harness.person()
     await anna.send("/new Ромашка")
     moved = (await anna.send("Ромашка → переговоры"))[0]
     replies = await anna.click("Отменить", moved)
     assert replies[-1].text.startswith("↩ Отменено: <b>Ромашка</b> снова на этапе «Новый лид»")
-    assert (await harness.core.deals.refs(person))[0].stage == "lead"
+    assert [stage for _, stage, _ in await _stored(harness)] == ["lead"]
 
 
 async def test_undo_after_ten_minutes_says_it_expired(harness: Harness, clock: FrozenClock) -> None:
-    person, anna = await harness.person()
+    _person, anna = await harness.person()
     await anna.send("/new Ромашка")
     moved = (await anna.send("Ромашка → переговоры"))[0]
     clock.advance(minutes=11)
     replies = await anna.click("Отменить", moved)
     assert replies[-1].text == ru("deal.undo_expired")
-    assert (await harness.core.deals.refs(person))[0].stage == "negotiation"
+    assert [stage for _, stage, _ in await _stored(harness)] == ["negotiation"]
 
 
 async def test_a_next_step_in_the_past_or_unreadable_is_asked_again(harness: Harness) -> None:
@@ -150,14 +158,13 @@ async def test_lost_by_text_asks_the_reason_then_a_comment(harness: Harness) -> 
 
 
 async def test_won_from_the_card_confirms_the_amount(harness: Harness) -> None:
-    person, anna = await harness.person()
+    _person, anna = await harness.person()
     await anna.send("/new Ромашка, 150 000")
     await anna.click("Выиграна")
     await anna.click("Другая сумма")
     replies = await anna.send("140 000")
     assert replies[0].text.startswith("🏆 <b>Ромашка</b> выиграна — 140\u00a0000\u00a0₽")
-    (deal,) = await harness.core.deals.refs(person)
-    assert deal.status == "won"
+    assert [status for _, _, status in await _stored(harness)] == ["won"]
 
 
 async def test_card_buttons_next_stage_note_and_quick_step(harness: Harness) -> None:
@@ -181,7 +188,32 @@ async def test_a_stale_card_button_tells_and_shows_the_current_deal(harness: Har
     replies = await anna.click("▶ Квалификация", card)
     assert replies[0].text == ru("deal.changed", title="Ромашка")
     assert "📍 Выявление потребностей" in replies[1].text
-    assert (await harness.core.deals.refs(person))[0].stage == "needs"
+    assert [stage for _, stage, _ in await _stored(harness)] == ["needs"]
+
+
+@pytest.mark.parametrize("button", ["Выиграна", "Проиграна", "Этап"])
+async def test_a_stale_card_asks_nothing_and_shows_the_current_deal(
+    harness: Harness, button: str
+) -> None:
+    person, anna = await harness.person()
+    card = (await anna.send("/new Ромашка"))[1]
+    deal_id = (await harness.core.deals.refs(person))[0].id
+    await harness.core.deals.move(person, deal_id, "needs", via=Via.TEXT)
+    replies = await anna.click(button, card)
+    assert replies[0].text == ru("deal.changed", title="Ромашка")
+    assert "📍 Выявление потребностей" in replies[1].text
+
+
+async def test_a_win_in_another_currency_shows_that_currency(harness: Harness) -> None:
+    person, anna = await harness.person()
+    await anna.send("/new Ромашка, 150 000")
+    await anna.click("Выиграна")
+    await anna.click("Другая сумма")
+    replies = await anna.send("$3,000")
+    assert replies[0].text.startswith("🏆 <b>Ромашка</b> выиграна — $3\u00a0000")
+    (deal,) = await harness.core.deals.refs(person)
+    card = await harness.core.deals.card(person, deal.id)
+    assert (card.status, card.amount, card.currency) == ("won", 3000, "USD")
 
 
 async def test_ambiguous_deal_asks_with_buttons_then_moves(harness: Harness) -> None:
@@ -208,7 +240,8 @@ async def test_someone_elses_deal_is_not_moved(harness: Harness) -> None:
     await anna.send("/new Ромашка")
     replies = await boris.send("Ромашка → договор")
     assert replies[-1].text == ru("deal.no_match", name="Ромашка")
-    assert await harness.core.deals.refs(boris_person) == []
+    assert await _stored(harness, boris_person) == []
+    assert await _stored(harness) == [("Ромашка", "lead", "open")]
 
 
 async def test_an_unknown_stage_offers_the_stages(harness: Harness) -> None:
@@ -269,7 +302,7 @@ async def test_a_lead_reassigns_and_the_new_owner_is_told(harness: Harness) -> N
     replies = await lead.click("Вера")
     assert replies[0].text == "👥 «Ромашка» теперь у Вера."
     assert vera.last_reply().text.startswith("👥 Вам передали сделку <b>Ромашка</b>")
-    assert [d.title for d in await harness.core.deals.refs(vera_person)] == ["Ромашка"]
+    assert [title for title, _, _ in await _stored(harness, vera_person)] == ["Ромашка"]
 
 
 async def test_morning_nudge_once_a_day(harness: Harness, clock: FrozenClock) -> None:

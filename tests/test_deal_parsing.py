@@ -10,8 +10,9 @@ import pytest
 from bot.common.amounts import parse_amount
 from bot.common.errors import Invalid
 from bot.config import PACKAGE_DEFAULTS
-from bot.deals.dates import parse_next_step
+from bot.deals.dates import in_days, parse_next_step
 from bot.deals.funnel import FunnelError, load_funnels
+from bot.deals.new_deal import NewDeal, from_answers, parse_new_line
 
 NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)  # Monday 10:00 in Moscow
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -79,6 +80,45 @@ def test_bad_next_steps_are_refused(text: str, key: str) -> None:
     with pytest.raises(Invalid) as error:
         parse_next_step(text, NOW, MOSCOW, "Шаг")
     assert error.value.key == key
+
+
+def test_a_quick_next_step_is_that_local_day_at_ten() -> None:
+    late_evening = datetime(2026, 11, 30, 21, 30, tzinfo=UTC)  # already Tuesday in Moscow
+    assert in_days(1, NOW, MOSCOW).strftime("%Y-%m-%d %H:%M") == "2026-12-01 10:00"
+    assert in_days(3, late_evening, MOSCOW).strftime("%Y-%m-%d %H:%M") == "2026-12-04 10:00"
+    assert in_days(1, NOW, MOSCOW).utcoffset() == MOSCOW.utcoffset(NOW)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Ромашка", NewDeal("Ромашка")),
+        (
+            "Ромашка ООО, 150 000, Иван Петров +7 999 123-45-67",
+            NewDeal("Ромашка ООО", Decimal("150000.00"), contact="Иван Петров +7 999 123-45-67"),
+        ),
+        ("Вектор, 1,5 млн", NewDeal("Вектор", Decimal("1500000.00"))),
+        ("Acme, $3,000, John", NewDeal("Acme", Decimal("3000.00"), "USD", contact="John")),
+        ("Глобус, +7 999 123-45-67", NewDeal("Глобус", contact="+7 999 123-45-67")),
+        ("Лютик, Анна, 200к", NewDeal("Лютик", Decimal("200000.00"), contact="Анна")),
+    ],
+)
+def test_the_new_one_liner_splits_title_amount_and_contact(line: str, expected: NewDeal) -> None:
+    assert parse_new_line(line) == expected
+
+
+def test_a_wrong_amount_in_the_one_liner_is_refused_not_taken_for_a_contact() -> None:
+    with pytest.raises(Invalid) as error:
+        parse_new_line("Ромашка, 150 попугаев")
+    assert error.value.key == "amount.invalid"
+
+
+def test_the_dialogs_client_answer_is_the_client_then_the_contact() -> None:
+    assert from_answers("Ромашка", "ООО Ромашка, Иван +7 999") == NewDeal(
+        "Ромашка", client="ООО Ромашка", contact="Иван +7 999"
+    )
+    assert from_answers("Ромашка", "Иван") == NewDeal("Ромашка", client="Иван")
+    assert from_answers("Ромашка", None, Decimal(5), "EUR") == NewDeal("Ромашка", Decimal(5), "EUR")
 
 
 def test_the_shipped_funnel_follows_the_article() -> None:

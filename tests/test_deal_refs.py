@@ -1,33 +1,28 @@
 """The in-memory deal lists for matching: kept current by every write, never trusted blindly."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from bot.common.clock import FrozenClock
 from bot.common.errors import Conflict, Forbidden
 from bot.common.i18n import catalog
 from bot.container import Core
 from bot.db.models import Deal
 from bot.db.session import transaction
 from bot.deals.matching import DealRef
-from bot.deals.refs import PRUNE_ABOVE, RefsCache
 from bot.deals.service import Via
-from bot.deals.store import Scope
+from bot.deals.store import MAX_LISTS, DealLists, Scope
 from bot.people.service import Person, Role
 from tests.conftest import Harness
 
 ru = catalog("ru")
 
 
-class Ticks:
-    """A monotonic clock moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+def _clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 11, 30, 7, 0, tzinfo=UTC))
 
 
 def _ref(deal_id: int, stage: str = "lead", version: int = 1) -> DealRef:
@@ -49,30 +44,39 @@ def test_a_scope_is_everyone_for_an_admin_the_team_for_a_lead_own_deals_for_a_ma
     assert not teamless_lead.holds(1, None) and not teamless_lead.holds(7, 3)
 
 
-def test_a_list_expires_after_its_time() -> None:
-    ticks = Ticks()
-    cache = RefsCache(ttl=10, clock=ticks)
+def test_a_list_expires_after_its_time_on_the_injected_clock() -> None:
+    clock = _clock()
+    cache = DealLists(clock)
     scope = Scope(owner_id=7)
     cache.put(scope, [_ref(1)], cache.generation)
     assert cache.get(scope) == [_ref(1)]
-    ticks.now += 9.9
+    clock.advance(seconds=9.9)
     assert cache.get(scope) == [_ref(1)]
-    ticks.now += 0.1
+    clock.advance(seconds=0.1)
     assert cache.get(scope) is None
 
 
 def test_expired_lists_are_swept_out_once_there_are_many() -> None:
-    ticks = Ticks()
-    cache = RefsCache(ttl=10, clock=ticks)
-    for owner in range(PRUNE_ABOVE):
+    clock = _clock()
+    cache = DealLists(clock)
+    for owner in range(MAX_LISTS):
         cache.put(Scope(owner_id=owner), [_ref(owner)], cache.generation)
-    ticks.now += 10
+    clock.advance(seconds=10)
     cache.put(Scope(owner_id=-1), [_ref(1)], cache.generation)
     assert len(cache) == 1 and cache.get(Scope(owner_id=-1)) == [_ref(1)]
 
 
+def test_the_lists_are_bounded_the_oldest_go_first() -> None:
+    cache = DealLists(_clock(), limit=3)
+    for owner in range(5):
+        cache.put(Scope(owner_id=owner), [_ref(owner)], cache.generation)
+    assert len(cache) == 3
+    assert cache.get(Scope(owner_id=0)) is None and cache.get(Scope(owner_id=1)) is None
+    assert cache.get(Scope(owner_id=4)) == [_ref(4)]
+
+
 def test_a_list_read_while_a_deal_was_written_is_not_kept() -> None:
-    cache = RefsCache()
+    cache = DealLists(_clock())
     scope = Scope(owner_id=7)
     generation = cache.generation  # the read starts...
     cache.changed(_ref(1, "needs", 2), owner_id=7, team_id=3)  # ...a write lands meanwhile...
@@ -81,7 +85,7 @@ def test_a_list_read_while_a_deal_was_written_is_not_kept() -> None:
 
 
 def test_a_write_updates_the_lists_holding_the_deal_and_drops_those_missing_it() -> None:
-    cache = RefsCache()
+    cache = DealLists(_clock())
     own, team, other = Scope(owner_id=7), Scope(team_id=3), Scope(owner_id=8)
     everyone = Scope(everyone=True)
     for scope in (own, team, everyone):
@@ -100,7 +104,7 @@ def test_a_write_updates_the_lists_holding_the_deal_and_drops_those_missing_it()
 
 
 def test_a_reassigned_deal_leaves_the_old_owners_list() -> None:
-    cache = RefsCache()
+    cache = DealLists(_clock())
     cache.put(Scope(owner_id=7), [_ref(1)], cache.generation)
     cache.changed(_ref(1, version=2), owner_id=8, team_id=3)
     assert cache.get(Scope(owner_id=7)) is None
@@ -110,7 +114,17 @@ def test_a_reassigned_deal_leaves_the_old_owners_list() -> None:
 
 
 async def _stages(core: Core, person: Person) -> dict[str, tuple[str, int]]:
-    return {ref.title: (ref.stage, ref.version) for ref in await core.deals.refs(person)}
+    """What the person's list in memory says, once checked against the database."""
+    listed = {ref.title: (ref.stage, ref.version) for ref in await core.deals.refs(person)}
+    query = select(Deal.title, Deal.stage, Deal.version)
+    if person.role is Role.LEAD:
+        query = query.where(Deal.team_id == person.team_id)
+    else:
+        query = query.where(Deal.owner_id == person.id)
+    async with transaction(core.db) as session:
+        stored = {title: (stage, version) for title, stage, version in await session.execute(query)}
+    assert listed == stored
+    return listed
 
 
 async def test_every_kind_of_write_shows_in_the_lists_at_once(any_core: Core) -> None:

@@ -1,8 +1,11 @@
 """DealsService on SQLite and PostgreSQL: moves, history, access, undo, conflicts, schedules."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -10,9 +13,9 @@ from sqlalchemy import func, select
 from bot.common.clock import FrozenClock
 from bot.common.errors import Conflict, Forbidden, Invalid
 from bot.container import Core
-from bot.db.models import StageTransition
+from bot.db.models import Deal, StageTransition
 from bot.db.session import transaction
-from bot.deals.service import Via
+from bot.deals.service import Ask, MoveResult, Question, Via
 from bot.people.service import Person, Role
 
 
@@ -218,3 +221,179 @@ async def test_history_counts_stay_one_per_move(any_core: Core) -> None:
     async with transaction(any_core.db) as session:
         count = await session.scalar(select(func.count()).select_from(StageTransition))
     assert count == 5
+
+
+# --- the rules the Telegram handlers used to hold ------------------------------------------
+
+
+async def _stored(core: Core, deal_id: int) -> tuple[Any, ...]:
+    """The deal as the database holds it (not as any list in memory has it)."""
+    async with transaction(core.db) as session:
+        row = (
+            await session.execute(
+                select(Deal.stage, Deal.status, Deal.amount, Deal.currency, Deal.version).where(
+                    Deal.id == deal_id
+                )
+            )
+        ).one()
+    return tuple(row)
+
+
+Stale = Callable[[Core, Any, int, int], Awaitable[object]]
+STALE_ACTIONS: dict[str, Stale] = {
+    "win": lambda core, who, deal, v: core.deals.win(who, deal, via=Via.BUTTON, expected_version=v),
+    "win at another amount": lambda core, who, deal, v: core.deals.win(
+        who, deal, via=Via.TEXT, expected_version=v, amount=Decimal(5), currency="USD"
+    ),
+    "loss": lambda core, who, deal, v: core.deals.lose(
+        who, deal, "price", via=Via.BUTTON, expected_version=v
+    ),
+    "stage picked": lambda core, who, deal, v: core.deals.request_move(
+        who, deal, "offer", via=Via.BUTTON, expected_version=v
+    ),
+    "next stage": lambda core, who, deal, v: core.deals.move_next(
+        who, deal, via=Via.BUTTON, expected_version=v
+    ),
+    "the stage list, the win and loss questions": lambda core, who, deal, v: core.deals.as_shown(
+        who, deal, v
+    ),
+}
+
+
+@pytest.mark.parametrize("action", STALE_ACTIONS)
+async def test_a_stale_version_is_refused_by_every_way_in(any_core: Core, action: str) -> None:
+    _, lead, anna, _ = await _team(any_core)
+    deal = await any_core.deals.create(anna, "Ромашка", amount=Decimal(100))
+    await any_core.deals.move(lead, deal.id, "needs", via=Via.BUTTON)  # the card is now stale
+    before = await _stored(any_core, deal.id)
+    with pytest.raises(Conflict) as error:
+        await STALE_ACTIONS[action](any_core, anna, deal.id, deal.version)
+    assert (error.value.key, error.value.params) == ("deal.changed", {"title": "Ромашка"})
+    assert await _stored(any_core, deal.id) == before
+    assert len(await _history(any_core, deal.id)) == 2
+
+
+@pytest.mark.parametrize("action", STALE_ACTIONS)
+async def test_someone_elses_deal_is_refused_by_every_way_in(any_core: Core, action: str) -> None:
+    _, _, anna, boris = await _team(any_core)
+    deal = await any_core.deals.create(anna, "Ромашка")
+    with pytest.raises(Forbidden):
+        await STALE_ACTIONS[action](any_core, boris, deal.id, deal.version)
+    assert await _stored(any_core, deal.id) == ("lead", "open", None, "RUB", 1)
+
+
+async def test_a_stale_undo_is_refused_and_changes_nothing(any_core: Core) -> None:
+    _, lead, anna, _ = await _team(any_core)
+    deal = await any_core.deals.create(anna, "Ромашка")
+    won = await any_core.deals.win(anna, deal.id, via=Via.BUTTON, expected_version=deal.version)
+    await any_core.deals.move(lead, deal.id, "negotiation", via=Via.BUTTON)  # reopened meanwhile
+    before = await _stored(any_core, deal.id)
+    with pytest.raises(Invalid) as error:
+        await any_core.deals.undo(anna, won.transition_id)
+    assert error.value.key == "deal.undo_expired"
+    assert await _stored(any_core, deal.id) == before
+    assert [to for _, to, _ in await _history(any_core, deal.id)] == ["lead", "paid", "negotiation"]
+
+
+async def test_a_loss_asks_its_reason_and_a_win_its_amount_before_anything_changes(
+    any_core: Core,
+) -> None:
+    _, _, anna, _ = await _team(any_core)
+    deal = await any_core.deals.create(anna, "Ромашка")
+    deals = any_core.deals
+    lost = await deals.request_move(anna, deal.id, "lost", via=Via.TEXT, expected_version=1)
+    won = await deals.request_move(anna, deal.id, "paid", via=Via.TEXT, expected_version=1)
+    assert isinstance(lost, Ask) and lost.question is Question.LOST_REASON
+    assert isinstance(won, Ask) and won.question is Question.WIN_AMOUNT
+    assert await _stored(any_core, deal.id) == ("lead", "open", None, "RUB", 1)
+    moved = await deals.request_move(anna, deal.id, "needs", via=Via.TEXT, expected_version=1)
+    assert isinstance(moved, MoveResult) and moved.deal.stage == "needs"
+    last = await deals.move_next(anna, deal.id, via=Via.BUTTON, expected_version=2)
+    assert isinstance(last, MoveResult) and (last.from_stage, last.to_stage) == (
+        "needs",
+        "presentation",
+    )
+
+
+async def test_the_stage_before_the_win_asks_the_amount_and_a_lost_deal_has_no_next(
+    any_core: Core,
+) -> None:
+    _, _, anna, _ = await _team(any_core)
+    deal = await any_core.deals.create(anna, "Ромашка")
+    contract = await any_core.deals.move(anna, deal.id, "contract", via=Via.TEXT)
+    version = contract.deal.version
+    asked = await any_core.deals.move_next(anna, deal.id, via=Via.BUTTON, expected_version=version)
+    assert isinstance(asked, Ask) and asked.question is Question.WIN_AMOUNT
+    lost = await any_core.deals.lose(
+        anna, deal.id, "price", via=Via.BUTTON, expected_version=version
+    )
+    with pytest.raises(Invalid) as error:
+        await any_core.deals.move_next(
+            anna, deal.id, via=Via.BUTTON, expected_version=lost.deal.version
+        )
+    assert error.value.key == "deal.no_next_stage"
+
+
+async def test_a_win_in_another_currency_is_one_change(any_core: Core) -> None:
+    _, _, anna, _ = await _team(any_core)
+    deal = await any_core.deals.create(anna, "Ромашка", amount=Decimal(150000))
+    won = await any_core.deals.win(
+        anna, deal.id, via=Via.TEXT, expected_version=deal.version,
+        amount=Decimal(3000), currency="USD",
+    )  # fmt: skip
+    assert (won.deal.amount, won.deal.currency) == (Decimal("3000.00"), "USD")
+    # one UPDATE: the version went up once, and the move is one history row
+    assert await _stored(any_core, deal.id) == ("paid", "won", Decimal("3000.00"), "USD", 2)
+    assert await _history(any_core, deal.id) == [(None, "lead", "create"), ("lead", "paid", "text")]
+
+
+async def test_a_loss_with_an_unknown_reason_is_refused_and_changes_nothing(
+    any_core: Core,
+) -> None:
+    _, _, anna, _ = await _team(any_core)
+    deal = await any_core.deals.create(anna, "Ромашка")
+    with pytest.raises(Invalid) as error:
+        await any_core.deals.lose(anna, deal.id, "weather", via=Via.BUTTON, expected_version=1)
+    assert error.value.key == "deal.lost_reason_required"
+    assert await _stored(any_core, deal.id) == ("lead", "open", None, "RUB", 1)
+
+
+async def test_quick_and_typed_next_steps_and_later(any_core: Core, clock: FrozenClock) -> None:
+    _, _, anna, boris = await _team(any_core)
+    deal = await any_core.deals.create(anna, "Ромашка")
+    moscow = ZoneInfo("Europe/Moscow")
+    quick = await any_core.deals.next_step_in(anna, deal.id, 3, "Связаться")
+    assert quick.next_step_due is not None and quick.next_step_text == "Связаться"
+    assert quick.next_step_due.astimezone(moscow).strftime("%d.%m %H:%M") == "03.12 10:00"
+    typed = await any_core.deals.plan_next_step(anna, deal.id, "завтра в 11", "Связаться")
+    assert typed.next_step_due is not None and typed.next_step_text == "Связаться"
+    assert typed.next_step_due.astimezone(moscow).strftime("%d.%m %H:%M") == "01.12 11:00"
+    later = await any_core.deals.snooze_next_step(anna, deal.id)
+    assert (later.next_step_text, later.next_step_due) == (
+        "Связаться",
+        clock() + timedelta(hours=2),
+    )
+    with pytest.raises(Invalid):
+        await any_core.deals.plan_next_step(anna, deal.id, "купить слона", "Связаться")
+    for refused in (
+        any_core.deals.next_step_in(boris, deal.id, 1, "x"),
+        any_core.deals.snooze_next_step(boris, deal.id),
+        any_core.deals.plan_next_step(boris, deal.id, "завтра", "x"),
+    ):
+        with pytest.raises(Forbidden):
+            await refused
+
+
+async def test_reassign_choices_are_the_teams_people_but_the_owner(any_core: Core) -> None:
+    admin, lead, anna, _ = await _team(any_core)
+    deal = await any_core.deals.create(anna, "Ромашка")
+    choice = await any_core.deals.reassign_choices(lead, deal.id)
+    assert choice.deal.id == deal.id
+    assert [p.name for p in choice.people] == ["Лида"]
+    with pytest.raises(Forbidden) as error:
+        await any_core.deals.reassign_choices(anna, deal.id)
+    assert error.value.key == "deal.reassign_forbidden"
+    assert [o.name for o in await any_core.deals.owners(admin)] == [
+        "Админ", "Анна", "Борис", "Лида",
+    ]  # fmt: skip
+    assert [o.name for o in await any_core.deals.owners(lead)] == ["Анна", "Лида"]

@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import (
 
 from bot.db.sqlite_inline import connect_inline
 
+Session = AsyncSession  # what a service hands its store, so services need not import SQLAlchemy
+SessionFactory = async_sessionmaker[AsyncSession]
+
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the engine; on SQLite turn on WAL, foreign keys and a busy timeout."""

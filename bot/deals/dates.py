@@ -107,6 +107,12 @@ def parse_next_step(raw: str, now: datetime, tz: ZoneInfo, default_text: str) ->
     return NextStep(action, due_local.astimezone(ZoneInfo("UTC")))
 
 
+def in_days(days: int, now: datetime, tz: ZoneInfo) -> datetime:
+    """A quick next step («tomorrow», «in 3 days»): that local day, at the usual hour."""
+    local_day = now.astimezone(tz).date() + timedelta(days=days)
+    return datetime.combine(local_day, DEFAULT_TIME, tz)
+
+
 def _find_day(lowered: str, today: date, spans: list[tuple[int, int]]) -> date | None:
     for word_match in _WORD.finditer(lowered):
         word = word_match[0]

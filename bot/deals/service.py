@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from enum import Enum
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import Select, delete, desc, event, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.common.clock import Clock
 from bot.common.errors import Conflict, Forbidden, Invalid, NotFound
-from bot.db.models import Client, Deal, Note, StageTransition, Team, User
-from bot.db.session import reading, transaction
-from bot.deals import store as rows
+from bot.db.session import Session, SessionFactory, reading, transaction
+from bot.deals import store
+from bot.deals.dates import in_days, parse_next_step
 from bot.deals.funnel import Funnel, FunnelConfig
 from bot.deals.matching import DealRef
-from bot.deals.refs import RefsCache
-from bot.deals.store import DealRow, Scope
+from bot.deals.store import DealLists, DealRow, Scope
 from bot.deals.team_funnels import team_funnel
-from bot.people.service import Person, Role, person_of
+from bot.people.service import Person, Role
 
 MAX_TITLE = 200
 MAX_NOTE = 3000
 MAX_CONTACT = 200
 RECENT_CLOSED_DAYS = 90
 PAGE_SIZE = 8
+SNOOZE = timedelta(hours=2)  # «later» on the "how did it go?" question
 
 
 class Via:
@@ -97,6 +95,35 @@ class MoveResult:
     needs_next_step: bool
 
 
+class Question(Enum):
+    """What a move asks before it is made."""
+
+    LOST_REASON = "lost_reason"  # a loss needs its reason
+    WIN_AMOUNT = "win_amount"  # a win confirms (or corrects) the amount
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """A move not made yet: the person answers `question` about `deal` first."""
+
+    deal: DealView
+    question: Question
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReassignChoice:
+    """A deal and the people it may be given to."""
+
+    deal: DealView
+    people: tuple[Owner, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class DealPage:
     deals: tuple[DealView, ...]
@@ -119,11 +146,16 @@ class Nudge:
 
 
 class DealsService:
-    """Create, see and move deals. Access: a manager their own, a lead the team's, an admin all."""
+    """Create, see and move deals. Access: a manager their own, a lead the team's, an admin all.
+
+    Every change that a person makes from a deal shown to them (a button, a typed move)
+    carries the version they saw, and is refused with Conflict when the deal changed
+    since: one check, in `_checked`, for every way in.
+    """
 
     def __init__(
         self,
-        db: async_sessionmaker[AsyncSession],
+        db: SessionFactory,
         funnels: FunnelConfig,
         *,
         clock: Clock,
@@ -135,7 +167,7 @@ class DealsService:
         self._clock = clock
         self._tz = tz
         self._undo_window = undo_window
-        self._refs = RefsCache()
+        self._lists = DealLists(clock)
 
     # --- creating and reading ---------------------------------------------------------
 
@@ -156,92 +188,86 @@ class DealsService:
         now = self._clock()
         async with transaction(self._db) as session:
             funnel = await team_funnel(session, self.funnels, actor.team_id)
-            client_row = None
+            client_id = None
             if client or contact or phone:
-                client_row = Client(
-                    name=_clean(client or title, 300, "deal.bad_client"),
-                    contact=_optional(contact, MAX_CONTACT),
-                    phone=_optional(phone, 50),
-                    created_at=now,
-                )
-                session.add(client_row)
-                await session.flush()
-            deal = Deal(
-                title=title,
-                client_id=client_row.id if client_row else None,
-                owner_id=actor.id,
-                team_id=actor.team_id,
-                funnel=funnel.key,
-                stage=funnel.first.key,
-                status="open",
-                amount=amount,
-                currency=currency,
+                client_id = await store.add_client(
+                    session, name=_clean(client or title, 300, "deal.bad_client"),
+                    contact=_optional(contact, MAX_CONTACT), phone=_optional(phone, 50), at=now,
+                )  # fmt: skip
+            deal_id = await store.add_deal(
+                session, title=title, client_id=client_id, owner_id=actor.id,
+                team_id=actor.team_id, funnel=funnel.key, stage=funnel.first.key, status="open",
+                amount=amount, currency=currency,
                 next_step_text=next_step[0] if next_step else None,
                 next_step_due=next_step[1] if next_step else None,
-                created_at=now,
-                updated_at=now,
-                stage_changed_at=now,
-            )
-            session.add(deal)
-            await session.flush()
-            await rows.add_transition(
-                session, deal_id=deal.id, from_stage=None, to_stage=deal.stage, at=now,
+                created_at=now, updated_at=now, stage_changed_at=now, version=1,
+            )  # fmt: skip
+            await store.add_transition(
+                session, deal_id=deal_id, from_stage=None, to_stage=funnel.first.key, at=now,
                 by_id=actor.id, via=Via.CREATE,
             )  # fmt: skip
-            row = await rows.read(session, deal.id)
+            row = await store.read(session, deal_id)
             assert row is not None
             view = self._view(row, now)
         return self._written(view)
 
     async def refs(self, actor: Person) -> list[DealRef]:
-        """The deals this person may change, for matching text commands (see deal_refs)."""
+        """The deals this person may change, for matching text commands (see DealLists)."""
         scope = Scope.of(actor)
-        cached = self._refs.get(scope)
+        cached = self._lists.get(scope)
         if cached is not None:
             return cached
-        generation = self._refs.generation
-        params: dict[str, object] = {"since": self._clock() - timedelta(days=RECENT_CLOSED_DAYS)}
-        if scope.everyone:
-            query = rows.REFS_ALL
-        elif scope.owner_id is not None:
-            query, params["owner_id"] = rows.REFS_OF_OWNER, scope.owner_id
-        else:
-            query, params["team_id"] = rows.REFS_OF_TEAM, scope.team_id
+        since = self._clock() - timedelta(days=RECENT_CLOSED_DAYS)
         async with reading(self._db) as connection:
-            result = await connection.execute(query, params)
-        refs = [DealRef(*row) for row in result]
-        self._refs.put(scope, refs, generation)
-        return refs
+            return await self._lists.load(connection, scope, since)
 
     def forget_refs(self) -> None:
-        """Deals were written behind this service's back (an import): read them afresh."""
-        self._refs.clear()
+        """Deals were written behind this service's back (an import): read them afresh.
+
+        This clears the lists of this process only. Another process (the bot, when the
+        import ran from the command line) sees the change once its lists expire, ten
+        seconds at most (store.LISTS_TTL); until then a move there on a changed deal is
+        refused as stale and its lists are read anew.
+        """
+        self._lists.forget()
 
     def _written(self, view: DealView) -> DealView:
         """After a commit: the lists for matching learn the deal as it is now."""
-        self._refs.changed(view.ref, view.owner_id, view.team_id)
+        self._lists.changed(view.ref, view.owner_id, view.team_id)
         return view
+
+    @contextmanager
+    def _fresh_after_conflict(self) -> Iterator[None]:
+        try:
+            yield
+        except Conflict:
+            self._lists.forget()  # what this person saw was stale: let them see it afresh
+            raise
 
     async def card(self, actor: Person, deal_id: int) -> DealView:
         async with transaction(self._db) as session:
             return await self.card_in(session, actor, deal_id)
 
-    async def card_in(self, session: AsyncSession, actor: Person, deal_id: int) -> DealView:
+    async def card_in(self, session: Session, actor: Person, deal_id: int) -> DealView:
         """The card inside a caller's transaction (SQLite runs one connection at a time)."""
         row = await self._row(session, actor, deal_id)
         notes = await self._notes(session, deal_id)
         return replace(self._view(row, self._clock()), notes=notes)
+
+    async def as_shown(self, actor: Person, deal_id: int, expected_version: int) -> DealView:
+        """The deal, if it is still as the person saw it (a button asking before it changes)."""
+        with self._fresh_after_conflict():
+            async with transaction(self._db) as session:
+                row = _checked(await self._row(session, actor, deal_id), expected_version)
+                return self._view(row, self._clock())
 
     async def list_open(
         self, actor: Person, *, owner_id: int | None = None, offset: int = 0, limit: int = PAGE_SIZE
     ) -> DealPage:
         """Open deals grouped by stage (funnel order), longest in stage first."""
         now = self._clock()
-        query = Scope.of(actor).where(rows.VIEW.where(rows.DEALS.c.status == "open"))
-        if owner_id is not None:
-            query = query.where(rows.DEALS.c.owner_id == owner_id)
         async with transaction(self._db) as session:
-            found = (await session.execute(query)).mappings().all()
+            found = await store.open_deals(session, Scope.of(actor), owner_id)
         views = [self._view(row, now) for row in found]
         views.sort(key=lambda v: (self._order(v), v.stage_changed_at))
         return DealPage(tuple(views[offset : offset + limit]), len(views), offset)
@@ -250,17 +276,87 @@ class DealsService:
         funnel = self.funnels.funnel(view.funnel)
         return (view.funnel, funnel.stage(view.stage).order if funnel.has_stage(view.stage) else 0)
 
-    async def owners(self, actor: Person) -> list[tuple[int, str]]:
+    async def owners(self, actor: Person) -> list[Owner]:
         """People whose deals this person sees (for the lead's filter)."""
         if actor.role is Role.MANAGER:
-            return [(actor.id, actor.name)]
-        query = select(User.id, User.name).where(User.active.is_(True)).order_by(User.name)
-        if actor.role is Role.LEAD:
-            query = query.where(User.team_id == actor.team_id)
+            return [Owner(actor.id, actor.name)]
         async with transaction(self._db) as session:
-            return [(row[0], row[1]) for row in await session.execute(query)]
+            found = await store.people(
+                session, everyone=actor.role is not Role.LEAD, team_id=actor.team_id, by_name=True
+            )
+        return [Owner(person.id, person.name) for person in found]
 
     # --- moving -----------------------------------------------------------------------
+
+    async def request_move(
+        self, actor: Person, deal_id: int, to_stage: str, *, via: str, expected_version: int
+    ) -> MoveResult | Ask:
+        """The one way a person moves a deal they saw: a loss asks its reason, a win its amount.
+
+        Refused (Conflict) when the deal changed since `expected_version` was read.
+        """
+        with self._fresh_after_conflict():
+            async with transaction(self._db) as session:
+                row = await self._row(session, actor, deal_id, for_update=True)
+                row = _checked(row, expected_version)
+                return await self._request(session, actor, row, to_stage, via=via)
+
+    async def move_next(
+        self, actor: Person, deal_id: int, *, via: str, expected_version: int
+    ) -> MoveResult | Ask:
+        """To the stage after the deal's own (the card's ▶ button)."""
+        with self._fresh_after_conflict():
+            async with transaction(self._db) as session:
+                row = await self._row(session, actor, deal_id, for_update=True)
+                following = self.funnels.funnel(row.funnel).next_stage(row.stage)
+                if following is None:
+                    raise Invalid("deal.no_next_stage", title=row.title)
+                row = _checked(row, expected_version)
+                return await self._request(session, actor, row, following.key, via=via)
+
+    async def _request(
+        self, session: Session, actor: Person, row: DealRow, to_stage: str, *, via: str
+    ) -> MoveResult | Ask:
+        funnel = self.funnels.funnel(row.funnel)
+        if not funnel.has_stage(to_stage):
+            raise Invalid("deal.unknown_stage", stage=to_stage)
+        target = funnel.stage(to_stage)
+        if target.lost:
+            return Ask(self._view(row, self._clock()), Question.LOST_REASON)
+        if target.won and target.key == funnel.won_stage.key and row.status == "open":
+            return Ask(self._view(row, self._clock()), Question.WIN_AMOUNT)
+        return await self._apply(session, actor, row, to_stage, via=via)
+
+    async def win(
+        self,
+        actor: Person,
+        deal_id: int,
+        *,
+        via: str,
+        expected_version: int,
+        amount: Decimal | None = None,
+        currency: str | None = None,
+    ) -> MoveResult:
+        """Close as won, at the deal's amount or at `amount` in `currency`: one write."""
+        with self._fresh_after_conflict():
+            async with transaction(self._db) as session:
+                row = await self._row(session, actor, deal_id, for_update=True)
+                row = _checked(row, expected_version)
+                won = self.funnels.funnel(row.funnel).won_stage.key
+                return await self._apply(
+                    session, actor, row, won, via=via, amount=amount, currency=currency
+                )
+
+    async def lose(
+        self, actor: Person, deal_id: int, reason: str, *, via: str, expected_version: int
+    ) -> MoveResult:
+        """Close as lost for `reason` (a key of the funnel file's reasons)."""
+        with self._fresh_after_conflict():
+            async with transaction(self._db) as session:
+                row = await self._row(session, actor, deal_id, for_update=True)
+                row = _checked(row, expected_version)
+                lost = self.funnels.funnel(row.funnel).lost_stage.key
+                return await self._apply(session, actor, row, lost, via=via, lost_reason=reason)
 
     async def move(
         self,
@@ -274,20 +370,18 @@ class DealsService:
         comment: str | None = None,
         amount: Decimal | None = None,
     ) -> MoveResult:
-        """Move a deal; refuses when someone changed it since `expected_version` was read."""
-        try:
+        """Move a deal straight (no question asked); refused when it changed since
+        `expected_version` was read."""
+        with self._fresh_after_conflict():
             async with transaction(self._db) as session:
                 return await self.move_in(
                     session, actor, deal_id, to_stage, via=via, expected_version=expected_version,
                     lost_reason=lost_reason, comment=comment, amount=amount,
                 )  # fmt: skip
-        except Conflict:
-            self._refs.clear()  # what this person saw was stale: let them see it afresh
-            raise
 
     async def move_in(
         self,
-        session: AsyncSession,
+        session: Session,
         actor: Person,
         deal_id: int,
         to_stage: str,
@@ -302,17 +396,36 @@ class DealsService:
 
         The lists for matching learn of it when, and only if, the transaction commits.
         """
-        now = self._clock()
         row = await self._row(session, actor, deal_id, for_update=True)
-        if expected_version is not None and row["version"] != expected_version:
-            raise Conflict("deal.changed", title=row["title"])
-        funnel = self.funnels.funnel(row["funnel"])
+        if expected_version is not None:
+            row = _checked(row, expected_version)
+        return await self._apply(
+            session, actor, row, to_stage, via=via, lost_reason=lost_reason, comment=comment,
+            amount=amount,
+        )  # fmt: skip
+
+    async def _apply(
+        self,
+        session: Session,
+        actor: Person,
+        row: DealRow,
+        to_stage: str,
+        *,
+        via: str,
+        lost_reason: str | None = None,
+        comment: str | None = None,
+        amount: Decimal | None = None,
+        currency: str | None = None,
+    ) -> MoveResult:
+        """Write the move of a deal read (and checked) in this transaction, and its history."""
+        now = self._clock()
+        funnel = self.funnels.funnel(row.funnel)
         if not funnel.has_stage(to_stage):
             raise Invalid("deal.unknown_stage", stage=to_stage)
         target = funnel.stage(to_stage)
-        source = row["stage"]
+        source = row.stage
         if to_stage == source:
-            raise Invalid("deal.same_stage", title=row["title"], stage=to_stage)
+            raise Invalid("deal.same_stage", title=row.title, stage=to_stage)
         if target.lost and (not lost_reason or not self.funnels.lost_reason(lost_reason)):
             raise Invalid("deal.lost_reason_required")
         reason = lost_reason if target.lost else None
@@ -322,50 +435,50 @@ class DealsService:
         }  # fmt: skip
         if amount is not None:
             changes["amount"] = amount
-        row = await rows.write(session, row, **changes)
-        transition_id = await rows.add_transition(
-            session, deal_id=deal_id, from_stage=source, to_stage=to_stage, at=now,
+        if currency is not None:
+            changes["currency"] = currency
+        row = await store.write(session, row, **changes)
+        transition_id = await store.add_transition(
+            session, deal_id=row.id, from_stage=source, to_stage=to_stage, at=now,
             by_id=actor.id, via=via, comment=_optional(comment, MAX_NOTE), lost_reason=reason,
         )  # fmt: skip
         view = self._view(row, now)
-        event.listen(session.sync_session, "after_commit", lambda _: self._written(view), once=True)
+        store.after_commit(
+            session, lambda: self._lists.changed(view.ref, view.owner_id, view.team_id)
+        )
         forward = funnel.is_forward(source, to_stage)
         return MoveResult(
             view, source, to_stage, transition_id, forward, forward and target.needs_next_step
         )
 
     async def undo(self, actor: Person, transition_id: int) -> DealView:
-        """Take back a move made in the last minutes, as if it never happened."""
+        """Take back a move made in the last minutes, as if it never happened.
+
+        Only the deal's latest move, and only while the deal still stands where it put it:
+        an undo button under an older move is refused (deal.undo_expired).
+        """
         now = self._clock()
         async with transaction(self._db) as session:
-            transition = await session.get(StageTransition, transition_id)
+            transition = await store.transition(session, transition_id)
             if transition is None or transition.from_stage is None:
                 raise Invalid("deal.undo_expired")
             row = await self._row(session, actor, transition.deal_id, for_update=True)
-            history = (
-                select(StageTransition.id, StageTransition.at, StageTransition.lost_reason)
-                .where(StageTransition.deal_id == row["id"])
-                .order_by(desc(StageTransition.at), desc(StageTransition.id))
-                .limit(2)
-            )
-            latest = (await session.execute(history)).all()
+            latest = await store.latest_transitions(session, row.id, 2)
             if (
                 latest[0].id != transition.id
                 or now - transition.at > self._undo_window
-                or row["stage"] != transition.to_stage
+                or row.stage != transition.to_stage
             ):
                 raise Invalid("deal.undo_expired")
-            funnel = self.funnels.funnel(row["funnel"])
+            funnel = self.funnels.funnel(row.funnel)
             stage = transition.from_stage
             previous = latest[1] if len(latest) > 1 else None  # the move that led to `stage`
-            row = await rows.write(
+            row = await store.write(
                 session, row, stage=stage, status=funnel.status_of(stage),
                 lost_reason=previous.lost_reason if previous and funnel.stage(stage).lost else None,
-                stage_changed_at=previous.at if previous else row["created_at"], updated_at=now,
+                stage_changed_at=previous.at if previous else row.created_at, updated_at=now,
             )  # fmt: skip
-            await session.execute(
-                delete(StageTransition).where(StageTransition.id == transition.id)
-            )
+            await store.delete_transition(session, transition.id)
             view = self._view(row, now)
         return self._written(view)
 
@@ -377,9 +490,34 @@ class DealsService:
         now = self._clock()
         async with transaction(self._db) as session:
             row = await self._row(session, actor, deal_id)
-            row = await rows.write(
+            row = await store.write(
                 session, row, next_step_text=_optional(text, 500) if due else None,
                 next_step_due=due, followup_asked_for=None, updated_at=now,
+            )  # fmt: skip
+            view = self._view(row, now)
+        return self._written(view)
+
+    async def plan_next_step(
+        self, actor: Person, deal_id: int, words: str, default_text: str
+    ) -> DealView:
+        """A next step as typed («позвонить завтра в 11»); `default_text` when only a time is."""
+        parsed = parse_next_step(words, self._clock(), self._tz, default_text)
+        return await self.set_next_step(actor, deal_id, parsed.text, parsed.due)
+
+    async def next_step_in(self, actor: Person, deal_id: int, days: int, text: str) -> DealView:
+        """A quick next step: `days` from today, at the usual hour (dates.DEFAULT_TIME)."""
+        return await self.set_next_step(
+            actor, deal_id, text, in_days(days, self._clock(), self._tz)
+        )
+
+    async def snooze_next_step(self, actor: Person, deal_id: int) -> DealView:
+        """«Later» to "how did it go?": the same step, asked about again in SNOOZE."""
+        now = self._clock()
+        async with transaction(self._db) as session:
+            row = await self._row(session, actor, deal_id)
+            row = await store.write(
+                session, row, next_step_text=row.next_step_text, next_step_due=now + SNOOZE,
+                followup_asked_for=None, updated_at=now,
             )  # fmt: skip
             view = self._view(row, now)
         return self._written(view)
@@ -389,8 +527,9 @@ class DealsService:
         now = self._clock()
         async with transaction(self._db) as session:
             row = await self._row(session, actor, deal_id)
-            session.add(Note(deal_id=deal_id, author_id=actor.id, text=note_text, at=now))
-            await session.flush()
+            await store.add_note(
+                session, deal_id=deal_id, author_id=actor.id, text=note_text, at=now
+            )
             notes = await self._notes(session, deal_id)
             return replace(self._view(row, now), notes=notes)
 
@@ -400,9 +539,22 @@ class DealsService:
         now = self._clock()
         async with transaction(self._db) as session:
             row = await self._row(session, actor, deal_id)
-            row = await rows.write(session, row, amount=amount, currency=currency, updated_at=now)
+            row = await store.write(session, row, amount=amount, currency=currency, updated_at=now)
             view = self._view(row, now)
         return self._written(view)
+
+    async def reassign_choices(self, actor: Person, deal_id: int) -> ReassignChoice:
+        """The people a lead or an admin may give this deal to: its team's, but its owner."""
+        async with transaction(self._db) as session:
+            row = await self._row(session, actor, deal_id)
+            if actor.role is Role.MANAGER:
+                raise Forbidden("deal.reassign_forbidden")
+            found = await store.people(
+                session, everyone=row.team_id is None, team_id=row.team_id, by_name=False
+            )
+            view = self._view(row, self._clock())
+        people = tuple(Owner(p.id, p.name) for p in found if p.id != row.owner_id)
+        return ReassignChoice(view, people)
 
     async def reassign(self, actor: Person, deal_id: int, new_owner_id: int) -> DealView:
         """A lead or admin gives a deal to another manager of the team."""
@@ -411,16 +563,16 @@ class DealsService:
         now = self._clock()
         async with transaction(self._db) as session:
             row = await self._row(session, actor, deal_id)
-            new_owner = await session.get(User, new_owner_id)
+            new_owner = await store.person(session, new_owner_id)
             if new_owner is None or not new_owner.active:
                 raise NotFound("person.not_found")
             if actor.role is Role.LEAD and new_owner.team_id != actor.team_id:
                 raise Forbidden("deal.reassign_forbidden")
-            row = await rows.write(
+            row = await store.write(
                 session, row, owner_id=new_owner.id, team_id=new_owner.team_id, updated_at=now
             )
-            owner = {"owner_name": new_owner.name, "owner_telegram_id": new_owner.telegram_id}
-            view = self._view({**row, **owner}, now)
+            row = row._replace(owner_name=new_owner.name, owner_telegram_id=new_owner.telegram_id)
+            view = self._view(row, now)
         return self._written(view)
 
     # --- schedules --------------------------------------------------------------------
@@ -429,33 +581,20 @@ class DealsService:
         """Each active person's due-today, overdue and stalled deals (those with any)."""
         now = self._clock()
         end_of_day = _end_of_local_day(now, self._tz)
-        with_open_deals = select(rows.DEALS.c.owner_id).where(rows.DEALS.c.status == "open")
-        query = select(User).where(
-            User.id.in_(with_open_deals), User.active.is_(True), User.reachable.is_(True)
-        )
         async with transaction(self._db) as session:
-            owners = {user.id: user for user in await session.scalars(query)}
-            found = (
-                await session.execute(
-                    _with_reachable_owner(rows.VIEW.where(rows.DEALS.c.status == "open")).order_by(
-                        rows.DEALS.c.owner_id, rows.DEALS.c.next_step_due
-                    )
-                )
-            ).mappings()
-            by_owner: dict[int, list[DealView]] = {}
-            for row in found:
-                by_owner.setdefault(row["owner_id"], []).append(self._view(row, now))
-            teams = {t.id: t.name for t in await session.scalars(select(Team))}
+            owners = await store.reachable_owners(session)
+            found = await store.open_deals_of_reachable_owners(session)
+        by_owner: dict[int, list[DealView]] = {}
+        for row in found:
+            by_owner.setdefault(row.owner_id, []).append(self._view(row, now))
         result = []
         for owner_id, views in by_owner.items():
-            owner = owners[owner_id]
             due_today = tuple(
                 v for v in views if v.next_step_due and now <= v.next_step_due < end_of_day
             )
             overdue = tuple(v for v in views if v.overdue)
             stalled = tuple(v for v in views if v.stalled)
-            person = person_of(owner, teams.get(owner.team_id or 0))
-            nudge = Nudge(person, due_today, overdue, stalled)
+            nudge = Nudge(owners[owner_id], due_today, overdue, stalled)
             if not nudge.empty:
                 result.append(nudge)
         return result
@@ -467,28 +606,9 @@ class DealsService:
         before the question still works.
         """
         now = self._clock()
-        deals = rows.DEALS.c
-        due = deals.next_step_due <= now - grace
-        query = _with_reachable_owner(
-            rows.VIEW.where(
-                deals.status == "open",
-                deals.next_step_due.is_not(None),
-                due,
-                or_(
-                    deals.followup_asked_for.is_(None),
-                    deals.followup_asked_for != deals.next_step_due,
-                ),
-            )
-        )
         async with transaction(self._db) as session:
-            found = (await session.execute(query)).mappings().all()
-            if found:
-                await session.execute(
-                    update(rows.DEALS)  # a step moved meanwhile is not marked: it is not due
-                    .where(deals.id.in_([row["id"] for row in found]), due)
-                    .values(followup_asked_for=deals.next_step_due)
-                )
-            return [self._view(row, now) for row in found]
+            found = await store.take_followups_due(session, now - grace)
+        return [self._view(row, now) for row in found]
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -496,43 +616,48 @@ class DealsService:
         return self.funnels.funnel(view.funnel)
 
     async def _row(
-        self, session: AsyncSession, actor: Person, deal_id: int, *, for_update: bool = False
+        self, session: Session, actor: Person, deal_id: int, *, for_update: bool = False
     ) -> DealRow:
         """The deal as a row, if this person may change it."""
-        row = await rows.read(session, deal_id, for_update=for_update)
+        row = await store.read(session, deal_id, for_update=for_update)
         if row is None:
             raise NotFound("deal.not_found")
-        if not may_change(actor, row["owner_id"], row["team_id"]):
-            raise Forbidden("deal.not_yours", title=row["title"])
+        if not may_change(actor, row.owner_id, row.team_id):
+            raise Forbidden("deal.not_yours", title=row.title)
         return row
 
-    async def _notes(self, session: AsyncSession, deal_id: int) -> tuple[NoteView, ...]:
-        found = await session.execute(
-            select(Note.text, Note.at, User.name)
-            .outerjoin(User, User.id == Note.author_id)
-            .where(Note.deal_id == deal_id)
-            .order_by(desc(Note.at), desc(Note.id))
-            .limit(3)
-        )
-        return tuple(NoteView(text, at, name) for text, at, name in found)
+    async def _notes(self, session: Session, deal_id: int) -> tuple[NoteView, ...]:
+        found = await store.latest_notes(session, deal_id, 3)
+        return tuple(NoteView(note.text, note.at, note.author) for note in found)
 
     def _view(self, row: DealRow, now: datetime) -> DealView:
-        funnel = self.funnels.funnel(row["funnel"])
-        stage = funnel.stage(row["stage"]) if funnel.has_stage(row["stage"]) else None
-        probability = row["probability"]
+        funnel = self.funnels.funnel(row.funnel)
+        stage = funnel.stage(row.stage) if funnel.has_stage(row.stage) else None
+        probability = row.probability
         if probability is None:
             probability = stage.probability if stage else 0
-        is_open = row["status"] == "open"
-        due = row["next_step_due"]
+        is_open = row.status == "open"
+        due = row.next_step_due
         stalled = bool(
             is_open
             and stage is not None
             and stage.rotting_days is not None
-            and now - row["stage_changed_at"] > timedelta(days=stage.rotting_days)
+            and now - row.stage_changed_at > timedelta(days=stage.rotting_days)
             and not (due and due > now)
         )
-        fields = {**row, "probability": probability}
-        return DealView(**fields, stalled=stalled, overdue=bool(is_open and due and due < now))
+        return DealView(
+            row.id, row.title, row.client, row.contact, row.phone, row.owner_id, row.owner_name,
+            row.owner_telegram_id, row.team_id, row.funnel, row.stage, row.status, row.amount,
+            row.currency, probability, row.lost_reason, row.next_step_text, due, row.created_at,
+            row.stage_changed_at, row.version, stalled, bool(is_open and due and due < now),
+        )  # fmt: skip
+
+
+def _checked(row: DealRow, expected_version: int) -> DealRow:
+    """The version check: the deal must be as the person saw it."""
+    if row.version != expected_version:
+        raise Conflict("deal.changed", title=row.title)
+    return row
 
 
 def may_change(actor: Person, owner_id: int, team_id: int | None) -> bool:
@@ -553,15 +678,13 @@ def _optional(text: str | None, limit: int) -> str | None:
     return cleaned or None
 
 
-def _with_reachable_owner(query: Select[Any]) -> Select[Any]:
-    """Only deals of people who are active and have not blocked the bot (for messages)."""
-    return query.where(rows.USERS.c.active.is_(True), rows.USERS.c.reachable.is_(True))
-
-
 def _end_of_local_day(now: datetime, tz: ZoneInfo) -> datetime:
     local = now.astimezone(tz)
     start = datetime.combine(local.date(), datetime.min.time(), tz)
     return start + timedelta(days=1)
 
 
-__all__: Sequence[str] = ("DealPage", "DealView", "DealsService", "MoveResult", "Nudge", "Via")
+__all__: Sequence[str] = (
+    "Ask", "DealPage", "DealView", "DealsService", "MoveResult", "Nudge", "Owner", "Question",
+    "ReassignChoice", "Via",
+)  # fmt: skip

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from bot.common.errors import Forbidden, Invalid, NotFound
-from bot.db.models import Team
-from bot.db.session import transaction
+from bot.db.session import Session, SessionFactory, transaction
+from bot.deals import store
 from bot.deals.funnel import Funnel, FunnelConfig
+from bot.deals.store import TeamRow
 from bot.people.service import Person
 
 
@@ -28,19 +26,17 @@ class TeamFunnel:
 
 
 class TeamFunnelsService:
-    def __init__(self, db: async_sessionmaker[AsyncSession], funnels: FunnelConfig) -> None:
+    def __init__(self, db: SessionFactory, funnels: FunnelConfig) -> None:
         self._db = db
         self.funnels = funnels
 
     async def teams(self, actor: Person) -> list[TeamFunnel]:
         """The teams whose funnel this person may see: an admin all, anyone else their own."""
-        query = select(Team).order_by(Team.name)
-        if not actor.is_admin:
-            if actor.team_id is None:
-                raise Invalid("funnel.no_team")
-            query = query.where(Team.id == actor.team_id)
+        if not actor.is_admin and actor.team_id is None:
+            raise Invalid("funnel.no_team")
         async with transaction(self._db) as session:
-            return [self._view(team) for team in await session.scalars(query)]
+            found = await store.teams(session, None if actor.is_admin else actor.team_id)
+        return [self._view(team) for team in found]
 
     async def choose(self, actor: Person, team_id: int, funnel_key: str) -> TeamFunnel:
         """A lead for their own team, an admin for any team."""
@@ -49,19 +45,18 @@ class TeamFunnelsService:
         if funnel_key not in {funnel.key for funnel in self.funnels.funnels}:
             raise Invalid("funnel.unknown", funnel=funnel_key)
         async with transaction(self._db) as session:
-            team = await session.get(Team, team_id)
-            if team is None:
-                raise NotFound("team.not_found")
-            team.funnel = funnel_key
-            return self._view(team)
+            team = await store.set_team_funnel(session, team_id, funnel_key)
+        if team is None:
+            raise NotFound("team.not_found")
+        return self._view(team)
 
-    def _view(self, team: Team) -> TeamFunnel:
+    def _view(self, team: TeamRow) -> TeamFunnel:
         funnel = self.funnels.of_team(team.funnel)
         return TeamFunnel(team.id, team.name, funnel, chosen=funnel.key == team.funnel)
 
 
-async def team_funnel(session: AsyncSession, funnels: FunnelConfig, team_id: int | None) -> Funnel:
+async def team_funnel(session: Session, funnels: FunnelConfig, team_id: int | None) -> Funnel:
     """The funnel a team's new deals go to, inside a caller's transaction."""
     if team_id is None:
         return funnels.default
-    return funnels.of_team(await session.scalar(select(Team.funnel).where(Team.id == team_id)))
+    return funnels.of_team(await store.team_funnel_key(session, team_id))

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Coroutine
-from datetime import datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.common.amounts import parse_amount
-from bot.common.errors import Conflict, DomainError, Invalid
+from bot.common.errors import Conflict
 from bot.deals.dates import parse_next_step
 from bot.deals.matching import DealMatcher, DealRef, Intent, IntentKind
-from bot.deals.service import DealView, MoveResult, Via
+from bot.deals.new_deal import from_answers, parse_new_line
+from bot.deals.service import Ask, DealView, MoveResult, Question, Via
 from bot.deals.telegram.cards import (
     amount_of,
     card_keyboard,
@@ -31,7 +29,6 @@ from bot.deals.telegram.cards import (
     when,
 )
 from bot.offers.telegram import reject_without_comment
-from bot.people.service import Role
 from bot.tg import callbacks as cb
 from bot.tg import dialogs
 from bot.tg.context import Ctx
@@ -71,7 +68,8 @@ async def _show_list(
     page = await core.deals.list_open(person, owner_id=owner_id or None, offset=offset)
     owner_name = None
     if owner_id:
-        owner_name = next((n for i, n in await core.deals.owners(person) if i == owner_id), None)
+        owners = await core.deals.owners(person)
+        owner_name = next((owner.name for owner in owners if owner.id == owner_id), None)
     text, markup = list_text_and_keyboard(
         page, context.t, core.funnels, core.clock(), person, owner_id, owner_name
     )
@@ -81,7 +79,7 @@ async def _show_list(
 async def deals_filter(update: Update, context: Ctx) -> None:
     owners = await context.core.deals.owners(context.person)
     buttons = [[(context.t("deal.filter_all"), cb.pack(cb.DEAL_LIST, 0, 0))]]
-    buttons += [[(name[:60], cb.pack(cb.DEAL_LIST, 0, person_id))] for person_id, name in owners]
+    buttons += [[(owner.name[:60], cb.pack(cb.DEAL_LIST, 0, owner.id))] for owner in owners]
     await show(update, context.t("deal.filter_by"), keyboard(buttons[:90]))
 
 
@@ -100,57 +98,12 @@ async def new_deal(update: Update, context: Ctx) -> None:
         dialogs.start(context.user_data, Dialog(dialogs.NEW_DEAL, data={"step": "title"}))
         await reply(update, context.t("deal.new_title"))
         return
-    title, amount, currency, contact = _parse_new_line(text)
+    draft = parse_new_line(text)
     deal = await context.core.deals.create(
-        context.person, title, amount=amount, currency=currency, contact=contact, phone=None
-    )
+        context.person, draft.title, amount=draft.amount, currency=draft.currency,
+        contact=draft.contact,
+    )  # fmt: skip
     await _created(update, context, deal)
-
-
-def _parse_new_line(text: str) -> tuple[str, Decimal | None, str, str | None]:
-    """«Ромашка ООО, 150 000, Иван Петров +7 999 123-45-67»: title, then amount and contact."""
-    parts = [part.strip() for part in _split_commas(text)]
-    title, rest = parts[0], parts[1:]
-    amount: Decimal | None = None
-    currency, contact_parts = "RUB", []
-    for part in rest:
-        if amount is None and _looks_like_amount(part):
-            amount, currency = parse_amount(part)
-        elif part:
-            contact_parts.append(part)
-    return title, amount, currency, ", ".join(contact_parts) or None
-
-
-AMOUNT_WORDS = re.compile(r"(тыс|млн|миллион|руб|₽|\$|€|usd|eur)", re.IGNORECASE)
-
-
-def _looks_like_amount(part: str) -> bool:
-    """An attempt at an amount (maybe a wrong one), as opposed to a contact or a phone."""
-    digits = sum(char.isdigit() for char in part)
-    if digits >= 10:  # +7 999 123-45-67
-        return False
-    return bool(part) and (part[0] in "0123456789$€₽-+" or bool(AMOUNT_WORDS.search(part)))
-
-
-def _split_commas(text: str) -> list[str]:
-    """Commas split fields, except inside numbers like «1,5 млн» or «$3,000»."""
-    parts: list[str] = []
-    current = ""
-    for index, char in enumerate(text):
-        between_digits = (
-            char == ","
-            and index > 0
-            and text[index - 1].isdigit()
-            and index + 1 < len(text)
-            and text[index + 1].isdigit()
-        )
-        if char == "," and not between_digits:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    parts.append(current)
-    return parts
 
 
 async def _created(update: Update, context: Ctx, deal: DealView) -> None:
@@ -190,16 +143,13 @@ async def _new_deal_step(update: Update, context: Ctx, dialog: Dialog, text: str
             )
             next_step = (parsed.text, parsed.due)
         dialogs.finish(context.user_data)
-        contact = data.get("contact")
-        deal = await context.core.deals.create(
-            context.person,
-            data["title"],
-            amount=data.get("amount"),
-            currency=data.get("currency", "RUB"),
-            client=contact.split(",")[0] if contact else None,
-            contact=", ".join(contact.split(",")[1:]).strip() or None if contact else None,
-            next_step=next_step,
+        draft = from_answers(
+            data["title"], data.get("contact"), data.get("amount"), data.get("currency", "RUB")
         )
+        deal = await context.core.deals.create(
+            context.person, draft.title, amount=draft.amount, currency=draft.currency,
+            client=draft.client, contact=draft.contact, next_step=next_step,
+        )  # fmt: skip
         await _created(update, context, deal)
 
 
@@ -244,26 +194,21 @@ async def ask_next_step(update: Update, context: Ctx, deal: DealView) -> None:
 
 
 async def move_to(update: Update, context: Ctx, ref: DealRef, stage: str, via: str) -> None:
-    """The one path to a move from the bot: lost asks a reason, won confirms the amount.
-
-    `ref` is the deal as the person saw it; the move fails if it changed since (its version).
-    """
-    core = context.core
-    funnel = core.funnels.funnel(ref.funnel)
-    target = funnel.stage(stage)
-    asks_first = target.lost or (
-        target.won and target.key == funnel.won_stage.key and ref.status == "open"
-    )
-    if asks_first:
-        deal = await core.deals.card(context.person, ref.id)
-        if deal.version != ref.version:
-            raise Conflict("deal.changed", title=deal.title)
-        await (show_reasons if target.lost else confirm_win)(update, context, deal)
-        return
-    result = await core.deals.move(
+    """A move from the bot: `ref` is the deal as the person saw it (its version is checked)."""
+    outcome = await context.core.deals.request_move(
         context.person, ref.id, stage, via=via, expected_version=ref.version
     )
-    await _moved(update, context, result)
+    await _went(update, context, outcome)
+
+
+async def _went(update: Update, context: Ctx, outcome: MoveResult | Ask) -> None:
+    """A move made, or the question it asks first: a loss its reason, a win its amount."""
+    if isinstance(outcome, MoveResult):
+        await _moved(update, context, outcome)
+    elif outcome.question is Question.LOST_REASON:
+        await show_reasons(update, context, outcome.deal)
+    else:
+        await confirm_win(update, context, outcome.deal)
 
 
 async def show_reasons(update: Update, context: Ctx, deal: DealView) -> None:
@@ -292,17 +237,15 @@ async def _answer(update: Update, text: str, markup: InlineKeyboardMarkup) -> No
 
 async def next_stage(update: Update, context: Ctx) -> None:
     data = cb.of(update)
-    deal = await context.core.deals.card(context.person, data.number(0))
-    following = context.core.funnels.funnel(deal.funnel).next_stage(deal.stage)
-    if following is None:
-        raise Invalid("deal.no_next_stage", title=deal.title)
-    if deal.version != data.number(1):
-        raise Conflict("deal.changed", title=deal.title)
-    await move_to(update, context, deal.ref, following.key, Via.BUTTON)
+    outcome = await context.core.deals.move_next(
+        context.person, data.number(0), via=Via.BUTTON, expected_version=data.number(1)
+    )
+    await _went(update, context, outcome)
 
 
 async def pick_stage(update: Update, context: Ctx) -> None:
-    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
+    data = cb.of(update)
+    deal = await context.core.deals.as_shown(context.person, data.number(0), data.number(1))
     t = context.t
     markup = stage_keyboard(deal, t, context.core.funnels)
     await show(update, t("deal.choose_stage", title=deal.title), markup)
@@ -310,47 +253,45 @@ async def pick_stage(update: Update, context: Ctx) -> None:
 
 async def move_button(update: Update, context: Ctx) -> None:
     data = cb.of(update)
-    deal = await context.core.deals.card(context.person, data.number(0))
-    if deal.version != data.number(2):
-        raise Conflict("deal.changed", title=deal.title)
-    await move_to(update, context, deal.ref, data.get(1), Via.BUTTON)
+    outcome = await context.core.deals.request_move(
+        context.person, data.number(0), data.get(1), via=Via.BUTTON,
+        expected_version=data.number(2),
+    )  # fmt: skip
+    await _went(update, context, outcome)
 
 
 async def win_button(update: Update, context: Ctx) -> None:
-    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
+    data = cb.of(update)
+    deal = await context.core.deals.as_shown(context.person, data.number(0), data.number(1))
     await confirm_win(update, context, deal)
 
 
 async def win_yes(update: Update, context: Ctx) -> None:
     data = cb.of(update)
-    core = context.core
-    deal = await core.deals.card(context.person, data.number(0))
-    won = core.funnels.funnel(deal.funnel).won_stage.key
-    result = await core.deals.move(
-        context.person, deal.id, won, via=Via.BUTTON, expected_version=data.number(1)
+    result = await context.core.deals.win(
+        context.person, data.number(0), via=Via.BUTTON, expected_version=data.number(1)
     )
     await _moved(update, context, result)
 
 
 async def win_other_amount(update: Update, context: Ctx) -> None:
-    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
+    data = cb.of(update)
+    deal = await context.core.deals.as_shown(context.person, data.number(0), data.number(1))
     dialogs.start(context.user_data, Dialog(dialogs.AMOUNT, deal.id, {"version": deal.version}))
     await show(update, context.t("deal.amount_prompt", title=deal.title))
 
 
 async def lose_button(update: Update, context: Ctx) -> None:
-    deal = await context.core.deals.card(context.person, cb.of(update).number(0))
+    data = cb.of(update)
+    deal = await context.core.deals.as_shown(context.person, data.number(0), data.number(1))
     await show_reasons(update, context, deal)
 
 
 async def lose_reason(update: Update, context: Ctx) -> None:
     data = cb.of(update)
-    core = context.core
-    deal = await core.deals.card(context.person, data.number(0))
-    lost = core.funnels.funnel(deal.funnel).lost_stage.key
-    result = await core.deals.move(
-        context.person, deal.id, lost, via=Via.BUTTON,
-        expected_version=data.number(2), lost_reason=data.get(1),
+    result = await context.core.deals.lose(
+        context.person, data.number(0), data.get(1), via=Via.BUTTON,
+        expected_version=data.number(2),
     )  # fmt: skip
     await _moved(update, context, result)
 
@@ -385,10 +326,8 @@ async def quick_step(update: Update, context: Ctx) -> None:
     if days == 0:
         await _settle(update, t("next_step.skipped"))
         return
-    local_day = core.clock().astimezone(core.settings.tz).date() + timedelta(days=days)
-    due = datetime.combine(local_day, time(10, 0), core.settings.tz)
-    deal = await core.deals.set_next_step(
-        context.person, data.number(0), t("next_step.default_text"), due
+    deal = await core.deals.next_step_in(
+        context.person, data.number(0), days, t("next_step.default_text")
     )
     await _step_saved(update, context, deal)
 
@@ -422,19 +361,17 @@ async def _settle(update: Update, text: str) -> None:
 async def reassign_button(update: Update, context: Ctx) -> None:
     data = cb.of(update)
     core, t, person = context.core, context.t, context.person
-    deal = await core.deals.card(person, data.number(0))
     if data.get(1):
-        deal = await core.deals.reassign(person, deal.id, data.number(1))
+        deal = await core.deals.reassign(person, data.number(0), data.number(1))
         await show(update, t("deal.reassigned", title=deal.title, owner=deal.owner_name))
         await _tell_new_owner(context, deal)
         return
-    if person.role is Role.MANAGER:
-        raise DomainError("deal.reassign_forbidden")
-    people = [p for p in await core.people.people_of(deal.team_id) if p.id != deal.owner_id]
-    if not people:
+    choice = await core.deals.reassign_choices(person, data.number(0))
+    deal = choice.deal
+    if not choice.people:
         await show(update, t("deal.nobody_to_reassign"))
         return
-    rows = [[(p.name[:60], cb.pack(cb.DEAL_REASSIGN, deal.id, p.id))] for p in people[:90]]
+    rows = [[(p.name[:60], cb.pack(cb.DEAL_REASSIGN, deal.id, p.id))] for p in choice.people[:90]]
     rows.append([(t("common.back"), cb.pack(cb.DEAL_VIEW, deal.id))])
     await show(update, t("deal.choose_owner", title=deal.title), keyboard(rows))
 
@@ -504,8 +441,8 @@ async def handle_dialog_text(update: Update, context: Ctx, dialog: Dialog, text:
         dialogs.finish(context.user_data)
         await reply(update, t("deal.note_saved", title=deal.title))
     elif dialog.kind == dialogs.NEXT_STEP:
-        parsed = parse_next_step(text, core.clock(), core.settings.tz, t("next_step.default_text"))
-        deal = await core.deals.set_next_step(person, dialog.deal_id, parsed.text, parsed.due)
+        default = t("next_step.default_text")
+        deal = await core.deals.plan_next_step(person, dialog.deal_id, text, default)
         dialogs.finish(context.user_data)
         await _step_saved(update, context, deal)
     elif dialog.kind == dialogs.LOST_COMMENT:
@@ -514,14 +451,10 @@ async def handle_dialog_text(update: Update, context: Ctx, dialog: Dialog, text:
         await reply(update, t("deal.lost_comment_saved"))
     elif dialog.kind == dialogs.AMOUNT:
         amount, currency = parse_amount(text)
-        deal = await core.deals.card(person, dialog.deal_id)
-        won = core.funnels.funnel(deal.funnel).won_stage.key
-        result = await core.deals.move(
-            person, deal.id, won, via=Via.TEXT, expected_version=dialog.data.get("version"),
-            amount=amount,
+        result = await core.deals.win(
+            person, dialog.deal_id, via=Via.TEXT, expected_version=dialog.data["version"],
+            amount=amount, currency=currency,
         )  # fmt: skip
-        if currency != deal.currency:
-            await core.deals.set_amount(person, deal.id, amount, currency)
         dialogs.finish(context.user_data)
         await _moved(update, context, result)
     else:
@@ -578,10 +511,7 @@ async def move_command(update: Update, context: Ctx) -> None:
 
 
 async def followup_later(update: Update, context: Ctx) -> None:
-    core = context.core
-    later = core.clock() + timedelta(hours=2)
-    deal = await core.deals.card(context.person, cb.of(update).number(0))
-    await core.deals.set_next_step(context.person, deal.id, deal.next_step_text, later)
+    await context.core.deals.snooze_next_step(context.person, cb.of(update).number(0))
     await show(update, context.t("followup.snoozed"))
 
 
@@ -622,16 +552,24 @@ def deal_handlers() -> list[CommandHandler[Ctx, None] | CallbackQueryHandler[Ctx
         CallbackQueryHandler(
             shows_current_on_conflict(next_stage), pattern=cb.pattern(cb.DEAL_NEXT)
         ),
-        CallbackQueryHandler(pick_stage, pattern=cb.pattern(cb.DEAL_PICK)),
+        CallbackQueryHandler(
+            shows_current_on_conflict(pick_stage), pattern=cb.pattern(cb.DEAL_PICK)
+        ),
         CallbackQueryHandler(
             shows_current_on_conflict(move_button), pattern=cb.pattern(cb.DEAL_MOVE)
         ),
-        CallbackQueryHandler(win_button, pattern=cb.pattern(cb.DEAL_WIN)),
+        CallbackQueryHandler(
+            shows_current_on_conflict(win_button), pattern=cb.pattern(cb.DEAL_WIN)
+        ),
         CallbackQueryHandler(
             shows_current_on_conflict(win_yes), pattern=cb.pattern(cb.DEAL_WIN_YES)
         ),
-        CallbackQueryHandler(win_other_amount, pattern=cb.pattern(cb.DEAL_WIN_AMOUNT)),
-        CallbackQueryHandler(lose_button, pattern=cb.pattern(cb.DEAL_LOSE)),
+        CallbackQueryHandler(
+            shows_current_on_conflict(win_other_amount), pattern=cb.pattern(cb.DEAL_WIN_AMOUNT)
+        ),
+        CallbackQueryHandler(
+            shows_current_on_conflict(lose_button), pattern=cb.pattern(cb.DEAL_LOSE)
+        ),
         CallbackQueryHandler(
             shows_current_on_conflict(lose_reason), pattern=cb.pattern(cb.DEAL_LOSE_REASON)
         ),
