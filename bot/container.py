@@ -21,9 +21,9 @@ from bot.offers.catalog import Catalog, CatalogError, load_catalog
 from bot.offers.documents import REQUISITES_FILE, OfferRenderer, load_requisites
 from bot.offers.service import DiscountPolicy, OffersService
 from bot.people.service import PeopleService
-from bot.reports.digest import DigestService
-from bot.reports.metrics import MetricsService
 from bot.reports.sent_log import SentLogService
+from bot.reports.service import ReportsService
+from bot.reports.store import ReportsStore
 
 log = logging.getLogger("voronka")
 
@@ -42,8 +42,7 @@ class Core:
     sent_log: SentLogService
     knowledge: KnowledgeService
     offers: OffersService
-    metrics: MetricsService
-    digests: DigestService
+    reports: ReportsService
     team_funnels: TeamFunnelsService
     conversations: ConversationsService
 
@@ -101,7 +100,16 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         free_lines=settings.offer_free_lines,
         valid_days=settings.offer_valid_days,
     )
-    metrics = MetricsService(db, funnels, settings.tz)
+    reports_store = ReportsStore(funnels)
+    reports = ReportsService(
+        db,
+        funnels,
+        people,
+        clock=clock,
+        tz=settings.tz,
+        digest_time=settings.digest_time,
+        store=reports_store,
+    )
     return Core(
         settings=settings,
         engine=engine,
@@ -110,11 +118,10 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         funnels=funnels,
         people=people,
         deals=deals,
-        sent_log=SentLogService(db, clock),
+        sent_log=SentLogService(db, clock, reports_store),
         knowledge=KnowledgeService(db, (settings.knowledge_dir, settings.scripts_dir), clock=clock),
         team_funnels=TeamFunnelsService(db, funnels),
         offers=offers,
-        metrics=metrics,
-        digests=DigestService(db, metrics, funnels),
+        reports=reports,
         conversations=ConversationsService(db, clock),
     )

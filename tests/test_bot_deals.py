@@ -8,8 +8,8 @@ from bot.common.i18n import catalog
 from bot.db.models import Deal, User
 from bot.db.session import transaction
 from bot.deals.service import Via
+from bot.deals.telegram.nudges import send_followups, send_nudges
 from bot.people.service import Person, Role
-from bot.tg.jobs import send_followups, send_nudges
 from tests.conftest import Harness
 
 ru = catalog("ru")
@@ -309,20 +309,20 @@ async def test_morning_nudge_once_a_day(harness: Harness, clock: FrozenClock) ->
     _person, anna = await harness.person()
     await anna.send("/new Ромашка")
     clock.advance(days=4)  # stalled: «Новый лид» rots after 2 days
-    assert await send_nudges(harness.core, harness.app) == 1
+    assert await send_nudges(harness.app) == 1
     nudge = anna.last_reply()
     assert nudge.text.startswith(ru("nudge.header"))
     assert "• Ромашка — Новый лид, 4 дн. без движения" in nudge.text
     assert nudge.button_labels() == ["Ромашка"]
-    assert await send_nudges(harness.core, harness.app) == 0
+    assert await send_nudges(harness.app) == 0
     clock.advance(days=1)
-    assert await send_nudges(harness.core, harness.app) == 1
+    assert await send_nudges(harness.app) == 1
 
 
 async def test_no_nudge_when_there_is_nothing_to_say(harness: Harness) -> None:
     _, anna = await harness.person()
     await anna.send("/new Ромашка")
-    assert await send_nudges(harness.core, harness.app) == 0
+    assert await send_nudges(harness.app) == 0
 
 
 async def test_nudge_day_follows_the_team_time_zone(harness: Harness, clock: FrozenClock) -> None:
@@ -330,11 +330,11 @@ async def test_nudge_day_follows_the_team_time_zone(harness: Harness, clock: Fro
     await anna.send("/new Ромашка")
     clock.advance(days=3)
     clock.now = clock.now.replace(hour=20, minute=30)  # 23:30 in Moscow
-    assert await send_nudges(harness.core, harness.app) == 1
+    assert await send_nudges(harness.app) == 1
     clock.advance(hours=1)  # 00:30 in Moscow: a new local day
-    assert await send_nudges(harness.core, harness.app) == 1
+    assert await send_nudges(harness.app) == 1
     clock.advance(hours=1)
-    assert await send_nudges(harness.core, harness.app) == 0
+    assert await send_nudges(harness.app) == 0
 
 
 async def test_how_did_it_go_after_the_next_step(harness: Harness, clock: FrozenClock) -> None:
@@ -343,13 +343,13 @@ async def test_how_did_it_go_after_the_next_step(harness: Harness, clock: Frozen
     await anna.send("ромашка дальше")
     await anna.send("звонок через 2 часа")
     clock.advance(hours=2, minutes=29)
-    assert await send_followups(harness.core, harness.app) == 0
+    assert await send_followups(harness.app) == 0
     clock.advance(minutes=2)
-    assert await send_followups(harness.core, harness.app) == 1
+    assert await send_followups(harness.app) == 1
     question = anna.last_reply()
     assert question.text == "звонок с «Ромашка»: как прошло?"
     assert question.button_labels() == ["▶ Продвинулась", "📅 Новый шаг", "✖ Проиграна", "💤 Позже"]
-    assert await send_followups(harness.core, harness.app) == 0
+    assert await send_followups(harness.app) == 0
     await anna.click("▶ Продвинулась", question)
     replies = await anna.click("Презентация")
     assert replies[0].text.split("\n\n")[0] == "<b>Ромашка</b>: Квалификация → Презентация"
@@ -362,7 +362,7 @@ async def test_a_blocked_manager_is_marked_unreachable(
     await anna.send("/new Ромашка")
     clock.advance(days=4)
     harness.request.blocked_chats.add(person.telegram_id)
-    assert await send_nudges(harness.core, harness.app) == 0
+    assert await send_nudges(harness.app) == 0
     async with transaction(harness.core.db) as session:
         reachable = await session.scalar(select(User.reachable).where(User.id == person.id))
     assert reachable is False

@@ -12,8 +12,10 @@ from bot.common.clock import FrozenClock
 from bot.common.i18n import catalog
 from bot.deals.service import Via
 from bot.people.service import Role
-from bot.tg import jobs
-from bot.tg.jobs import send_digests
+from bot.reports.digest import digest_json
+from bot.reports.telegram import jobs
+from bot.reports.telegram.digest import DigestRenderer
+from bot.reports.telegram.jobs import send_digests
 from tests.conftest import Harness
 from tests.test_metrics import _dataset, at
 
@@ -26,10 +28,10 @@ def _no_retry_waits(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_json_fields_and_amounts_as_strings(harness: Harness, clock: FrozenClock) -> None:
-    await _dataset(harness.core, clock)
-    team_id = await harness.core.metrics.team_by_name("Урал")
-    digest = await harness.core.digests.daily(team_id, date(2026, 11, 30))
-    data = harness.core.digests.as_json(digest)
+    lida = (await _dataset(harness.core, clock))["lida"]
+    assert lida.team_id is not None
+    digest = await harness.core.reports.daily_digest(lida, lida.team_id, date(2026, 11, 30))
+    data = digest_json(digest)
     assert list(data) == [
         "team", "date", "new_deals", "deals_advanced", "stages_advanced", "won_count",
         "won_amount", "lost_count", "lost_reasons", "pipeline_by_stage", "weighted_forecast",
@@ -51,14 +53,15 @@ async def test_json_fields_and_amounts_as_strings(harness: Harness, clock: Froze
 
 
 async def test_text_in_both_languages(harness: Harness, clock: FrozenClock) -> None:
-    await _dataset(harness.core, clock)
-    team_id = await harness.core.metrics.team_by_name("Урал")
-    digest = await harness.core.digests.daily(team_id, date(2026, 11, 30))
-    ru = harness.core.digests.text(digest, catalog("ru"))
+    lida = (await _dataset(harness.core, clock))["lida"]
+    assert lida.team_id is not None
+    digest = await harness.core.reports.daily_digest(lida, lida.team_id, date(2026, 11, 30))
+    renderer = DigestRenderer(harness.core.funnels, harness.core.settings.tz)
+    ru = renderer.text(digest, catalog("ru"))
     assert "📊 <b>Сводка «Урал» за 30.11.2026</b>" in ru
     assert "продвинуто: 2 сделки (4 шага)" in ru and "✖ Проиграно: 1 (Цена — 1)" in ru
     assert "• F — Анна, Новый лид, 10 дн." in ru
-    en = harness.core.digests.text(digest, catalog("en"))
+    en = renderer.text(digest, catalog("en"))
     assert "advanced: 2 deals (4 steps)" in en and "Lost: 1 (Price — 1)" in en
 
 
@@ -69,18 +72,18 @@ async def test_the_digest_is_sent_at_nine_once_and_caught_up_after_downtime(
     lead = harness.client(4, name="Лида")
     admin_person, admin = await harness.person(Role.ADMIN, name="Ольга")
     at(clock, "2026-12-01 08:59")
-    assert await send_digests(harness.core, harness.app) == 0  # before 09:00 local
+    assert await send_digests(harness.app) == 0  # before 09:00 local
     at(clock, "2026-12-01 09:00")
-    sent = await send_digests(harness.core, harness.app)
+    sent = await send_digests(harness.app)
     assert sent == 3  # Лида: Урал; Ольга (admin): Урал and Сибирь
     photo = next(m for m in lead.messages() if m.photo)
     assert photo.photo and photo.photo.startswith(b"\x89PNG")
     assert "Сводка «Урал» за 30.11.2026" in lead.last_reply().text
-    assert await send_digests(harness.core, harness.app) == 0  # a restart: nothing twice
+    assert await send_digests(harness.app) == 0  # a restart: nothing twice
     at(clock, "2026-12-01 15:00")  # a later run on the same day sends nothing again
-    assert await send_digests(harness.core, harness.app) == 0
+    assert await send_digests(harness.app) == 0
     at(clock, "2026-12-02 11:30")  # down at 09:00 that day: the first run catches up
-    assert await send_digests(harness.core, harness.app) == 3
+    assert await send_digests(harness.app) == 3
     del admin_person, admin
 
 
@@ -92,7 +95,7 @@ async def test_a_recipient_who_blocked_the_bot_does_not_stop_the_others(
     await harness.person(Role.ADMIN, name="Ольга")
     harness.request.blocked_chats.add(lead.user_id)
     at(clock, "2026-12-01 09:00")
-    assert await send_digests(harness.core, harness.app) == 2  # the admin's two teams
+    assert await send_digests(harness.app) == 2  # the admin's two teams
     assert await harness.core.people.identify(4, "Лида") is not None
 
 
@@ -100,7 +103,7 @@ async def test_mondays_bring_the_weekly_digest_too(harness: Harness, clock: Froz
     await _dataset(harness.core, clock)
     lead = harness.client(4, name="Лида")
     at(clock, "2026-12-07 09:05")  # a Monday: yesterday's digest and last week's
-    await send_digests(harness.core, harness.app)
+    await send_digests(harness.app)
     texts = [m.text for m in lead.messages() if not m.photo]
     assert any("Неделя «Урал»: 2026-W49" in text for text in texts)
     assert any("Неделей раньше" in text for text in texts)
@@ -124,7 +127,7 @@ async def test_network_errors_are_retried(
 
     monkeypatch.setattr(harness.request, "do_request", flaky)
     at(clock, "2026-12-01 09:00")
-    assert await send_digests(harness.core, harness.app) == 1
+    assert await send_digests(harness.app) == 1
     assert any(m.photo for m in lead.messages())
 
 

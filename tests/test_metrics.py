@@ -14,7 +14,8 @@ from bot.common.clock import FrozenClock
 from bot.container import Core
 from bot.deals.service import Via
 from bot.people.service import Person, Role
-from bot.reports.metrics import MetricsService, StageFigures, day_period, parse_period
+from bot.reports.metrics import StageFigures, day_period, parse_period
+from bot.reports.service import ReportsService
 
 MSK = ZoneInfo("Europe/Moscow")
 DAY = date(2026, 11, 30)
@@ -30,7 +31,7 @@ async def _dataset(core: Core, clock: FrozenClock) -> dict[str, Person]:
     anna = await people.ensure_person(1, "Анна", Role.MANAGER, "Урал")
     boris = await people.ensure_person(2, "Борис", Role.MANAGER, "Урал")
     vera = await people.ensure_person(3, "Вера", Role.MANAGER, "Сибирь")
-    await people.ensure_person(4, "Лида", Role.LEAD, "Урал")
+    lida = await people.ensure_person(4, "Лида", Role.LEAD, "Урал")
     deals = core.deals
     # F: Анна, 30 000, created 20.11 and never moved: stalled («Новый лид» rots after 2 days).
     at(clock, "2026-11-20 10:00")
@@ -69,20 +70,21 @@ async def _dataset(core: Core, clock: FrozenClock) -> dict[str, Person]:
     d = await deals.create(boris, "D", amount=Decimal(70000))
     await deals.move(boris, d.id, "needs", via=Via.TEXT)
     del f
-    return {"anna": anna, "boris": boris}
+    return {"anna": anna, "boris": boris, "vera": vera, "lida": lida}
 
 
 @pytest.fixture
-def metrics(any_core: Core) -> MetricsService:
-    return MetricsService(any_core.db, any_core.funnels, MSK)
+def reports(any_core: Core) -> ReportsService:
+    assert any_core.settings.tz == MSK
+    return any_core.reports
 
 
 async def test_the_days_figures_match_the_hand_computed_ones(
-    any_core: Core, clock: FrozenClock, metrics: MetricsService
+    any_core: Core, clock: FrozenClock, reports: ReportsService
 ) -> None:
-    await _dataset(any_core, clock)
-    team_id = await metrics.team_by_name("Урал")
-    figures = await metrics.team_figures(team_id, day_period(DAY, MSK))
+    lida = (await _dataset(any_core, clock))["lida"]
+    assert lida.team_id is not None
+    figures = await reports.team_figures(lida, lida.team_id, day_period(DAY, MSK))
     assert figures.new_deals == 1  # B
     assert figures.stages_advanced == 4  # A: qual→needs, needs→offer; B: lead→pres, needs→paid
     assert figures.deals_advanced == 2  # A and B
@@ -103,48 +105,49 @@ async def test_the_days_figures_match_the_hand_computed_ones(
 
 
 async def test_a_move_at_23_30_belongs_to_its_own_day(
-    any_core: Core, clock: FrozenClock, metrics: MetricsService
+    any_core: Core, clock: FrozenClock, reports: ReportsService
 ) -> None:
-    await _dataset(any_core, clock)
-    team_id = await metrics.team_by_name("Урал")
-    figures = await metrics.team_figures(team_id, day_period(date(2026, 11, 29), MSK))
+    lida = (await _dataset(any_core, clock))["lida"]
+    assert lida.team_id is not None
+    figures = await reports.team_figures(lida, lida.team_id, day_period(date(2026, 11, 29), MSK))
     assert (figures.stages_advanced, figures.new_deals) == (1, 1)  # A's 23:30 move; A created
     assert figures.pipeline_by_stage["qualification"] == StageFigures(1, Decimal("100000.00"))
     assert "paid" not in figures.pipeline_by_stage and "lost" not in figures.pipeline_by_stage
 
 
 async def test_a_past_day_is_reconstructed_even_after_deals_moved_since(
-    any_core: Core, clock: FrozenClock, metrics: MetricsService
+    any_core: Core, clock: FrozenClock, reports: ReportsService
 ) -> None:
     people = await _dataset(any_core, clock)
-    team_id = await metrics.team_by_name("Урал")
-    before = await metrics.team_figures(team_id, day_period(DAY, MSK))
+    lida = people["lida"]
+    assert lida.team_id is not None
+    before = await reports.team_figures(lida, lida.team_id, day_period(DAY, MSK))
     at(clock, "2026-12-02 10:00")
     (a,) = [r for r in await any_core.deals.refs(people["anna"]) if r.title == "A"]
     await any_core.deals.move(people["anna"], a.id, "contract", via=Via.TEXT)
-    after = await metrics.team_figures(team_id, day_period(DAY, MSK))
+    after = await reports.team_figures(lida, lida.team_id, day_period(DAY, MSK))
     assert after.pipeline_by_stage == before.pipeline_by_stage
 
 
 async def test_plan_and_fact_month_to_date(
-    any_core: Core, clock: FrozenClock, metrics: MetricsService
+    any_core: Core, clock: FrozenClock, reports: ReportsService
 ) -> None:
     people = await _dataset(any_core, clock)
-    lead = await any_core.people.ensure_person(4, "Лида", Role.LEAD, "Урал")
-    await metrics.set_plan(lead, people["anna"].id, "2026-11", Decimal(500000), 3, clock())
-    team_id = await metrics.team_by_name("Урал")
-    figures = await metrics.team_figures(team_id, day_period(DAY, MSK))
+    lead = people["lida"]
+    assert lead.team_id is not None
+    await reports.set_plan(lead, people["anna"].id, Decimal(500000), 3, month="2026-11")
+    figures = await reports.team_figures(lead, lead.team_id, day_period(DAY, MSK))
     anna = next(m for m in figures.managers if m.name == "Анна")
     assert (anna.plan_amount, anna.plan_deals) == (Decimal("500000.00"), 3)
     assert (anna.fact_amount, anna.fact_deals) == (Decimal("200000.00"), 1)
 
 
 async def test_conversion_time_in_stage_and_win_rate(
-    any_core: Core, clock: FrozenClock, metrics: MetricsService
+    any_core: Core, clock: FrozenClock, reports: ReportsService
 ) -> None:
-    await _dataset(any_core, clock)
-    team_id = await metrics.team_by_name("Урал")
-    conversion = await metrics.conversion(team_id, parse_period("2026-11", clock(), MSK))
+    lida = (await _dataset(any_core, clock))["lida"]
+    assert lida.team_id is not None
+    conversion = await reports.conversion(lida, lida.team_id, parse_period("2026-11", clock(), MSK))
     # Created in November: F (lead), C (reopened into needs; lost does not count), A (offer),
     # B (paid). Reached: lead 4, qualification 3, needs 3, presentation 2, offer 2, ... paid 1.
     assert conversion.reached["lead"] == 4 and conversion.reached["needs"] == 3

@@ -15,6 +15,7 @@ from bot.deals.io import DealImportError, import_deals
 from bot.deals.service import Via
 from bot.people.service import Role
 from bot.reports.metrics import parse_period
+from bot.reports.telegram.digest import DigestRenderer
 from bot.tg import callbacks as cb
 from tests.conftest import Harness
 from tests.test_deals_service import _team
@@ -92,15 +93,15 @@ async def test_the_teams_figures_follow_its_funnel(any_core: Core, clock: Frozen
     clock.advance(hours=2)
     await any_core.deals.move(anna, deal.id, "invoice", via=Via.TEXT)
     period = parse_period("2026-11", clock(), any_core.settings.tz)
-    conversion = await any_core.metrics.conversion(lead.team_id, period)
+    conversion = await any_core.reports.conversion(lead, lead.team_id, period)
     assert conversion.funnel == "repeat"
     assert list(conversion.reached) == ["request", "offer", "approval", "invoice", "paid",
                                         "shipped"]  # fmt: skip
     assert conversion.reached["invoice"] == 1 and conversion.reached["paid"] == 0
-    figures = await any_core.metrics.team_figures(lead.team_id, period)
+    figures = await any_core.reports.team_figures(lead, lead.team_id, period)
     assert figures.funnel == "repeat"
-    digest = await any_core.digests.daily(lead.team_id, clock().date())
-    text = any_core.digests.text(digest, ru)
+    digest = await any_core.reports.daily_digest(lead, lead.team_id, clock().date())
+    text = DigestRenderer(any_core.funnels, any_core.settings.tz).text(digest, ru)
     assert "Счёт выставлен" in text and "Новый лид" in text  # the old deal keeps its stage name
 
 

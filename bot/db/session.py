@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import (
 
 from bot.db.sqlite_inline import connect_inline
 
-Session = AsyncSession  # what a service hands its store, so services need not import SQLAlchemy
-SessionFactory = async_sessionmaker[AsyncSession]
+# What a service holds to open its transactions and hands to its store, named here so that
+# services need no SQLAlchemy import of their own.
+SessionFactory: TypeAlias = async_sessionmaker[AsyncSession]
+Session: TypeAlias = AsyncSession
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

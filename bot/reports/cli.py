@@ -14,9 +14,17 @@ from bot.common.i18n import catalog
 from bot.common.logs import configure_logging
 from bot.config import Settings
 from bot.container import build_core
-from bot.reports.files import build_report, to_csv, to_xlsx
-from bot.reports.metrics import parse_period
-from bot.tg.terminal import plain
+from bot.people.service import Person, Role
+from bot.reports.digest import digest_json
+from bot.reports.files import to_csv, to_xlsx
+from bot.reports.telegram.digest import DigestRenderer
+from bot.tg.plain import plain
+
+# Whoever runs `voronka` on the server sees what an admin sees.
+OPERATOR = Person(
+    id=0, telegram_id=0, name="voronka", role=Role.ADMIN, team_id=None, team_name=None,
+    language="en", active=True,
+)  # fmt: skip
 
 
 def add_report_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,14 +51,14 @@ def cmd_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
         core = build_core(settings)
         try:
             await core.migrate()
-            team_id = await core.metrics.team_by_name(args.team)
-            digest = await core.digests.daily(team_id, args.date)
+            digest = await core.reports.digest_preview(OPERATOR, args.team, args.date)
             if args.format == "json":
-                print(json.dumps(core.digests.as_json(digest), ensure_ascii=False, indent=2))
+                print(json.dumps(digest_json(digest), ensure_ascii=False, indent=2))
             else:
                 await core.load_content()
                 titles = {key: entry.title for key, entry in core.knowledge.library.items()}
-                print(plain(core.digests.text(digest, catalog(args.lang), titles=titles)))
+                renderer = DigestRenderer(core.funnels, settings.tz)
+                print(plain(renderer.text(digest, catalog(args.lang), titles=titles)))
         except DomainError as error:
             print(catalog("en")(error.key, **error.params), file=sys.stderr)
             return 1
@@ -71,8 +79,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         core = build_core(settings)
         try:
             await core.migrate()
-            period = parse_period(args.period, core.clock(), settings.tz)
-            data = await build_report(core.db, core.metrics, period, progress=progress)
+            period = core.reports.period(args.period)
+            data = await core.reports.report(OPERATOR, period, progress=progress)
         except DomainError as error:
             print(catalog("en")(error.key, **error.params), file=sys.stderr)
             return 1

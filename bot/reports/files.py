@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import Deal, Team, User
-from bot.db.session import transaction
-from bot.reports.metrics import MetricsService, Period
+from bot.reports.metrics import Period, TeamFigures
 
 MANAGER_COLUMNS = (
     "team", "telegram_id", "name", "new_deals", "deals_advanced", "stages_advanced",
@@ -30,55 +25,17 @@ DEAL_COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class Report:
     period: Period
-    managers: list[tuple[object, ...]]
-    deals: list[tuple[object, ...]]
+    managers: tuple[tuple[object, ...], ...]
+    deals: tuple[tuple[object, ...], ...]
 
 
-async def build_report(
-    db: async_sessionmaker[AsyncSession],
-    metrics: MetricsService,
-    period: Period,
-    *,
-    team_ids: list[int] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> Report:
-    """Every team's managers (SQL aggregates per team) and the deals active in the period."""
-    teams = [t for t in await metrics.teams() if team_ids is None or t[0] in team_ids]
-    managers: list[tuple[object, ...]] = []
-    for done, (team_id, _name) in enumerate(teams, 1):
-        figures = await metrics.team_figures(team_id, period, stalled_limit=0)
-        for m in figures.managers:
-            managers.append(
-                (figures.team, m.telegram_id, m.name, m.new_deals, m.deals_advanced,
-                 m.stages_advanced, m.won_count, m.won_amount, m.lost_count, m.plan_amount,
-                 m.plan_deals, m.fact_amount)
-            )  # fmt: skip
-        if progress:
-            progress(done, len(teams))
-    async with transaction(db) as session:
-        query = (
-            select(
-                Deal.id,
-                Deal.title,
-                Team.name,
-                User.name,
-                Deal.stage,
-                Deal.status,
-                Deal.amount,
-                Deal.currency,
-                Deal.lost_reason,
-                Deal.created_at,
-                Deal.stage_changed_at,
-            )
-            .join(User, User.id == Deal.owner_id)
-            .outerjoin(Team, Team.id == Deal.team_id)
-            .where(Deal.created_at < period.end, Deal.updated_at >= period.start)
-            .order_by(Deal.id)
-        )
-        if team_ids is not None:
-            query = query.where(Deal.team_id.in_(team_ids))
-        deals = [tuple(row) for row in await session.execute(query)]
-    return Report(period, managers, deals)
+def manager_rows(figures: TeamFigures) -> list[tuple[object, ...]]:
+    """A team's managers in the columns of the managers sheet."""
+    return [
+        (figures.team, m.telegram_id, m.name, m.new_deals, m.deals_advanced, m.stages_advanced,
+         m.won_count, m.won_amount, m.lost_count, m.plan_amount, m.plan_deals, m.fact_amount)
+        for m in figures.managers
+    ]  # fmt: skip
 
 
 def _cell(value: object) -> object:
@@ -113,7 +70,7 @@ def to_xlsx(report: Report) -> bytes:
 def to_csv(report: Report) -> tuple[str, str]:
     """Two tables: the managers, and the deals."""
 
-    def table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> str:
+    def table(header: tuple[str, ...], rows: tuple[tuple[object, ...], ...]) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(header)

@@ -31,7 +31,7 @@ from bot.knowledge.telegram import knowledge_handlers
 from bot.offers.telegram import offer_handlers
 from bot.people.telegram.invite import invite_conversation
 from bot.people.telegram.team import team_handlers
-from bot.reports.telegram import report_handlers
+from bot.reports.telegram.handlers import report_handlers
 from bot.tg.context import BotData, Ctx
 from bot.tg.conversation import SavingRequest
 from bot.tg.handlers import basics

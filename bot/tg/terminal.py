@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,27 +10,12 @@ from bot.container import Core
 from bot.people.service import Role
 from bot.tg.app import build_application
 from bot.tg.offline import BotMessage, ChatClient, OfflineRequest
-
-TAGS = [
-    (re.compile(r"</?(b|strong)>"), "*"),
-    (re.compile(r"</?(i|em)>"), "_"),
-    (re.compile(r"</?(code|pre)>"), "`"),
-    (re.compile(r"</?(u|ins|s|strike|del|tg-spoiler|blockquote)>"), ""),
-    (re.compile(r'<a href="([^"]*)">'), ""),
-    (re.compile(r"</a>"), ""),
-]
+from bot.tg.plain import plain
 
 HELP = (
     "Type messages as in Telegram. A number presses that button of the last message with buttons. "
     "/quit leaves."
 )
-
-
-def plain(text: str) -> str:
-    """Telegram HTML to readable terminal text: bold as *x*, italics as _x_, code as `x`."""
-    for pattern, replacement in TAGS:
-        text = pattern.sub(replacement, text)
-    return html.unescape(text)
 
 
 class TerminalChat:

@@ -9,7 +9,7 @@ from bot.deals.matching import DealMatcher, Intent, IntentKind
 from bot.deals.telegram.handlers import act_on_intent, handle_dialog_text
 from bot.knowledge import telegram as knowledge
 from bot.offers import telegram as offers
-from bot.reports import telegram as reports
+from bot.reports.telegram import handlers as reports
 from bot.tg import dialogs
 from bot.tg.context import Ctx
 from bot.tg.handlers import basics

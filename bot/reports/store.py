@@ -1,0 +1,590 @@
+"""All SQL of the reports: the aggregates behind the measures, plans, teams, the knowledge
+usage of the digest, the deals of a report file and the sent log.
+
+Core statements on the tables only: the aggregates run once per team per digest, and the
+per-row work stays in the database (see `benchmarks/digest.py`). The store takes the session
+from the service and opens no transaction of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    delete,
+    distinct,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import (
+    Deal,
+    KnowledgeEvent,
+    Plan,
+    SentLog,
+    StageTransition,
+    Team,
+    User,
+    table_of,
+)
+from bot.deals.funnel import FunnelConfig
+from bot.people.service import Role
+from bot.reports.digest import KnowledgeUsage
+from bot.reports.metrics import (
+    ZERO,
+    ManagerFigures,
+    OverdueStep,
+    Period,
+    StageFigures,
+    StalledDeal,
+)
+
+Expr = Any  # a SQL column or expression
+
+_D, _T, _U = table_of(Deal), table_of(StageTransition), table_of(User)
+_TEAMS, _PLANS, _EVENTS, _SENT = (
+    table_of(Team),
+    table_of(Plan),
+    table_of(KnowledgeEvent),
+    table_of(SentLog),
+)
+
+TOP = 5  # entries and questions of the digest's knowledge part
+
+# per owner: (deals advanced, stages advanced, won count, won amount, lost count)
+MoveCounts = dict[int, tuple[int, int, int, Decimal, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class TeamRow:
+    id: int
+    name: str
+    funnel: str | None
+    group_chat_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanTarget:
+    """The person a plan is for: their team decides which lead may set it."""
+
+    id: int
+    name: str
+    team_id: int | None
+
+
+class ReportsStore:
+    """The funnel file turns into CASE expressions once; everything else is per call."""
+
+    def __init__(self, funnels: FunnelConfig) -> None:
+        self._funnels = funnels
+        self._flags: tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool]] | None = (
+            None
+        )
+
+    # --- SQL building blocks ------------------------------------------------------------
+
+    def _stage_value(self, funnel: Expr, stage: Expr, value: str) -> ColumnElement[int]:
+        """CASE over (funnel, stage) giving a stage attribute: order, probability, won, lost."""
+        whens = []
+        for fun in self._funnels.funnels:
+            for st in fun.stages:
+                attr = {
+                    "order": st.order,
+                    "probability": st.probability,
+                    "won": int(st.won),
+                    "lost": int(st.lost),
+                }[value]
+                whens.append((and_(funnel == fun.key, stage == st.key), attr))
+        return case(*whens, else_=literal(-1 if value == "order" else 0))
+
+    def _move_flags(self) -> tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool]]:
+        """(forward, won, lost) as SQL conditions; they depend on the funnel file only."""
+        if self._flags is None:
+            self._flags = self._build_move_flags()
+        return self._flags
+
+    def _build_move_flags(
+        self,
+    ) -> tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool]]:
+        t, d = _T.c, _D.c
+        to_order = self._stage_value(d.funnel, t.to_stage, "order")
+        from_order = self._stage_value(d.funnel, t.from_stage, "order")
+        to_lost = self._stage_value(d.funnel, t.to_stage, "lost") == 1
+        to_won = self._stage_value(d.funnel, t.to_stage, "won") == 1
+        from_won = self._stage_value(d.funnel, t.from_stage, "won") == 1
+        from_lost = self._stage_value(d.funnel, t.from_stage, "lost") == 1
+        is_move = t.from_stage.is_not(None)
+        forward = and_(is_move, to_order > from_order, ~to_lost)
+        won = and_(is_move, to_won, ~from_won)
+        lost = and_(is_move, to_lost, ~from_lost)
+        return forward, won, lost
+
+    # --- teams --------------------------------------------------------------------------
+
+    async def team(self, session: AsyncSession, team_id: int) -> TeamRow | None:
+        row = (
+            await session.execute(
+                select(_TEAMS.c.id, _TEAMS.c.name, _TEAMS.c.funnel, _TEAMS.c.group_chat_id).where(
+                    _TEAMS.c.id == team_id
+                )
+            )
+        ).first()
+        return TeamRow(row.id, row.name, row.funnel, row.group_chat_id) if row else None
+
+    async def teams(self, session: AsyncSession) -> list[tuple[int, str]]:
+        rows = await session.execute(select(_TEAMS.c.id, _TEAMS.c.name).order_by(_TEAMS.c.name))
+        return [(int(team_id), str(name)) for team_id, name in rows]
+
+    async def team_id_by_name(self, session: AsyncSession, name: str) -> int | None:
+        team_id = await session.scalar(select(_TEAMS.c.id).where(_TEAMS.c.name == name))
+        return None if team_id is None else int(team_id)
+
+    async def set_group_chat(self, session: AsyncSession, team_id: int, chat_id: int) -> bool:
+        result = await session.execute(
+            update(_TEAMS).where(_TEAMS.c.id == team_id).values(group_chat_id=chat_id)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    # --- the team figures ---------------------------------------------------------------
+
+    async def move_counts(
+        self, session: AsyncSession, team_id: int, start: datetime, end: datetime
+    ) -> MoveCounts:
+        """Per owner: (deals advanced, stages advanced, won count, won amount, lost count)."""
+        forward, won, lost = self._move_flags()
+        t, d = _T.c, _D.c
+        one = literal(1)
+        query = (
+            select(
+                d.owner_id,
+                func.count(distinct(case((forward, t.deal_id)))),
+                func.sum(case((forward, one), else_=0)),
+                func.sum(case((won, one), else_=0)),
+                func.sum(case((won, func.coalesce(d.amount, 0)), else_=0)),
+                func.sum(case((lost, one), else_=0)),
+            )
+            .select_from(_T)
+            .join(_D, d.id == t.deal_id)
+            .where(d.team_id == team_id, t.at >= start, t.at < end, t.from_stage.is_not(None))
+            .group_by(d.owner_id)
+        )
+        rows = await session.execute(query)
+        return {
+            owner: (
+                int(a or 0),
+                int(b or 0),
+                int(c or 0),
+                Decimal(w or 0).quantize(ZERO),
+                int(e or 0),
+            )
+            for owner, a, b, c, w, e in rows
+        }
+
+    async def won_counts(
+        self, session: AsyncSession, team_id: int, start: datetime, end: datetime
+    ) -> dict[int, tuple[int, Decimal]]:
+        """Per owner: deals won and their amount (the plan's fact) — a month of history, so
+        the query narrows to moves into won stages before any per-row CASE."""
+        _, won, _ = self._move_flags()
+        t, d = _T.c, _D.c
+        won_keys = sorted({s.key for f in self._funnels.funnels for s in f.stages if s.won})
+        rows = await session.execute(
+            select(d.owner_id, func.count(), func.sum(func.coalesce(d.amount, 0)))
+            .select_from(_T)
+            .join(_D, d.id == t.deal_id)
+            .where(d.team_id == team_id, t.at >= start, t.at < end, t.to_stage.in_(won_keys), won)
+            .group_by(d.owner_id)
+        )
+        return {
+            owner: (int(count), Decimal(amount or 0).quantize(ZERO))
+            for owner, count, amount in rows
+        }
+
+    async def managers(
+        self, session: AsyncSession, team_id: int, period: Period, month: Period
+    ) -> list[ManagerFigures]:
+        """The team's active people who are not admins, and anyone else whose deals of the
+        team moved or were made in the period; `month` is the plan's month so far."""
+        d, u, p = _D.c, _U.c, _PLANS.c
+        moves = await self.move_counts(session, team_id, period.start, period.end)
+        month_to_date = await self.won_counts(session, team_id, month.start, period.end)
+        new_rows = await session.execute(
+            select(d.owner_id, func.count())
+            .where(d.team_id == team_id, d.created_at >= period.start, d.created_at < period.end)
+            .group_by(d.owner_id)
+        )
+        new = {owner: int(count) for owner, count in new_rows}
+        plans = {
+            row.user_id: row
+            for row in await session.execute(
+                select(p.user_id, p.amount, p.deals).where(p.month == period.month)
+            )
+        }
+        people = await session.execute(
+            select(u.id, u.telegram_id, u.name)
+            .where(
+                or_(
+                    and_(u.team_id == team_id, u.active.is_(True), u.role != Role.ADMIN.value),
+                    u.id.in_(set(moves) | set(new)),
+                )
+            )
+            .order_by(u.name)
+        )
+        result = []
+        for person_id, telegram_id, name in people:
+            adv, stages, won, won_amount, lost = moves.get(person_id, (0, 0, 0, ZERO, 0))
+            mtd_count, mtd_amount = month_to_date.get(person_id, (0, ZERO))
+            plan = plans.get(person_id)
+            result.append(
+                ManagerFigures(
+                    user_id=person_id, telegram_id=telegram_id, name=name,
+                    new_deals=new.get(person_id, 0), deals_advanced=adv, stages_advanced=stages,
+                    won_count=won, won_amount=won_amount, lost_count=lost,
+                    plan_amount=plan.amount if plan else None,
+                    plan_deals=plan.deals if plan else None,
+                    fact_amount=mtd_amount, fact_deals=mtd_count,
+                )
+            )  # fmt: skip
+        return result
+
+    def _stage_at(self, end: datetime) -> Select[Any]:
+        """Each deal's stage at `end`, as it was then.
+
+        A deal not moved since `end` is where `deals` says (its stage_changed_at is the time of
+        its last history row); only deals moved later read the history, one index probe each.
+        Ranking the whole history with a window function instead took seconds per team.
+        """
+        t, d = _T.c, _D.c
+
+        def last(column: Any) -> Any:
+            return (
+                select(column)
+                .where(t.deal_id == d.id, t.at < end)
+                .order_by(t.at.desc(), t.id.desc())
+                .limit(1)
+                .correlate(_D)
+                .scalar_subquery()
+            )
+
+        moved_later = d.stage_changed_at >= end
+        return select(
+            d.id.label("deal_id"),
+            case((moved_later, last(t.to_stage)), else_=d.stage).label("to_stage"),
+            case((moved_later, last(t.at)), else_=d.stage_changed_at).label("at"),
+        ).where(d.created_at < end)
+
+    async def pipeline(
+        self, session: AsyncSession, team_id: int, end: datetime
+    ) -> tuple[dict[str, StageFigures], Decimal]:
+        last = self._stage_at(end).subquery()
+        d = _D.c
+        stage = func.coalesce(last.c.to_stage, d.stage)
+        open_stage = and_(
+            self._stage_value(d.funnel, stage, "won") == 0,
+            self._stage_value(d.funnel, stage, "lost") == 0,
+        )
+        probability = func.coalesce(
+            d.probability, self._stage_value(d.funnel, stage, "probability")
+        )
+        rows = await session.execute(
+            select(
+                stage,
+                func.count(),
+                func.sum(func.coalesce(d.amount, 0)),
+                func.sum(func.coalesce(d.amount, 0) * probability),
+            )
+            .select_from(_D)
+            .outerjoin(last, last.c.deal_id == d.id)
+            .where(d.team_id == team_id, d.created_at < end, open_stage)
+            .group_by(stage)
+        )
+        pipeline: dict[str, StageFigures] = {}
+        forecast = Decimal(0)
+        for key, count, amount, weighted in rows:
+            pipeline[key] = StageFigures(int(count), Decimal(amount or 0).quantize(ZERO))
+            forecast += Decimal(weighted or 0) / 100
+        return pipeline, forecast.quantize(ZERO)
+
+    async def stalled(
+        self, session: AsyncSession, team_id: int, end: datetime, limit: int
+    ) -> tuple[StalledDeal, ...]:
+        """Open at `end`, no move for longer than the stage's rotting days, no future step."""
+        last = self._stage_at(end).subquery()
+        d, u = _D.c, _U.c
+        cutoffs = []
+        for fun in self._funnels.funnels:
+            for st in fun.stages:
+                if st.rotting_days and not st.closed:
+                    cutoff = end - timedelta(days=st.rotting_days)
+                    cutoffs.append((and_(d.funnel == fun.key, last.c.to_stage == st.key), cutoff))
+        if not cutoffs:
+            return ()
+        stale = last.c.at < case(*cutoffs, else_=None)
+        rows = await session.execute(
+            select(d.id, d.title, u.telegram_id, u.name, last.c.to_stage, last.c.at)
+            .select_from(_D)
+            .join(last, last.c.deal_id == d.id)
+            .join(_U, u.id == d.owner_id)
+            .where(
+                d.team_id == team_id,
+                stale,
+                or_(d.next_step_due.is_(None), d.next_step_due <= end),
+            )
+            .order_by(last.c.at)
+            .limit(limit)
+        )
+        result = []
+        for deal_id, title, telegram_id, name, stage, at in rows:
+            moved = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+            moved = moved.replace(tzinfo=UTC) if moved.tzinfo is None else moved
+            result.append(StalledDeal(deal_id, title, telegram_id, name, stage, (end - moved).days))
+        return tuple(result)
+
+    async def _count_moves(
+        self,
+        session: AsyncSession,
+        team_id: int,
+        period: Period,
+        kind: ColumnElement[bool],
+        by: Expr,
+    ) -> list[tuple[Any, int]]:
+        """The team's moves of one kind (forward, won, lost) in the period, counted by `by`."""
+        t, d = _T.c, _D.c
+        rows = await session.execute(
+            select(by, func.count())
+            .select_from(_T)
+            .join(_D, d.id == t.deal_id)
+            .where(d.team_id == team_id, t.at >= period.start, t.at < period.end, kind)
+            .group_by(by)
+        )
+        return [(value, int(count)) for value, count in rows]
+
+    async def lost_reasons(
+        self, session: AsyncSession, team_id: int, period: Period
+    ) -> dict[str, int]:
+        _, _, lost = self._move_flags()
+        rows = await self._count_moves(session, team_id, period, lost, _T.c.lost_reason)
+        counts: dict[str, int] = {}
+        for reason, count in rows:  # one row per reason
+            key = reason or "other"
+            counts[key] = counts.get(key, 0) + count
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    async def overdue(
+        self, session: AsyncSession, team_id: int, end: datetime, limit: int
+    ) -> tuple[OverdueStep, ...]:
+        """Open deals whose planned next step was due before the end of the period."""
+        d, u = _D.c, _U.c
+        rows = await session.execute(
+            select(d.id, d.title, u.name, d.next_step_text, d.next_step_due)
+            .select_from(_D)
+            .join(_U, u.id == d.owner_id)
+            .where(d.team_id == team_id, d.status == "open", d.next_step_due < end)
+            .order_by(d.next_step_due)
+            .limit(limit)
+        )
+        return tuple(
+            OverdueStep(deal_id, title, owner, text, due)
+            for deal_id, title, owner, text, due in rows
+            if due is not None
+        )
+
+    async def moves_into(
+        self, session: AsyncSession, team_id: int, period: Period
+    ) -> dict[str, int]:
+        forward, _, _ = self._move_flags()
+        return dict(await self._count_moves(session, team_id, period, forward, _T.c.to_stage))
+
+    # --- conversion ---------------------------------------------------------------------
+
+    async def furthest_orders(
+        self, session: AsyncSession, team_id: int, funnel: str, period: Period
+    ) -> dict[int, int]:
+        """For the funnel's deals created in the period: how many got furthest to each order."""
+        t, d = _T.c, _D.c
+        order = self._stage_value(d.funnel, t.to_stage, "order")
+        lost = self._stage_value(d.funnel, t.to_stage, "lost") == 1
+        furthest = (
+            select(t.deal_id, func.max(case((~lost, order), else_=-1)).label("top"))
+            .select_from(_T)
+            .join(_D, d.id == t.deal_id)
+            .where(
+                d.team_id == team_id,
+                d.funnel == funnel,
+                d.created_at >= period.start,
+                d.created_at < period.end,
+            )
+            .group_by(t.deal_id)
+            .subquery()
+        )
+        rows = await session.execute(select(furthest.c.top, func.count()).group_by(furthest.c.top))
+        return {int(top): int(count) for top, count in rows}
+
+    def _days(self, session: AsyncSession, later: Expr, earlier: Expr) -> Expr:
+        if session.get_bind().dialect.name == "sqlite":
+            return func.julianday(later) - func.julianday(earlier)
+        return func.extract("epoch", later - earlier) / 86400.0
+
+    async def stage_durations(
+        self, session: AsyncSession, team_id: int, funnel: str, period: Period
+    ) -> dict[str, float]:
+        """Average days in each stage, for the funnel's deals created in the period."""
+        t, d = _T.c, _D.c
+        timeline = (
+            select(
+                t.to_stage,
+                t.at,
+                func.lead(t.at)
+                .over(partition_by=t.deal_id, order_by=(t.at, t.id))
+                .label("left_at"),
+            )
+            .select_from(_T)
+            .join(_D, d.id == t.deal_id)
+            .where(
+                d.team_id == team_id,
+                d.funnel == funnel,
+                d.created_at >= period.start,
+                d.created_at < period.end,
+            )
+            .subquery()
+        )
+        rows = await session.execute(
+            select(
+                timeline.c.to_stage,
+                func.avg(self._days(session, timeline.c.left_at, timeline.c.at)),
+            )
+            .where(timeline.c.left_at.is_not(None))
+            .group_by(timeline.c.to_stage)
+        )
+        return {stage: float(days) for stage, days in rows if days is not None}
+
+    async def cycle(self, session: AsyncSession, team_id: int, period: Period) -> float | None:
+        _, won, _ = self._move_flags()
+        t, d = _T.c, _D.c
+        value = await session.scalar(
+            select(func.avg(self._days(session, t.at, d.created_at)))
+            .select_from(_T)
+            .join(_D, d.id == t.deal_id)
+            .where(d.team_id == team_id, t.at >= period.start, t.at < period.end, won)
+        )
+        return float(value) if value is not None else None
+
+    # --- plans --------------------------------------------------------------------------
+
+    async def plan_target(self, session: AsyncSession, user_id: int) -> PlanTarget | None:
+        u = _U.c
+        row = (
+            await session.execute(select(u.id, u.name, u.team_id).where(u.id == user_id))
+        ).first()
+        return PlanTarget(row.id, row.name, row.team_id) if row else None
+
+    async def save_plan(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        month: str,
+        amount: Decimal | None,
+        deals: int | None,
+        set_by: int,
+        now: datetime,
+    ) -> None:
+        p = _PLANS.c
+        values = {"amount": amount, "deals": deals, "set_by_id": set_by, "updated_at": now}
+        result = await session.execute(
+            update(_PLANS).where(p.user_id == user_id, p.month == month).values(**values)
+        )
+        if not getattr(result, "rowcount", 0):
+            await session.execute(insert(_PLANS).values(user_id=user_id, month=month, **values))
+
+    # --- the digest's knowledge part ----------------------------------------------------
+
+    async def knowledge_usage(
+        self, session: AsyncSession, team_id: int, period: Period, kinds: tuple[str, str, str]
+    ) -> KnowledgeUsage:
+        """The team's most answered entries, unanswered questions and disliked entries;
+        `kinds` names the answered, not-found and 👎 events."""
+        e, u = _EVENTS.c, _U.c
+        answered, not_found, down = kinds
+        in_team = select(u.id).where(u.team_id == team_id).scalar_subquery()
+        base = (e.at >= period.start, e.at < period.end, e.user_id.in_(in_team))
+
+        async def top(column: Expr, kind: str) -> tuple[tuple[str, int], ...]:
+            rows = await session.execute(
+                select(column, func.count())
+                .where(*base, e.kind == kind)
+                .group_by(column)
+                .order_by(func.count().desc(), column)
+                .limit(TOP)
+            )
+            return tuple((str(a), int(b)) for a, b in rows if a)
+
+        return KnowledgeUsage(
+            await top(e.entry_id, answered),
+            await top(e.query, not_found),
+            await top(e.entry_id, down),
+        )
+
+    # --- report files -------------------------------------------------------------------
+
+    async def report_deals(
+        self, session: AsyncSession, period: Period, team_ids: list[int] | None
+    ) -> list[tuple[object, ...]]:
+        """The deals active in the period, in the columns of the report's deals sheet."""
+        d, u, teams = _D.c, _U.c, _TEAMS.c
+        query = (
+            select(
+                d.id, d.title, teams.name, u.name, d.stage, d.status, d.amount, d.currency,
+                d.lost_reason, d.created_at, d.stage_changed_at,
+            )
+            .select_from(_D)
+            .join(_U, u.id == d.owner_id)
+            .outerjoin(_TEAMS, teams.id == d.team_id)
+            .where(d.created_at < period.end, d.updated_at >= period.start)
+            .order_by(d.id)
+        )  # fmt: skip
+        if team_ids is not None:
+            query = query.where(d.team_id.in_(team_ids))
+        return [tuple(row) for row in await session.execute(query)]
+
+    # --- the sent log -------------------------------------------------------------------
+
+    async def claim(
+        self, session: AsyncSession, kind: str, recipient: int, key: str, now: datetime
+    ) -> bool:
+        """Insert the claim unless it exists; True when this call inserted it.
+
+        ON CONFLICT DO NOTHING rather than catching the unique violation: on PostgreSQL a
+        violation would leave the transaction aborted.
+        """
+        dialect = session.get_bind().dialect.name
+        make = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            make(_SENT)
+            .values(kind=kind, recipient=recipient, key=key, sent_at=now)
+            .on_conflict_do_nothing(index_elements=["kind", "recipient", "key"])
+        )
+        result = await session.execute(statement)
+        return bool(getattr(result, "rowcount", 0))
+
+    async def release(self, session: AsyncSession, kind: str, recipient: int, key: str) -> None:
+        s = _SENT.c
+        await session.execute(
+            delete(_SENT).where(s.kind == kind, s.recipient == recipient, s.key == key)
+        )
+
+
+__all__ = ("PlanTarget", "ReportsStore", "TeamRow")

@@ -1,0 +1,235 @@
+"""/stats, /leaderboard, /plan and /export: the measures in the bot."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from telegram import InputFile, Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.ext import CallbackQueryHandler, ChatMemberHandler, CommandHandler
+
+from bot.common.i18n import format_amount
+from bot.reports.files import to_xlsx
+from bot.reports.metrics import ManagerFigures, TeamFigures
+from bot.reports.service import (
+    Leaderboard,
+    ManagerStats,
+    MyStats,
+    TeamChoice,
+    TeamStats,
+    parse_plan,
+)
+from bot.tg import callbacks as cb
+from bot.tg import dialogs
+from bot.tg.context import Ctx
+from bot.tg.dialogs import Dialog
+from bot.tg.handlers.common import reply, show
+from bot.tg.render import keyboard
+
+
+def _args(context: Ctx, default: str) -> str:
+    return " ".join(context.args or []) or default
+
+
+def _figures_line(context: Ctx, f: ManagerFigures | TeamFigures) -> str:
+    """A manager's or the whole team's moves in one line: both carry the same counts."""
+    return context.t(
+        "stats.line", new=f.new_deals, deals=f.deals_advanced, stages=f.stages_advanced,
+        won=f.won_count, amount=format_amount(f.won_amount), lost=f.lost_count,
+    )  # fmt: skip
+
+
+def _plan_line(context: Ctx, m: ManagerStats) -> str:
+    plan = m.plan
+    if plan is None:
+        return context.t("stats.no_plan")
+    return context.t(
+        "stats.plan_line", plan=format_amount(plan.amount or 0), deals=plan.deals,
+        fact=format_amount(plan.fact), percent=plan.percent, forecast=format_amount(plan.forecast),
+    )  # fmt: skip
+
+
+async def stats_command(update: Update, context: Ctx) -> None:
+    """/stats [today|week|month|YYYY-MM]"""
+    reports = context.core.reports
+    stats = await reports.stats(context.person, reports.period(_args(context, "today")))
+    if isinstance(stats, TeamChoice):
+        if not stats.teams:
+            await reply(update, context.t("stats.no_teams"))
+            return
+        rows = [
+            [(name, cb.pack(cb.STATS_TEAM, team_id, stats.period.label))]
+            for team_id, name in stats.teams
+        ]
+        await reply(update, context.t("stats.choose_team"), keyboard(rows))
+    elif isinstance(stats, MyStats):
+        text = "\n".join(
+            [
+                context.t("stats.mine", period=stats.period.label),
+                _figures_line(context, stats.mine.figures),
+                _plan_line(context, stats.mine),
+            ]
+        )
+        await reply(update, text)
+    else:
+        await reply(update, _team_stats_text(context, stats))
+
+
+async def stats_team_button(update: Update, context: Ctx) -> None:
+    data = cb.of(update)
+    reports = context.core.reports
+    stats = await reports.team_stats(context.person, data.number(0), reports.period(data.get(1)))
+    await show(update, _team_stats_text(context, stats))
+
+
+def _team_stats_text(context: Ctx, stats: TeamStats) -> str:
+    t, figures, conversion = context.t, stats.figures, stats.conversion
+    lines = [
+        t("stats.header", team=figures.team, period=stats.period.label),
+        _figures_line(context, figures),
+        "",
+    ]
+    for m in stats.managers:
+        lines.append(f"<b>{escape(m.figures.name)}</b>")
+        lines.append(_figures_line(context, m.figures))
+        lines.append(_plan_line(context, m))
+    funnel = context.core.funnels.of_team(conversion.funnel)
+    steps = [
+        f"{funnel.stage(key).name(t.language)} {round(rate * 100)}%"
+        for key, rate in conversion.rates.items()
+        if rate is not None
+    ]
+    if steps:
+        lines += ["", t("stats.conversion", steps=" → ".join(steps))]
+    if conversion.win_rate is not None:
+        cycle = (
+            round(conversion.avg_cycle_days, 1) if conversion.avg_cycle_days is not None else None
+        )
+        lines.append(t("stats.win_rate", rate=round(conversion.win_rate * 100), cycle=cycle))
+    return "\n".join(lines)
+
+
+# --- the leaderboard ----------------------------------------------------------------------
+
+
+def leaderboard_text(context: Ctx, board: Leaderboard) -> str:
+    t = context.t
+    lines = [t("leaderboard.header", period=board.period.label)]
+    if not board.ranked:
+        lines.append(t("leaderboard.empty"))
+    for place, m in enumerate(board.ranked, 1):
+        medal = {1: "🥇", 2: "🥈", 3: "🥉"}.get(place, f"{place}.")
+        lines.append(
+            t("leaderboard.line", place=medal, name=m.name, deals=m.deals_advanced,
+              amount=format_amount(m.won_amount))
+        )  # fmt: skip
+    return "\n".join(lines)
+
+
+async def leaderboard_command(update: Update, context: Ctx) -> None:
+    """/leaderboard [period]: managers ranked by deals advanced, won amount beside it."""
+    reports = context.core.reports
+    board = await reports.leaderboard(context.person, reports.period(_args(context, "week")))
+    if board is None:
+        await reply(update, context.t("stats.no_teams"))
+        return
+    markup = None
+    if board.may_post:
+        post = cb.pack(cb.LEADERBOARD_POST, board.team_id, board.period.label)
+        markup = keyboard([[(context.t("leaderboard.post"), post)]])
+    await reply(update, leaderboard_text(context, board), markup)
+
+
+async def leaderboard_post(update: Update, context: Ctx) -> None:
+    data = cb.of(update)
+    reports = context.core.reports
+    post = await reports.post_leaderboard(
+        context.person, data.number(0), reports.period(data.get(1))
+    )
+    await context.bot.send_message(post.chat_id, leaderboard_text(context, post.board))
+    assert update.callback_query is not None
+    await update.callback_query.answer(context.t("leaderboard.posted"))
+
+
+async def bot_added_to_group(update: Update, context: Ctx) -> None:
+    """The bot joins a group: when a lead added it, that is the team's chat."""
+    change = update.my_chat_member
+    if change is None or change.chat.type == ChatType.PRIVATE:
+        return
+    if change.new_chat_member.status not in (
+        ChatMemberStatus.MEMBER,
+        ChatMemberStatus.ADMINISTRATOR,
+    ):
+        return
+    await context.core.reports.set_group_chat(context.person, change.chat.id)
+
+
+# --- plans --------------------------------------------------------------------------------
+
+
+async def plan_command(update: Update, context: Ctx) -> None:
+    """/plan: a lead chooses a manager, then types the month's amount and/or deals."""
+    choice = await context.core.reports.plan_choice(context.person)
+    if not choice.managers:
+        await reply(update, context.t("plan.nobody"))
+        return
+    rows = [[(p.name[:60], cb.pack(cb.PLAN_FOR, p.id))] for p in choice.managers[:90]]
+    await reply(update, context.t("plan.choose", month=choice.month), keyboard(rows))
+
+
+async def plan_for(update: Update, context: Ctx) -> None:
+    target = await context.core.reports.plan_target(context.person, cb.of(update).number(0))
+    dialogs.start(
+        context.user_data,
+        Dialog(dialogs.PLAN, data={"person_id": target.person_id, "name": target.name}),
+    )
+    await show(update, context.t("plan.prompt", name=target.name, month=target.month))
+
+
+async def plan_text(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
+    amount, deals = parse_plan(text)
+    saved = await context.core.reports.set_plan(
+        context.person, dialog.data["person_id"], amount, deals
+    )
+    dialogs.finish(context.user_data)
+    await reply(
+        update,
+        context.t(
+            "plan.saved",
+            name=saved.name,
+            month=saved.month,
+            amount=format_amount(saved.amount or 0),
+            deals=saved.deals,
+        ),
+    )
+
+
+# --- export -------------------------------------------------------------------------------
+
+
+async def export_command(update: Update, context: Ctx) -> None:
+    """/export [period]: the XLSX report, for a lead (their team) or an admin (all teams)."""
+    reports = context.core.reports
+    reports.check_export(context.person)
+    period = reports.period(_args(context, "month"))
+    message = await reply(update, context.t("export.progress", period=period.label))
+    report = await reports.report(context.person, period)
+    data = to_xlsx(report)
+    await message.edit_text(context.t("export.done", period=period.label))
+    chat = update.effective_chat
+    assert chat is not None
+    await chat.send_document(InputFile(data, filename=f"voronka-{period.label}.xlsx"))
+
+
+def report_handlers() -> list[Any]:
+    return [
+        CommandHandler("stats", stats_command),
+        CommandHandler("leaderboard", leaderboard_command),
+        CommandHandler("plan", plan_command),
+        CommandHandler("export", export_command),
+        CallbackQueryHandler(stats_team_button, pattern=cb.pattern(cb.STATS_TEAM)),
+        CallbackQueryHandler(leaderboard_post, pattern=cb.pattern(cb.LEADERBOARD_POST)),
+        CallbackQueryHandler(plan_for, pattern=cb.pattern(cb.PLAN_FOR)),
+        ChatMemberHandler(bot_added_to_group, ChatMemberHandler.MY_CHAT_MEMBER),
+    ]
