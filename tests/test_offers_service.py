@@ -160,6 +160,14 @@ async def test_a_discount_above_the_roles_limit_is_shown_and_needs_an_approval(
     assert within.documents is not None and within.offer.status == "issued"
 
 
+async def test_a_vat_exempt_item_makes_an_offer_without_vat(core: Core) -> None:
+    anna, draft = await _draft(core)
+    draft = core.offers.add_item(anna, draft, "VS-WMS-START", Decimal(1), Decimal(0))
+    assert core.offers.preview(anna, draft).totals.vat_percent is None
+    free = core.offers.add_free_line(anna, draft, "Монтаж", "услуга", Decimal(1), Decimal(10))
+    assert core.offers.preview(anna, free).totals.vat_percent is None
+
+
 # --- a render failure -------------------------------------------------------------------
 
 

@@ -132,7 +132,8 @@ class Draft:
     """The offer being put together in the builder; every change makes a new draft.
 
     ``vat`` is taken from the first line (a catalog item's rate, the default for a free
-    line): one offer has one VAT rate.
+    line): one offer has one VAT rate. ``None`` there is a VAT-exempt offer («Без НДС»),
+    not "no rate chosen yet".
     """
 
     deal_id: int
@@ -147,7 +148,7 @@ class Draft:
     def spec(self, default_vat: Decimal) -> OfferSpec:
         return OfferSpec(
             deal_id=self.deal_id, lines=self.lines, discount_percent=self.discount,
-            vat_percent=self.vat if self.lines and self.vat is not None else default_vat,
+            vat_percent=self.vat if self.lines else default_vat,
             payment_terms=self.payment, delivery_terms=self.delivery, valid_days=self.valid_days,
         )  # fmt: skip
 
