@@ -328,6 +328,19 @@ def test_render_error_names_the_template(templates_copy: Path, offer: OfferDocum
     assert caught.value.template == "offer.typ"
 
 
+def test_changed_templates_are_used_once_the_renderer_forgets(
+    templates_copy: Path, offer: OfferDocument
+) -> None:
+    renderer = OfferRenderer(templates_copy)
+    assert "Новая строка шаблона" not in docx_text(renderer.render_docx(offer))
+    document = docx.Document(str(templates_copy / "offer.docx"))
+    document.add_paragraph("Новая строка шаблона {{ number }}")
+    document.save(str(templates_copy / "offer.docx"))
+    assert "Новая строка шаблона" not in docx_text(renderer.render_docx(offer))
+    renderer.forget()
+    assert "Новая строка шаблона КП-2026-0042" in docx_text(renderer.render_docx(offer))
+
+
 def test_sample_document_repeats_lines_for_long_previews(requisites: Requisites) -> None:
     assert len(sample_offer_document(requisites).lines) == 3
     assert len(sample_offer_document(requisites, 200).lines) == 200
