@@ -642,7 +642,12 @@ class OffersService:
 
 @dataclass(frozen=True, slots=True)
 class _Staged:
-    """An offer's files under temporary names until the offer they belong to is recorded."""
+    """An offer's files under temporary names until the offer they belong to is recorded.
+
+    They are renamed into place inside the recording transaction, after its statements
+    went through: a crash before the commit leaves at most files without a record (the
+    next offer of that number overwrites them), never a record without files.
+    """
 
     pdf_path: Path
     docx_path: Path
