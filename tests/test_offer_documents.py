@@ -7,9 +7,11 @@ import datetime as dt
 import io
 import re
 import shutil
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import docx
 import pytest
@@ -250,13 +252,27 @@ def test_docx_repeats_the_lines_header_row_across_pages(
     renderer: OfferRenderer, requisites: Requisites
 ) -> None:
     items = [{"name": f"Позиция {index}", "qty": 1, "price": "100"} for index in range(1, 301)]
-    document = docx.Document(
-        io.BytesIO(renderer.render_docx(make_document(requisites, items=items)))
-    )
+    data = renderer.render_docx(make_document(requisites, items=items))
+    document = docx.Document(io.BytesIO(data))
     table = next(t for t in document.tables if t.rows[0].cells[0].text == "№")
     assert len(table.rows) == 301
-    assert table.rows[0]._tr.trPr.find(docx.oxml.ns.qn("w:tblHeader")) is not None
     assert table.rows[300].cells[1].text.startswith("Позиция 300")
+    # python-docx has no public property for "repeat as header row": read the saved XML.
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        body = ElementTree.fromstring(archive.read("word/document.xml"))
+    lines = next(t for t in body.iter(f"{W}tbl") if _cell_texts(t.find(f"{W}tr"))[:1] == ["№"])
+    header, first = lines.findall(f"{W}tr")[:2]
+    assert header.find(f"{W}trPr/{W}tblHeader") is not None
+    assert first.find(f"{W}trPr/{W}tblHeader") is None
+
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _cell_texts(row: ElementTree.Element | None) -> list[str]:
+    if row is None:
+        return []
+    return ["".join(t.text or "" for t in cell.iter(f"{W}t")) for cell in row.findall(f"{W}tc")]
 
 
 # --- template checks ---------------------------------------------------------------------
@@ -310,6 +326,19 @@ def test_render_error_names_the_template(templates_copy: Path, offer: OfferDocum
     with pytest.raises(OfferRenderError) as caught:
         OfferRenderer(templates_copy).render_pdf(offer)
     assert caught.value.template == "offer.typ"
+
+
+def test_changed_templates_are_used_once_the_renderer_forgets(
+    templates_copy: Path, offer: OfferDocument
+) -> None:
+    renderer = OfferRenderer(templates_copy)
+    assert "Новая строка шаблона" not in docx_text(renderer.render_docx(offer))
+    document = docx.Document(str(templates_copy / "offer.docx"))
+    document.add_paragraph("Новая строка шаблона {{ number }}")
+    document.save(str(templates_copy / "offer.docx"))
+    assert "Новая строка шаблона" not in docx_text(renderer.render_docx(offer))
+    renderer.forget()
+    assert "Новая строка шаблона КП-2026-0042" in docx_text(renderer.render_docx(offer))
 
 
 def test_sample_document_repeats_lines_for_long_previews(requisites: Requisites) -> None:

@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+import shutil
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,10 +11,15 @@ import pytest
 from pypdf import PdfReader
 
 from bot.cli import main
+from bot.common.clock import FrozenClock
 from bot.common.errors import Forbidden, Invalid
-from bot.container import Core
-from bot.offers.service import OfferSpec
-from bot.people.service import Role
+from bot.container import Core, build_core
+from bot.offers.documents import OfferRenderError
+from bot.offers.service import Draft, OfferSpec, VatMismatch
+from bot.people.service import Person, Role
+from tests.conftest import make_settings
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "offers"
 
 EXAMPLE = {
     "client": {"name": "ООО «Ромашка»", "inn": "7701234567", "contact": "Иван Петров"},
@@ -42,6 +49,21 @@ async def test_numbers_are_unique_per_year_even_when_submitted_together(any_core
         results.append(await any_core.offers.submit(anna, _spec(any_core, deal.id)))
     numbers = [r.documents.number for r in results if r.documents]
     assert numbers == ["КП-2026-0001", "КП-2026-0002", "КП-2026-0003"]
+
+
+async def test_offers_submitted_at_the_same_moment_take_the_next_numbers(any_core: Core) -> None:
+    anna = await any_core.people.ensure_person(1, "Анна", Role.MANAGER, "Урал")
+    deals = [await any_core.deals.create(anna, f"Сделка {i}") for i in range(3)]
+    results = await asyncio.gather(
+        *(any_core.offers.submit(anna, _spec(any_core, deal.id)) for deal in deals)
+    )
+    numbers = sorted(r.documents.number for r in results if r.documents)
+    assert numbers == ["КП-2026-0001", "КП-2026-0002", "КП-2026-0003"]
+    for deal, result in zip(deals, results, strict=True):
+        assert result.documents is not None
+        again = await any_core.offers.documents(anna, result.offer.id)
+        assert again.number == result.documents.number and again.pdf == result.documents.pdf
+        assert [o.number for o in await any_core.offers.for_deal(anna, deal.id)] == [again.number]
 
 
 async def test_approval_is_recorded_once_and_never_by_the_author(any_core: Core) -> None:
@@ -79,6 +101,116 @@ async def test_an_offer_without_lines_is_refused(any_core: Core) -> None:
     with pytest.raises(Invalid) as error:
         await any_core.offers.submit(anna, OfferSpec(deal.id, ()))
     assert error.value.key == "offer.no_lines"
+
+
+# --- the builder's rules ----------------------------------------------------------------
+
+
+async def _draft(core: Core) -> tuple[Person, Draft]:
+    anna = await core.people.ensure_person(1, "Анна", Role.MANAGER, "Урал")
+    deal = await core.deals.create(anna, "Ромашка")
+    return anna, await core.offers.open_draft(anna, deal.id)
+
+
+async def test_an_item_with_another_vat_rate_is_refused(core: Core) -> None:
+    anna, draft = await _draft(core)
+    draft = core.offers.add_item(anna, draft, "VS-WMS-START", Decimal(1), Decimal(0))
+    with pytest.raises(VatMismatch) as error:
+        core.offers.add_item(anna, draft, "VS-PR-2700-3", Decimal(1), Decimal(0))
+    assert error.value.key == "offer.vat_mismatch"
+    assert len(draft.lines) == 1
+
+
+async def test_a_discount_outside_0_to_100_is_refused_wherever_it_is_typed(core: Core) -> None:
+    anna, draft = await _draft(core)
+    for percent in (Decimal(101), Decimal(-1), Decimal("NaN")):
+        with pytest.raises(Invalid) as error:
+            core.offers.set_discount(anna, draft, percent)
+        assert error.value.key == "offer.bad_discount"
+        with pytest.raises(Invalid) as error:
+            core.offers.add_item(anna, draft, "VS-PR-2700-3", Decimal(1), percent)
+        assert error.value.key == "offer.bad_discount"
+    assert core.offers.set_discount(anna, draft, Decimal(100)).discount == 100
+
+
+async def test_validity_is_1_to_365_days(core: Core) -> None:
+    anna, draft = await _draft(core)
+    for days in (0, 366):
+        with pytest.raises(Invalid) as error:
+            core.offers.set_valid_days(anna, draft, days)
+        assert error.value.key == "offer.bad_valid"
+    assert core.offers.terms(core.offers.set_valid_days(anna, draft, 365)).valid_days == 365
+    assert core.offers.terms(draft).valid_days == 14
+
+
+async def test_a_discount_above_the_roles_limit_is_shown_and_needs_an_approval(
+    core: Core,
+) -> None:
+    await core.people.ensure_person(2, "Лида", Role.LEAD, "Урал")
+    anna, draft = await _draft(core)
+    draft = core.offers.add_item(anna, draft, "VS-PR-2700-3", Decimal(2), Decimal(0))
+    draft = core.offers.set_discount(anna, draft, Decimal(11))
+    preview = core.offers.preview(anna, draft)
+    assert preview.limit == 10
+    assert [v.effective_percent for v in preview.violations] == [Decimal(11)]
+    result = await core.offers.submit(anna, draft)
+    assert result.documents is None and result.offer.status == "pending"
+    assert [p.name for p in result.approvers] == ["Лида"]
+    within = await core.offers.submit(anna, core.offers.set_discount(anna, draft, Decimal(10)))
+    assert within.documents is not None and within.offer.status == "issued"
+
+
+async def test_a_vat_exempt_item_makes_an_offer_without_vat(core: Core) -> None:
+    anna, draft = await _draft(core)
+    draft = core.offers.add_item(anna, draft, "VS-WMS-START", Decimal(1), Decimal(0))
+    assert core.offers.preview(anna, draft).totals.vat_percent is None
+    free = core.offers.add_free_line(anna, draft, "Монтаж", "услуга", Decimal(1), Decimal(10))
+    assert core.offers.preview(anna, free).totals.vat_percent is None
+
+
+# --- a render failure -------------------------------------------------------------------
+
+
+@pytest.fixture
+async def broken_core(tmp_path: Path, database_url: str, clock: FrozenClock) -> AsyncIterator[Core]:
+    """A core whose Typst template does not compile, on the same database as `any_core`."""
+    templates = tmp_path / "broken-templates"
+    shutil.copytree(TEMPLATES, templates)
+    (templates / "offer.typ").write_text("#let x = (", encoding="utf-8")
+    built = build_core(
+        make_settings(tmp_path, database_url, offer_templates_dir=templates), clock=clock
+    )
+    yield built
+    await built.close()
+
+
+async def test_a_render_failure_records_nothing_and_spends_no_number(
+    any_core: Core, broken_core: Core, tmp_path: Path
+) -> None:
+    anna = await any_core.people.ensure_person(1, "Анна", Role.MANAGER, "Урал")
+    deal = await any_core.deals.create(anna, "Ромашка")
+    with pytest.raises(OfferRenderError):
+        await broken_core.offers.submit(anna, _spec(broken_core, deal.id))
+    assert await any_core.offers.for_deal(anna, deal.id) == []
+    assert (await any_core.deals.card(anna, deal.id)).stage == deal.stage
+    assert list((tmp_path / "data" / "offers").glob("*")) == []
+    result = await any_core.offers.submit(anna, _spec(any_core, deal.id))
+    assert result.documents is not None and result.documents.number == "КП-2026-0001"
+
+
+async def test_an_approval_that_fails_to_render_leaves_the_offer_waiting(
+    any_core: Core, broken_core: Core
+) -> None:
+    lead = await any_core.people.ensure_person(1, "Лида", Role.LEAD, "Урал")
+    anna = await any_core.people.ensure_person(2, "Анна", Role.MANAGER, "Урал")
+    deal = await any_core.deals.create(anna, "Ромашка")
+    submitted = await any_core.offers.submit(anna, _spec(any_core, deal.id, "11"))
+    with pytest.raises(OfferRenderError):
+        await broken_core.offers.decide(lead, submitted.offer.id, approve=True)
+    assert (await any_core.offers.pending(lead, submitted.offer.id)).status == "pending"
+    decision = await any_core.offers.decide(lead, submitted.offer.id, approve=True)
+    assert decision.documents is not None and decision.documents.number == "КП-2026-0001"
+    assert [o.status for o in await any_core.offers.for_deal(anna, deal.id)] == ["issued"]
 
 
 def test_offer_render_cli_prints_the_summary(

@@ -6,16 +6,14 @@ import argparse
 import asyncio
 import json
 import sys
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 from bot.common.logs import configure_logging
 from bot.config import Settings
 from bot.container import build_core
-from bot.offers.documents import OfferRenderError, build_offer_document
+from bot.offers.documents import OfferRenderError
 from bot.offers.input import OfferInputError, load_offer_json, parse_offer_document
-from bot.offers.pricing import compute_totals
 
 
 def add_offer_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,20 +43,13 @@ def cmd_offer_render(args: argparse.Namespace, settings: Settings) -> int:
         core = build_core(settings)
         try:
             draft = parse_offer_document(load_offer_json(text), core.offers.catalog)
-            totals = compute_totals(
-                draft.lines, draft.discount_percent, draft.vat_percent, draft.vat_included
-            )
             await core.migrate()
-            if draft.number is None:
-                number = await core.offers.number_for_shell(text.decode("utf-8"), totals)
-                draft = replace(draft, number=number)
-            today = core.clock().astimezone(settings.tz).date()
-            document = build_offer_document(draft, totals, core.offers.requisites, today)
-            pdf, docx = await asyncio.to_thread(core.offers.render, document)
+            offer = await core.offers.render_for_shell(draft, text.decode("utf-8"))
         finally:
             await core.close()
+        document, totals = offer.document, offer.document.totals
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_bytes(pdf if args.format == "pdf" else docx)
+        args.out.write_bytes(offer.pdf if args.format == "pdf" else offer.docx)
         summary = {
             "number": document.number,
             "subtotal": _money(totals.subtotal),

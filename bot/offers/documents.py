@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -363,15 +364,18 @@ class _CachingEnvironment(jinja2.Environment):
     """Compiles each XML part of the Word template once instead of on every render.
 
     docxtpl calls ``from_string`` for the body, headers, footers and properties on each
-    render, and compiling them took half of the DOCX render time. The sources are the
-    same every time (the template bytes are fixed), so the compiled templates are kept.
+    render, and compiling them took half of the DOCX render time. A part is keyed by its
+    source text, so a changed template can never get an old compile; the least recently
+    used parts go first beyond the bound, and ``forget`` empties the cache when the
+    templates are read again. DOCX renders run in threads side by side, hence the lock.
     """
 
     _MAX_CACHED = 64
 
     def __init__(self) -> None:
         super().__init__(undefined=jinja2.StrictUndefined, autoescape=True)
-        self._compiled: dict[str, jinja2.Template] = {}
+        self._compiled: OrderedDict[str, jinja2.Template] = OrderedDict()
+        self._compiled_lock = threading.Lock()
 
     def from_string(
         self,
@@ -381,13 +385,21 @@ class _CachingEnvironment(jinja2.Environment):
     ) -> jinja2.Template:
         if not isinstance(source, str) or globals or template_class:
             return super().from_string(source, globals, template_class)
-        template = self._compiled.get(source)
-        if template is None:
-            template = super().from_string(source)
-            if len(self._compiled) >= self._MAX_CACHED:
-                self._compiled.clear()
+        with self._compiled_lock:
+            template = self._compiled.get(source)
+            if template is not None:
+                self._compiled.move_to_end(source)
+                return template
+        template = super().from_string(source)
+        with self._compiled_lock:
             self._compiled[source] = template
+            while len(self._compiled) > self._MAX_CACHED:
+                self._compiled.popitem(last=False)
         return template
+
+    def forget(self) -> None:
+        with self._compiled_lock:
+            self._compiled.clear()
 
 
 class OfferRenderer:
@@ -398,6 +410,7 @@ class OfferRenderer:
     not safe to share between threads, hence the lock (renders from
     ``asyncio.to_thread`` run one at a time). The DOCX template bytes are read once;
     docxtpl needs a fresh template object per render since rendering mutates it.
+    Templates changed on disk are picked up after ``forget()``.
     """
 
     def __init__(self, templates_dir: Path) -> None:
@@ -406,6 +419,13 @@ class OfferRenderer:
         self._compiler: typst.Compiler | None = None
         self._docx_bytes: bytes | None = None
         self._jinja = _CachingEnvironment()
+
+    def forget(self) -> None:
+        """Drop what was read from the templates folder; the next render reads it again."""
+        with self._lock:
+            self._compiler = None
+            self._docx_bytes = None
+            self._jinja.forget()
 
     def render_pdf(self, doc: OfferDocument) -> bytes:
         return self._render_pdf_data(doc.template_data(), doc.date)
@@ -450,13 +470,14 @@ class OfferRenderer:
         return result
 
     def _render_docx_data(self, data: Mapping[str, Any]) -> bytes:
-        if self._docx_bytes is None:
+        source = self._docx_bytes  # once: forget() may drop it meanwhile
+        if source is None:
             try:
-                self._docx_bytes = (self.templates_dir / DOCX_TEMPLATE).read_bytes()
+                source = self._docx_bytes = (self.templates_dir / DOCX_TEMPLATE).read_bytes()
             except OSError as error:
                 raise OfferRenderError(DOCX_TEMPLATE, f"cannot read: {error}") from error
         try:
-            template = DocxTemplate(io.BytesIO(self._docx_bytes))
+            template = DocxTemplate(io.BytesIO(source))
             template.render(dict(data), jinja_env=self._jinja, autoescape=True)
             output = io.BytesIO()
             template.save(output)

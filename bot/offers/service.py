@@ -1,25 +1,35 @@
 """Commercial offers on deals: pricing by the company's rules, the discount policy with a
-recorded approval, numbering per year, and the PDF and DOCX documents."""
+recorded approval, numbering per year, and the PDF and DOCX documents.
+
+Issuing renders before it records. The next number of the year is read, the documents
+are rendered and written under temporary names with no transaction open (Typst and
+docxtpl take tens of milliseconds, and SQLite has one connection for everybody), and
+only then one short transaction records the offer with that number, moves the deal and
+puts the files in place. So a render failure records nothing and spends no number, and
+a recorded offer always has its files. When another offer took the number meanwhile,
+the unique (year, seq) refuses the record: the files are dropped and the offer is
+rendered again with the next number, so numbers stay unique and without gaps.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import json
-from dataclasses import dataclass
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.common.clock import Clock
 from bot.common.errors import Forbidden, Invalid, NotFound
-from bot.db.models import Offer, OfferApproval, User
 from bot.db.session import transaction
 from bot.deals.service import DealsService, DealView, Via
+from bot.offers import store
 from bot.offers.catalog import Catalog, CatalogItem
 from bot.offers.documents import (
     OfferDocument,
@@ -27,7 +37,7 @@ from bot.offers.documents import (
     Requisites,
     build_offer_document,
 )
-from bot.offers.input import ClientInfo, ManagerInfo, OfferDraft, offer_number
+from bot.offers.input import MAX_VALID_DAYS, ClientInfo, ManagerInfo, OfferDraft, offer_number
 from bot.offers.pricing import (
     OfferLine,
     OfferTotals,
@@ -35,10 +45,17 @@ from bot.offers.pricing import (
     compute_totals,
     discount_violations,
 )
-from bot.people.service import Person, Role, person_of
+from bot.offers.store import Issue, Numbered, NumberTaken, OfferRow, Tx
+from bot.people.service import Person, Role
 
 MAX_LINES = 300
 MAX_NAME = 300
+MAX_TERMS = 500
+NUMBER_ATTEMPTS = 5
+"""Tries at the next number when others take it meanwhile, before "busy, try again"."""
+RECENT_OFFERS = 5
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +128,53 @@ class OfferSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Draft:
+    """The offer being put together in the builder; every change makes a new draft.
+
+    ``vat`` is taken from the first line (a catalog item's rate, the default for a free
+    line): one offer has one VAT rate. ``None`` there is a VAT-exempt offer («Без НДС»),
+    not "no rate chosen yet".
+    """
+
+    deal_id: int
+    title: str
+    lines: tuple[OfferLine, ...] = ()
+    discount: Decimal = Decimal(0)
+    vat: Decimal | None = None
+    payment: str | None = None
+    delivery: str | None = None
+    valid_days: int | None = None
+
+    def spec(self, default_vat: Decimal) -> OfferSpec:
+        return OfferSpec(
+            deal_id=self.deal_id, lines=self.lines, discount_percent=self.discount,
+            vat_percent=self.vat if self.lines else default_vat,
+            payment_terms=self.payment, delivery_terms=self.delivery, valid_days=self.valid_days,
+        )  # fmt: skip
+
+
+class VatMismatch(Invalid):
+    """An item with another VAT rate than the offer's lines: not a typo to retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """The terms an offer will print: the draft's own, else the seller's defaults."""
+
+    payment: str
+    delivery: str
+    valid_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    totals: OfferTotals
+    violations: tuple[Violation, ...]
+    limit: Decimal  # the actor's own discount limit
+    terms: Terms
+
+
+@dataclass(frozen=True, slots=True)
 class OfferView:
     id: int
     deal_id: int
@@ -130,10 +194,20 @@ class Documents:
 
 
 @dataclass(frozen=True, slots=True)
+class RenderedOffer:
+    """An offer rendered from the shell: the document as printed and both files."""
+
+    document: OfferDocument
+    pdf: bytes
+    docx: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class SubmitResult:
     """Either the documents at once, or the offer waiting for one of `approvers`."""
 
     offer: OfferView
+    deal: DealView  # as it was when submitted
     documents: Documents | None
     violations: tuple[Violation, ...]
     approvers: tuple[Person, ...]
@@ -143,6 +217,7 @@ class SubmitResult:
 @dataclass(frozen=True, slots=True)
 class Decision:
     offer: OfferView
+    deal_title: str
     creator: Person
     approved: bool
     comment: str | None
@@ -153,7 +228,7 @@ class Decision:
 class OffersService:
     def __init__(
         self,
-        db: async_sessionmaker[AsyncSession],
+        db: store.Database,
         deals: DealsService,
         *,
         catalog: Catalog,
@@ -184,12 +259,42 @@ class OffersService:
 
     # --- building -------------------------------------------------------------------
 
+    async def open_draft(self, actor: Person, deal_id: int) -> Draft:
+        deal = await self._deals.card(actor, deal_id)
+        return Draft(deal.id, deal.title)
+
+    def search_items(self, query: str, limit: int) -> list[CatalogItem]:
+        return self.catalog.search(query, limit=limit)
+
+    def item(self, sku: str) -> CatalogItem:
+        """A catalog item by a button's sku; gone from the catalog means a stale button."""
+        item = self.catalog.get(sku)
+        if item is None:
+            raise Invalid("common.expired_button")
+        return item
+
     def catalog_line(self, item: CatalogItem, qty: Decimal, discount: Decimal) -> OfferLine:
-        _check_qty(qty)
         _check_percent(discount)
+        _check_qty(qty)
         return OfferLine(
             item.sku, item.name, item.unit, qty, item.price, discount, item.max_discount_percent
         )
+
+    def add_item(
+        self, actor: Person, draft: Draft, sku: str, qty: Decimal, discount: Decimal
+    ) -> Draft:
+        """A catalog line; its VAT rate must be the offer's (`VatMismatch` otherwise)."""
+        item = self.item(sku)
+        vat = self.vat_of(item)
+        if draft.lines and draft.vat != vat:
+            raise VatMismatch("offer.vat_mismatch", name=item.name)
+        line = self.catalog_line(item, qty, discount)
+        return replace(draft, lines=(*draft.lines, line), vat=vat)
+
+    def check_free_lines(self, actor: Person) -> None:
+        """Before asking for a free line: refused at once when the company turned them off."""
+        if not self.free_lines:
+            raise Forbidden("offer.free_lines_off")
 
     def free_line(self, name: str, unit: str, qty: Decimal, price: Decimal) -> OfferLine:
         if not self.free_lines:
@@ -202,100 +307,165 @@ class OffersService:
             raise Invalid("offer.bad_line")
         return OfferLine(None, name, " ".join(unit.split())[:20] or "шт", qty, price)
 
+    def add_free_line(
+        self, actor: Person, draft: Draft, name: str, unit: str, qty: Decimal, price: Decimal
+    ) -> Draft:
+        """A line typed by hand; as the first line it brings the default VAT rate."""
+        line = self.free_line(name, unit, qty, price)
+        vat = draft.vat if draft.lines else self.vat_percent
+        return replace(draft, lines=(*draft.lines, line), vat=vat)
+
+    def without_last_line(self, actor: Person, draft: Draft) -> Draft:
+        return replace(draft, lines=draft.lines[:-1])
+
+    def set_discount(self, actor: Person, draft: Draft, percent: Decimal) -> Draft:
+        """The order discount; above the actor's limit it is allowed, but needs an approval."""
+        _check_percent(percent)
+        return replace(draft, discount=percent)
+
+    def set_valid_days(self, actor: Person, draft: Draft, days: int) -> Draft:
+        if not 1 <= days <= MAX_VALID_DAYS:
+            raise Invalid("offer.bad_valid")
+        return replace(draft, valid_days=days)
+
+    def set_payment_terms(self, actor: Person, draft: Draft, text: str) -> Draft:
+        return replace(draft, payment=_terms_text(text))
+
+    def set_delivery_terms(self, actor: Person, draft: Draft, text: str) -> Draft:
+        return replace(draft, delivery=_terms_text(text))
+
+    def terms(self, draft: Draft) -> Terms:
+        return Terms(
+            draft.payment or self.requisites.payment_terms,
+            draft.delivery or self.requisites.delivery_terms,
+            draft.valid_days or self.valid_days,
+        )
+
     def vat_of(self, item: CatalogItem) -> Decimal | None:
         return item.vat_percent if item.vat_percent else None
 
-    def preview(self, actor: Person, spec: OfferSpec) -> tuple[OfferTotals, list[Violation]]:
+    def preview(self, actor: Person, draft: Draft) -> Preview:
+        """The sums and what needs an approval, as the actor would submit the draft."""
+        totals, violations = self._priced(actor, draft.spec(self.vat_percent))
+        return Preview(totals, violations, self.policy.limit(actor), self.terms(draft))
+
+    def _priced(self, actor: Person, spec: OfferSpec) -> tuple[OfferTotals, tuple[Violation, ...]]:
         if not spec.lines:
             raise Invalid("offer.no_lines")
         totals = compute_totals(spec.lines, spec.discount_percent, spec.vat_percent, True)
         violations = discount_violations(
             spec.lines, spec.discount_percent, self.policy.limit(actor)
         )
-        return totals, violations
+        return totals, tuple(violations)
 
     # --- submitting and deciding -------------------------------------------------------
 
-    async def submit(self, actor: Person, spec: OfferSpec) -> SubmitResult:
+    async def submit(self, actor: Person, offer: Draft | OfferSpec) -> SubmitResult:
         """Within the limit: numbered and rendered now. Above it: waits for an approval."""
-        totals, violations = self.preview(actor, spec)
+        spec = offer.spec(self.vat_percent) if isinstance(offer, Draft) else offer
+        totals, violations = self._priced(actor, spec)
         deal = await self._deals.card(actor, spec.deal_id)
-        async with transaction(self._db) as session:
-            offer = Offer(
-                deal_id=deal.id, status="pending" if violations else "issuing",
-                spec=spec.to_json(), currency="RUB", subtotal=totals.subtotal,
-                discount=totals.discount, vat=totals.vat, total=totals.total,
-                max_discount=max((v.effective_percent for v in violations), default=Decimal(0)),
-                created_by_id=actor.id, created_at=self._clock(),
-            )  # fmt: skip
-            session.add(offer)
-            await session.flush()
-            if violations:
+        now = self._clock()
+        values: dict[str, Any] = {
+            "deal_id": deal.id, "spec": spec.to_json(), "currency": "RUB",
+            "subtotal": totals.subtotal, "discount": totals.discount, "vat": totals.vat,
+            "total": totals.total, "created_by_id": actor.id, "created_at": now,
+            "max_discount": max((v.effective_percent for v in violations), default=Decimal(0)),
+        }  # fmt: skip
+        if violations:
+            async with transaction(self._db) as session:
                 approvers = await self._approvers(session, actor, spec)
                 if not approvers:
                     raise Invalid("offer.nobody_to_approve")
-                return SubmitResult(_view(offer), None, tuple(violations), tuple(approvers))
-            documents, moved = await self._issue(session, offer, spec, actor, deal)
-            return SubmitResult(_view(offer), documents, (), (), moved)
+                offer_id = await store.add(session, status="pending", **values)
+            view = OfferView(offer_id, deal.id, None, "pending", "RUB", totals.total, actor.id, now)
+            return SubmitResult(view, deal, None, violations, tuple(approvers))
+
+        async def record(session: Tx, issue: Issue) -> tuple[OfferView, str | None]:
+            offer_id = await store.add(session, issue=issue, **values)
+            moved = await self._move_to_offer_stage(session, actor, deal)
+            number = issue.numbered.number
+            view = OfferView(
+                offer_id, deal.id, number, "issued", "RUB", totals.total, actor.id, now
+            )
+            return view, moved
+
+        draft = self._draft_of(spec, deal, actor)
+        (view, moved), rendered = await self._issue(draft, totals, record, keep_files=True)
+        return SubmitResult(view, deal, _documents(rendered), (), (), moved)
+
+    async def pending(self, actor: Person, offer_id: int) -> OfferView:
+        """An offer the actor may still decide on (before asking them why they reject it)."""
+        async with transaction(self._db) as session:
+            offer, _, _ = await self._decidable(session, actor, offer_id)
+        return _view(offer)
 
     async def decide(
         self, actor: Person, offer_id: int, *, approve: bool, comment: str | None = None
     ) -> Decision:
-        """A lead's (or admin's) decision; recorded with who, when and what; once only."""
+        """A lead's (or admin's) decision; recorded with who, when and what; once only.
+
+        An approval renders the documents between two short transactions: the first checks
+        who may decide, the second claims the offer (once only) and records the decision.
+        """
+        comment_text = (comment or "").strip()[:1000] or None
         async with transaction(self._db) as session:
-            offer = await session.get(Offer, offer_id)
-            if offer is None or offer.deal_id is None:
-                raise NotFound("offer.not_found")
-            creator_row = await session.get(User, offer.created_by_id)
-            assert creator_row is not None
-            creator = person_of(creator_row)
-            self._check_approver(actor, creator)
-            spec = OfferSpec.from_json(offer.spec)
-            _, violations = self.preview(creator, spec)
-            if not self._may_allow(actor, spec):
-                raise Forbidden("offer.above_your_limit")
-            claimed = await session.execute(
-                update(Offer)
-                .where(Offer.id == offer.id, Offer.status == "pending")
-                .values(status="issuing" if approve else "rejected")
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                raise Invalid("offer.already_decided")
-            await session.refresh(offer)
-            session.add(
-                OfferApproval(
-                    offer_id=offer.id, decided_by_id=actor.id, decided_at=self._clock(),
-                    approved=approve, comment=(comment or "").strip()[:1000] or None,
-                    what=_describe(violations),
-                )
-            )  # fmt: skip
-            if not approve:
-                return Decision(_view(offer), creator, False, comment, None)
+            offer, creator, spec = await self._decidable(session, actor, offer_id)
+            assert offer.deal_id is not None
             deal = await self._deals.card_in(session, actor, offer.deal_id)
-            documents, moved = await self._issue(session, offer, spec, creator, deal)
-            return Decision(_view(offer), creator, True, comment, documents, moved)
+            if not approve:
+                _, violations = self._priced(creator, spec)
+                if not await store.claim(session, offer_id, issue=None):
+                    raise Invalid("offer.already_decided")
+                await self._record_decision(
+                    session, actor, offer_id, False, comment_text, violations
+                )
+                view = replace(_view(offer), status="rejected")
+                return Decision(view, deal.title, creator, False, comment, None)
+        totals, violations = self._priced(creator, spec)
 
-    async def number_for_shell(self, spec_json: str, totals: OfferTotals) -> str:
-        """A number for an offer rendered from the shell, from the same yearly sequence."""
-        async with transaction(self._db) as session:
-            offer = Offer(
-                deal_id=None, status="issued", spec=spec_json, currency="RUB",
+        async def record(session: Tx, issue: Issue) -> tuple[OfferView, str | None]:
+            if not await store.claim(session, offer_id, issue=issue):
+                raise Invalid("offer.already_decided")
+            await self._record_decision(session, actor, offer_id, True, comment_text, violations)
+            moved = await self._move_to_offer_stage(session, creator, deal)
+            return replace(_view(offer), status="issued", number=issue.numbered.number), moved
+
+        draft = self._draft_of(spec, deal, creator)
+        (view, moved), rendered = await self._issue(draft, totals, record, keep_files=True)
+        return Decision(view, deal.title, creator, True, comment, _documents(rendered), moved)
+
+    async def render_for_shell(self, draft: OfferDraft, source: str) -> RenderedOffer:
+        """`voronka offer render`: the bot's issuing path for an offer typed as JSON.
+
+        Without a number of its own the offer takes the next one of the year and is
+        recorded (without a deal or files: the shell writes the file it was asked for).
+        The shell's operator runs the bot, so no person's access is checked.
+        """
+        totals = compute_totals(
+            draft.lines, draft.discount_percent, draft.vat_percent, draft.vat_included
+        )
+        if draft.number is not None:
+            today = self._clock().astimezone(self._tz).date()
+            document = build_offer_document(draft, totals, self.requisites, today)
+            pdf, docx = await self._render(document)
+            return RenderedOffer(document, pdf, docx)
+        now = self._clock()
+
+        async def record(session: Tx, issue: Issue) -> None:
+            await store.add(
+                session, issue=issue, deal_id=None, spec=source, currency="RUB",
                 subtotal=totals.subtotal, discount=totals.discount, vat=totals.vat,
-                total=totals.total, max_discount=Decimal(0), created_by_id=None,
-                created_at=self._clock(), issued_at=self._clock(),
+                total=totals.total, max_discount=Decimal(0), created_by_id=None, created_at=now,
             )  # fmt: skip
-            session.add(offer)
-            await self._assign_number(session, offer)
-            assert offer.number is not None
-            return offer.number
 
-    def render(self, document: OfferDocument) -> tuple[bytes, bytes]:
-        return self._renderer.render_pdf(document), self._renderer.render_docx(document)
+        _, rendered = await self._issue(draft, totals, record, keep_files=False)
+        return rendered
 
     async def documents(self, actor: Person, offer_id: int) -> Documents:
         """Download an issued offer again."""
         async with transaction(self._db) as session:
-            offer = await session.get(Offer, offer_id)
+            offer = await store.offer(session, offer_id)
         if offer is None or offer.deal_id is None or offer.status != "issued" or not offer.number:
             raise NotFound("offer.not_found")
         await self._deals.card(actor, offer.deal_id)  # access check
@@ -305,27 +475,80 @@ class OffersService:
     async def for_deal(self, actor: Person, deal_id: int) -> list[OfferView]:
         await self._deals.card(actor, deal_id)
         async with transaction(self._db) as session:
-            rows = await session.scalars(
-                select(Offer).where(Offer.deal_id == deal_id).order_by(Offer.id.desc()).limit(5)
-            )
-            return [_view(row) for row in rows]
+            return [_view(row) for row in await store.of_deal(session, deal_id, RECENT_OFFERS)]
 
-    async def pending_view(self, offer_id: int) -> tuple[OfferView, OfferSpec]:
-        async with transaction(self._db) as session:
-            offer = await session.get(Offer, offer_id)
-            if offer is None:
-                raise NotFound("offer.not_found")
-            return _view(offer), OfferSpec.from_json(offer.spec)
-
-    # --- helpers ------------------------------------------------------------------------
+    # --- issuing ------------------------------------------------------------------------
 
     async def _issue(
-        self, session: AsyncSession, offer: Offer, spec: OfferSpec, creator: Person, deal: DealView
-    ) -> tuple[Documents, str | None]:
-        now = self._clock()
-        await self._assign_number(session, offer)
-        assert offer.number is not None
-        draft = OfferDraft(
+        self,
+        draft: OfferDraft,
+        totals: OfferTotals,
+        record: Callable[[Tx, Issue], Awaitable[R]],
+        *,
+        keep_files: bool,
+    ) -> tuple[R, RenderedOffer]:
+        """Number, render, then record in one short transaction (see the module's notes).
+
+        `record` writes the offer with the `Issue` it is given; it raises `NumberTaken`
+        (from the store) when that number went to another offer meanwhile.
+        """
+        for _ in range(NUMBER_ATTEMPTS):
+            now = self._clock()
+            year = now.astimezone(self._tz).year
+            async with transaction(self._db) as session:
+                seq = await store.next_seq(session, year)
+            numbered = Numbered(year, seq, offer_number(year, seq))
+            document = build_offer_document(
+                replace(draft, number=numbered.number), totals, self.requisites,
+                now.astimezone(self._tz).date(),
+            )  # fmt: skip
+            pdf, docx = await self._render(document)
+            staged = (
+                await asyncio.to_thread(self._stage, numbered.number, pdf, docx)
+                if keep_files
+                else None
+            )
+            issue = Issue(
+                numbered, now,
+                str(staged.pdf_path) if staged else None, str(staged.docx_path) if staged else None,
+            )  # fmt: skip
+            try:
+                async with transaction(self._db) as session:
+                    result = await record(session, issue)
+                    if staged is not None:
+                        staged.publish()  # renames: the record and its files commit together
+            except NumberTaken:
+                if staged is not None:
+                    staged.discard()
+                continue
+            except BaseException:
+                if staged is not None:
+                    staged.discard()
+                raise
+            return result, RenderedOffer(document, pdf, docx)
+        raise Invalid("offer.busy")
+
+    async def _render(self, document: OfferDocument) -> tuple[bytes, bytes]:
+        pdf, docx = await asyncio.gather(
+            asyncio.to_thread(self._renderer.render_pdf, document),
+            asyncio.to_thread(self._renderer.render_docx, document),
+        )
+        return pdf, docx
+
+    def _stage(self, number: str, pdf: bytes, docx: bytes) -> _Staged:
+        self._files.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_hex(6)
+        part = self._files / f".{number}.{token}"
+        staged = _Staged(
+            self._files / f"{number}.pdf", self._files / f"{number}.docx",
+            part.with_name(f"{part.name}.pdf.part"), part.with_name(f"{part.name}.docx.part"),
+        )  # fmt: skip
+        staged.write(pdf, docx)
+        return staged
+
+    def _draft_of(self, spec: OfferSpec, deal: DealView, creator: Person) -> OfferDraft:
+        """What the documents print for an offer built in the bot."""
+        return OfferDraft(
             client=ClientInfo(
                 name=deal.client or deal.title, inn="", contact=deal.contact or "",
                 phone=deal.phone,
@@ -334,36 +557,14 @@ class OffersService:
             manager=ManagerInfo(creator.name),
             discount_percent=spec.discount_percent,
             vat_percent=spec.vat_percent,
-            number=offer.number,
-            date=now.astimezone(self._tz).date(),
+            date=self._clock().astimezone(self._tz).date(),
             valid_days=spec.valid_days or self.valid_days,
             payment_terms=spec.payment_terms,
             delivery_terms=spec.delivery_terms,
         )  # fmt: skip
-        totals = compute_totals(spec.lines, spec.discount_percent, spec.vat_percent, True)
-        document = build_offer_document(draft, totals, self.requisites, draft.date or now.date())
-        pdf, docx = await asyncio.gather(
-            asyncio.to_thread(self._renderer.render_pdf, document),
-            asyncio.to_thread(self._renderer.render_docx, document),
-        )
-        pdf_path, docx_path = await asyncio.to_thread(self._save, offer.number, pdf, docx)
-        offer.status, offer.issued_at = "issued", now
-        offer.pdf_path, offer.docx_path = str(pdf_path), str(docx_path)
-        moved = await self._move_to_offer_stage(session, creator, deal)
-        return Documents(offer.number, pdf, docx), moved
-
-    async def _assign_number(self, session: AsyncSession, offer: Offer) -> None:
-        """Next number of the year (КП-2026-0042); the unique (year, seq) guards races."""
-        year = self._clock().astimezone(self._tz).year
-        seq = (await session.scalar(select(func.max(Offer.seq)).where(Offer.year == year)) or 0) + 1
-        offer.year, offer.seq, offer.number = year, seq, offer_number(year, seq)
-        try:
-            await session.flush()
-        except IntegrityError:
-            raise Invalid("offer.busy") from None
 
     async def _move_to_offer_stage(
-        self, session: AsyncSession, creator: Person, deal: DealView
+        self, session: Tx, creator: Person, deal: DealView
     ) -> str | None:
         if not self._move_deal or deal.status != "open":
             return None
@@ -379,34 +580,55 @@ class OffersService:
             return None
         return target.key
 
-    def _save(self, number: str, pdf: bytes, docx: bytes) -> tuple[Path, Path]:
-        self._files.mkdir(parents=True, exist_ok=True)
-        pdf_path, docx_path = self._files / f"{number}.pdf", self._files / f"{number}.docx"
-        pdf_path.write_bytes(pdf)
-        docx_path.write_bytes(docx)
-        return pdf_path, docx_path
+    # --- approvals ----------------------------------------------------------------------
+
+    async def _decidable(
+        self, session: Tx, actor: Person, offer_id: int
+    ) -> tuple[OfferRow, Person, OfferSpec]:
+        """The pending offer, its creator and lines, once the actor may decide on it."""
+        offer = await store.offer(session, offer_id)
+        if offer is None or offer.deal_id is None or offer.created_by_id is None:
+            raise NotFound("offer.not_found")
+        creator = await store.person(session, offer.created_by_id)
+        assert creator is not None
+        self._check_approver(actor, creator)
+        spec = OfferSpec.from_json(offer.spec)
+        if not self._may_allow(actor, spec):
+            raise Forbidden("offer.above_your_limit")
+        if offer.status != "pending":
+            raise Invalid("offer.already_decided")
+        return offer, creator, spec
+
+    async def _record_decision(
+        self,
+        session: Tx,
+        actor: Person,
+        offer_id: int,
+        approved: bool,
+        comment: str | None,
+        violations: tuple[Violation, ...],
+    ) -> None:
+        await store.add_approval(
+            session, offer_id=offer_id, decided_by_id=actor.id, decided_at=self._clock(),
+            approved=approved, comment=comment, what=_describe(violations),
+        )  # fmt: skip
 
     def _may_allow(self, approver: Person, spec: OfferSpec) -> bool:
         """An approver's own limit (and each item's cap) applies to what they may allow."""
         limit = self.policy.limit(approver)
         return not discount_violations(spec.lines, spec.discount_percent, limit)
 
-    async def _approvers(
-        self, session: AsyncSession, creator: Person, spec: OfferSpec
-    ) -> list[Person]:
+    async def _approvers(self, session: Tx, creator: Person, spec: OfferSpec) -> list[Person]:
         """The creator's team leads when within a lead's limit, else the admins, else nobody."""
-        query = select(User).where(User.active.is_(True), User.id != creator.id)
-        rows: list[User] = []
+        people: list[Person] = []
         if creator.role is Role.MANAGER and creator.team_id is not None:
-            rows = list(
-                await session.scalars(
-                    query.where(User.role == Role.LEAD.value, User.team_id == creator.team_id)
-                )
+            leads = await store.active_people(
+                session, Role.LEAD, team_id=creator.team_id, besides=creator.id
             )
-        people = [p for p in map(person_of, rows) if self._may_allow(p, spec)]
+            people = [p for p in leads if self._may_allow(p, spec)]
         if not people:
-            admins = await session.scalars(query.where(User.role == Role.ADMIN.value))
-            people = [p for p in map(person_of, admins) if self._may_allow(p, spec)]
+            admins = await store.active_people(session, Role.ADMIN, besides=creator.id)
+            people = [p for p in admins if self._may_allow(p, spec)]
         return people
 
     def _check_approver(self, actor: Person, creator: Person) -> None:
@@ -416,6 +638,45 @@ class OffersService:
             creator.role is not Role.MANAGER or creator.team_id != actor.team_id
         ):
             raise Forbidden("offer.cannot_approve")
+
+
+@dataclass(frozen=True, slots=True)
+class _Staged:
+    """An offer's files under temporary names until the offer they belong to is recorded.
+
+    They are renamed into place inside the recording transaction, after its statements
+    went through: a crash before the commit leaves at most files without a record (the
+    next offer of that number overwrites them), never a record without files.
+    """
+
+    pdf_path: Path
+    docx_path: Path
+    pdf_part: Path
+    docx_part: Path
+
+    def write(self, pdf: bytes, docx: bytes) -> None:
+        try:
+            self.pdf_part.write_bytes(pdf)
+            self.docx_part.write_bytes(docx)
+        except BaseException:
+            self.discard()
+            raise
+
+    def publish(self) -> None:
+        os.replace(self.pdf_part, self.pdf_path)
+        os.replace(self.docx_part, self.docx_path)
+
+    def discard(self) -> None:
+        self.pdf_part.unlink(missing_ok=True)
+        self.docx_part.unlink(missing_ok=True)
+
+
+def _documents(rendered: RenderedOffer) -> Documents:
+    return Documents(rendered.document.number, rendered.pdf, rendered.docx)
+
+
+def _terms_text(text: str) -> str:
+    return " ".join(text.split())[:MAX_TERMS]
 
 
 def _check_qty(qty: Decimal) -> None:
@@ -428,7 +689,7 @@ def _check_percent(value: Decimal) -> None:
         raise Invalid("offer.bad_discount")
 
 
-def _describe(violations: list[Violation]) -> str:
+def _describe(violations: tuple[Violation, ...]) -> str:
     return "; ".join(
         f"{v.name}: {v.effective_percent.normalize()}% > {v.limit_percent.normalize()}%"
         for v in violations
@@ -442,7 +703,7 @@ def _read_pair(pdf: str, docx: str) -> tuple[bytes, bytes]:
         raise NotFound("offer.files_gone") from None
 
 
-def _view(offer: Offer) -> OfferView:
+def _view(offer: OfferRow) -> OfferView:
     assert offer.deal_id is not None and offer.created_by_id is not None
     return OfferView(
         offer.id, offer.deal_id, offer.number, offer.status, offer.currency, offer.total,

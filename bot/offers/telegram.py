@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -13,8 +12,8 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.common.errors import Invalid
 from bot.common.i18n import Catalog, catalog, format_amount
 from bot.deals.matching import DealMatcher
-from bot.offers.pricing import OfferLine, line_sum
-from bot.offers.service import Documents, OfferSpec
+from bot.offers.pricing import line_sum
+from bot.offers.service import Documents, Draft, VatMismatch
 from bot.tg import callbacks as cb
 from bot.tg import dialogs
 from bot.tg.context import Ctx
@@ -29,35 +28,20 @@ NUMBER = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:(\d+(?:[.,]\d+)?)\s*%)?\s*$")
 Rows = list[list[tuple[str, str]]]
 
 
-@dataclass
-class Builder:
+dialogs.persisted(DRAFT_KEY, Draft)
+
+
+def _builder(context: Ctx) -> Draft:
     """The offer being put together, kept per person until generated or cancelled."""
-
-    deal_id: int
-    title: str
-    lines: list[OfferLine] = field(default_factory=list)
-    discount: Decimal = Decimal(0)
-    vat: Decimal | None = None  # taken from the first catalog line, else the default
-    payment: str | None = None
-    delivery: str | None = None
-    valid_days: int | None = None
-
-    def spec(self, default_vat: Decimal) -> OfferSpec:
-        return OfferSpec(
-            deal_id=self.deal_id, lines=tuple(self.lines), discount_percent=self.discount,
-            vat_percent=self.vat if self.lines and self.vat is not None else default_vat,
-            payment_terms=self.payment, delivery_terms=self.delivery, valid_days=self.valid_days,
-        )  # fmt: skip
-
-
-dialogs.persisted(DRAFT_KEY, Builder)
-
-
-def _builder(context: Ctx) -> Builder:
     draft = (context.user_data or {}).get(DRAFT_KEY)
-    if not isinstance(draft, Builder):
+    if not isinstance(draft, Draft):
         raise Invalid("offer.no_draft")
     return draft
+
+
+def _keep(context: Ctx, draft: Draft) -> None:
+    if context.user_data is not None:
+        context.user_data[DRAFT_KEY] = draft
 
 
 def _decimal(text: str) -> Decimal:
@@ -93,18 +77,15 @@ async def open_button(update: Update, context: Ctx) -> None:
 
 
 async def _open(update: Update, context: Ctx, deal_id: int) -> None:
-    deal = await context.core.deals.card(context.person, deal_id)
-    if context.user_data is not None:
-        context.user_data[DRAFT_KEY] = Builder(deal.id, deal.title)
+    _keep(context, await context.core.offers.open_draft(context.person, deal_id))
     await _show_builder(update, context)
 
 
 # --- the builder screen -------------------------------------------------------------------
 
 
-def builder_text(builder: Builder, context: Ctx, *, preview: bool) -> str:
-    core, t = context.core, context.t
-    offers = core.offers
+def builder_text(builder: Draft, context: Ctx, *, preview: bool) -> str:
+    t = context.t
     lines = [t("offer.builder_title", title=builder.title)]
     if not builder.lines:
         lines.append(t("offer.no_lines_yet"))
@@ -117,8 +98,8 @@ def builder_text(builder: Builder, context: Ctx, *, preview: bool) -> str:
                 if line.discount_percent else None, sum=format_amount(line_sum(line)),
             )
         )  # fmt: skip
-    spec = builder.spec(offers.vat_percent)
-    totals, violations = offers.preview(context.person, spec)
+    shown = context.core.offers.preview(context.person, builder)
+    totals, violations = shown.totals, shown.violations
     lines.append("")
     lines.append(t("offer.subtotal", amount=format_amount(totals.subtotal)))
     if totals.discount:
@@ -135,16 +116,14 @@ def builder_text(builder: Builder, context: Ctx, *, preview: bool) -> str:
         )  # fmt: skip
     lines.append(t("offer.total", amount=format_amount(totals.total)))
     if preview:
-        requisites = offers.requisites
+        terms = shown.terms
         lines.append("")
         lines.append(
-            t("offer.terms", payment=builder.payment or requisites.payment_terms,
-              delivery=builder.delivery or requisites.delivery_terms,
-              days=builder.valid_days or offers.valid_days)
-        )  # fmt: skip
+            t("offer.terms", payment=terms.payment, delivery=terms.delivery, days=terms.valid_days)
+        )
     if violations:
         what = "; ".join(f"{v.name[:40]} {_number(v.effective_percent)}%" for v in violations[:5])
-        limit = _number(offers.policy.limit(context.person))
+        limit = _number(shown.limit)
         lines.append("")
         lines.append(t("offer.over_limit", limit=limit, what=what))
     return "\n".join(lines)
@@ -155,7 +134,7 @@ def _number(value: Decimal) -> str:
     return text.replace(".", ",")
 
 
-def builder_keyboard(builder: Builder, t: Catalog) -> Any:
+def builder_keyboard(builder: Draft, t: Catalog) -> Any:
     rows: Rows = [
         [
             (t("offer.add_item"), cb.pack(cb.OFFER_ADD)),
@@ -224,8 +203,7 @@ async def add_item(update: Update, context: Ctx) -> None:
 
 
 async def add_free(update: Update, context: Ctx) -> None:
-    if not context.core.offers.free_lines:
-        raise Invalid("offer.free_lines_off")
+    context.core.offers.check_free_lines(context.person)
     await _prompt(update, context, Dialog(dialogs.OFFER_FREE), context.t("offer.free_prompt"))
 
 
@@ -237,42 +215,37 @@ async def ask_discount(update: Update, context: Ctx) -> None:
 
 async def ask_terms(update: Update, context: Ctx) -> None:
     field_name = cb.of(update).get(0)
-    builder, requisites, t = _builder(context), context.core.offers.requisites, context.t
+    terms, t = context.core.offers.terms(_builder(context)), context.t
     if field_name == "payment":
-        text = t("offer.payment_prompt", current=builder.payment or requisites.payment_terms)
+        text = t("offer.payment_prompt", current=terms.payment)
     elif field_name == "delivery":
-        text = t("offer.delivery_prompt", current=builder.delivery or requisites.delivery_terms)
+        text = t("offer.delivery_prompt", current=terms.delivery)
     else:
         text = t("offer.valid_prompt")
     await _prompt(update, context, Dialog(dialogs.OFFER_TERMS, data={"field": field_name}), text)
 
 
 async def choose_item(update: Update, context: Ctx) -> None:
-    sku = cb.of(update).get(0)
-    item = context.core.offers.catalog.get(sku)
-    if item is None:
-        raise Invalid("common.expired_button")
+    item = context.core.offers.item(cb.of(update).get(0))
     t = context.t
     text = t("offer.qty_prompt", name=item.name, price=format_amount(item.price), unit=item.unit)
     await _prompt(update, context, Dialog(dialogs.OFFER_QTY, data={"sku": item.sku}), text)
 
 
 async def remove_line(update: Update, context: Ctx) -> None:
-    builder = _builder(context)
-    if builder.lines:
-        builder.lines.pop()
+    _keep(context, context.core.offers.without_last_line(context.person, _builder(context)))
     await _show_builder(update, context, edit=True)
 
 
 async def handle_offer_text(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
     """A typed answer inside the builder."""
-    offers, t = context.core.offers, context.t
+    offers, t, person = context.core.offers, context.t, context.person
     if dialog.kind == dialogs.OFFER_REJECT:
         await _reject(update, context, dialog.data["offer_id"], text)
         return
     builder = _builder(context)
     if dialog.kind == dialogs.OFFER_SEARCH:
-        items = offers.catalog.search(text, limit=SEARCH_RESULTS)
+        items = offers.search_items(text, SEARCH_RESULTS)
         if not items:
             await reply(update, t("offer.search_none", query=text[:60]))
             return
@@ -287,44 +260,36 @@ async def handle_offer_text(update: Update, context: Ctx, dialog: Dialog, text: 
         match = NUMBER.match(text)
         if not match:
             raise Invalid("offer.bad_qty")
-        item = offers.catalog.get(dialog.data["sku"])
-        if item is None:
-            raise Invalid("common.expired_button")
-        vat = offers.vat_of(item)
-        if builder.lines and builder.vat != vat:  # not a typo to retry: leave the question
+        discount = _decimal(match.group(2)) if match.group(2) else Decimal(0)
+        qty = _decimal(match.group(1))
+        try:
+            builder = offers.add_item(person, builder, dialog.data["sku"], qty, discount)
+        except VatMismatch as mismatch:  # not a typo to retry: leave the question
             dialogs.finish(context.user_data)
-            await reply(update, t("offer.vat_mismatch", name=item.name))
+            await reply(update, t(mismatch.key, **mismatch.params))
             await _show_builder(update, context)
             return
-        discount = _decimal(match.group(2)) if match.group(2) else Decimal(0)
-        if not 0 <= discount <= 100:
-            raise Invalid("offer.bad_discount")
-        builder.lines.append(offers.catalog_line(item, _decimal(match.group(1)), discount))
-        builder.vat = vat
     elif dialog.kind == dialogs.OFFER_FREE:
         parts = [part.strip() for part in text.split(";")]
         if len(parts) != 4:
             raise Invalid("offer.bad_line")
-        name, unit, qty, price = parts
-        line = offers.free_line(name, unit, _decimal(qty), _decimal(price))
-        if not builder.lines:
-            builder.vat = offers.vat_percent
-        builder.lines.append(line)
+        name, unit, count, price = parts
+        builder = offers.add_free_line(
+            person, builder, name, unit, _decimal(count), _decimal(price)
+        )
     elif dialog.kind == dialogs.OFFER_DISCOUNT:
-        value = _decimal(text.rstrip("% "))
-        if not 0 <= value <= 100:
-            raise Invalid("offer.bad_discount")
-        builder.discount = value
+        builder = offers.set_discount(person, builder, _decimal(text.rstrip("% ")))
     elif dialog.kind == dialogs.OFFER_TERMS:
         field_name = dialog.data["field"]
         if field_name == "valid":
-            if not text.strip().isdigit() or not 1 <= int(text) <= 365:
+            if not text.strip().isdigit():
                 raise Invalid("offer.bad_valid")
-            builder.valid_days = int(text)
+            builder = offers.set_valid_days(person, builder, int(text))
         elif field_name == "payment":
-            builder.payment = " ".join(text.split())[:500]
+            builder = offers.set_payment_terms(person, builder, text)
         else:
-            builder.delivery = " ".join(text.split())[:500]
+            builder = offers.set_delivery_terms(person, builder, text)
+    _keep(context, builder)
     dialogs.finish(context.user_data)
     await _show_builder(update, context)
 
@@ -335,7 +300,7 @@ async def handle_offer_text(update: Update, context: Ctx, dialog: Dialog, text: 
 async def generate(update: Update, context: Ctx) -> None:
     builder = _builder(context)
     core, t = context.core, context.t
-    result = await core.offers.submit(context.person, builder.spec(core.offers.vat_percent))
+    result = await core.offers.submit(context.person, builder)
     if context.user_data is not None:
         context.user_data.pop(DRAFT_KEY, None)
     if result.documents is not None:
@@ -343,7 +308,8 @@ async def generate(update: Update, context: Ctx) -> None:
                              total=format_amount(result.offer.total)))  # fmt: skip
         await _send_documents(context, update.effective_chat.id, result.documents)  # type: ignore[union-attr]
         if result.deal_moved_to:
-            stage = await _stage_name(context, builder.deal_id, result.deal_moved_to)
+            funnel = core.funnels.funnel(result.deal.funnel)
+            stage = funnel.stage(result.deal_moved_to).name(context.language)
             await reply(update, t("offer.moved", stage=stage))
         return
     names = ", ".join(person.name for person in result.approvers)
@@ -354,16 +320,11 @@ async def generate(update: Update, context: Ctx) -> None:
     )
     for approver in result.approvers:
         at = catalog(approver.language)
-        text = at("offer.approval_request", name=context.person.name, title=builder.title,
+        text = at("offer.approval_request", name=context.person.name, title=result.deal.title,
                   total=format_amount(result.offer.total), what=what)  # fmt: skip
         rows = [[(at("offer.approve"), cb.pack(cb.OFFER_APPROVE, result.offer.id)),
                  (at("offer.reject"), cb.pack(cb.OFFER_REJECT, result.offer.id))]]  # fmt: skip
         await context.bot.send_message(approver.telegram_id, text, reply_markup=keyboard(rows))
-
-
-async def _stage_name(context: Ctx, deal_id: int, key: str) -> str:
-    deal = await context.core.deals.card(context.person, deal_id)
-    return context.core.funnels.funnel(deal.funnel).stage(key).name(context.language)
 
 
 async def _send_documents(context: Ctx, chat_id: int, documents: Documents) -> None:
@@ -399,7 +360,7 @@ async def approve(update: Update, context: Ctx) -> None:
 
 async def reject(update: Update, context: Ctx) -> None:
     offer_id = cb.of(update).number(0)
-    await context.core.offers.pending_view(offer_id)
+    await context.core.offers.pending(context.person, offer_id)
     skip = keyboard([[(context.t("common.skip"), cb.pack(cb.DEAL_SKIP))]])
     dialogs.start(context.user_data, Dialog(dialogs.OFFER_REJECT, data={"offer_id": offer_id}))
     assert update.callback_query is not None
@@ -412,11 +373,13 @@ async def _reject(update: Update, context: Ctx, offer_id: int, comment: str | No
     decision = await context.core.offers.decide(
         context.person, offer_id, approve=False, comment=comment
     )
-    deal = await context.core.deals.card(context.person, decision.offer.deal_id)
     await reply(update, context.t("offer.rejected_lead"))
     ct = catalog(decision.creator.language)
     text = ct(
-        "offer.rejected_manager", approver=context.person.name, title=deal.title, comment=comment
+        "offer.rejected_manager",
+        approver=context.person.name,
+        title=decision.deal_title,
+        comment=comment,
     )
     await context.bot.send_message(decision.creator.telegram_id, text)
 
