@@ -12,25 +12,25 @@ import csv
 import json
 import re
 from collections import ChainMap
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
-from contextlib import aclosing, asynccontextmanager
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, TextIO
-from uuid import uuid4
+from typing import Any, TextIO
 
-from sqlalchemy import Row, Select, bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.db.models import Client, Deal, StageTransition, Team, User, table_of
-from bot.db.session import transaction
-from bot.deals.funnel import Funnel
+from bot.common.clock import Clock
+from bot.deals.funnel import Funnel, FunnelConfig
+from bot.deals.import_store import (
+    ClientKey,
+    ImportStore,
+    NewDeal,
+    NewMove,
+    StoredDeal,
+    StoredMove,
+)
 from bot.deals.service import MAX_TITLE, Via
-from bot.people.service import MAX_TEAM_NAME, Role, clean_name
-
-if TYPE_CHECKING:
-    from bot.container import Core
+from bot.people.service import MAX_TEAM_NAME, PeopleService, Role, clean_name
 
 EXPORT_BATCH = 1000
 IMPORT_BATCH = 2000
@@ -70,107 +70,156 @@ NO_EXTERNAL_ID = (
 )
 USE_CREATE_USERS = "create it first or import with --create-users"
 
-ClientKey = tuple[str, str | None, str | None, str | None]  # name, contact, phone, email
 
+class DealTransfer:
+    """Export and import of deals, given just what they need rather than the whole core.
 
-# --- export --------------------------------------------------------------------------------
-
-
-async def export_deals(
-    core: Core, *, batch_size: int = EXPORT_BATCH
-) -> AsyncGenerator[dict[str, Any], None]:
-    """Every deal, oldest id first, read in batches so 100k deals never sit in memory at once.
-
-    Fields: id, external_id, title, client {name, contact, phone, email} or null,
-    owner_telegram_id, team, funnel, stage, status, amount ("150000.00" or null), currency,
-    lost_reason, next_step {text, due} or null, created_at and history
-    [{from, to, at, by_telegram_id, via}] oldest first. Times are ISO 8601 in UTC.
+    `written` runs after each committed import batch: deals appeared behind the deals
+    service's back, so whatever it caches about them must be read afresh.
     """
-    await _stamp_external_ids(core)
-    async with _reading(core) as session:
-        after = 0
-        while True:
-            deals = (await session.execute(_deals_after(after, batch_size))).all()
-            if not deals:
-                return
-            history = await _history_of(session, deals[0].id, deals[-1].id)
-            for deal in deals:
-                yield _deal_record(deal, history.get(deal.id, []))
-            after = deals[-1].id
 
+    def __init__(
+        self,
+        store: ImportStore,
+        funnels: FunnelConfig,
+        people: PeopleService,
+        *,
+        clock: Clock,
+        written: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.funnels = funnels
+        self.people = people
+        self.clock = clock
+        self.written = written
 
-async def _stamp_external_ids(core: Core) -> None:
-    """Give deals made in the bot a permanent external_id before they are written out.
+    # --- export ----------------------------------------------------------------------------
 
-    An import is keyed by external_id, so without one a file could not be imported at all,
-    and importing it back here would duplicate the deals. A random id never collides with
-    the ids of deals exported from another Voronka and merged into this one.
-    """
-    async with transaction(core.db) as session:
-        missing = (await session.scalars(select(Deal.id).where(Deal.external_id.is_(None)))).all()
-        if missing:
-            table = table_of(Deal)
-            await session.execute(
-                update(table)
-                .where(table.c.id == bindparam("deal_id"))
-                .values(external_id=bindparam("stamp")),
-                [{"deal_id": deal_id, "stamp": f"voronka-{uuid4().hex}"} for deal_id in missing],
+    async def export_deals(
+        self, *, batch_size: int = EXPORT_BATCH
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """Every deal, oldest id first, read in batches so 100k deals never sit in memory at once.
+
+        Fields: id, external_id, title, client {name, contact, phone, email} or null,
+        owner_telegram_id, team, funnel, stage, status, amount ("150000.00" or null), currency,
+        lost_reason, next_step {text, due} or null, created_at and history
+        [{from, to, at, by_telegram_id, via}] oldest first. Times are ISO 8601 in UTC.
+
+        Deals made in the bot first get a permanent external_id: an import is keyed by it, so
+        without one a file could not be imported at all, and importing it back here would
+        duplicate the deals. A random id never collides with the ids of deals exported from
+        another Voronka and merged into this one.
+        """
+        async with self.store.transaction() as session:
+            await self.store.stamp_external_ids(session)
+        async with aclosing(self.store.deal_batches(batch_size)) as batches:
+            async for deals, history in batches:
+                for deal in deals:
+                    yield _deal_record(deal, history.get(deal.id, ()))
+
+    async def write_json(self, out: TextIO) -> int:
+        """Write one JSON array, a deal per line, as the deals are read; returns how many."""
+        count = 0
+        out.write("[")
+        async with aclosing(self.export_deals()) as deals:
+            async for deal in deals:
+                out.write(",\n" if count else "\n")
+                out.write(json.dumps(deal, ensure_ascii=False))
+                count += 1
+        out.write("\n]\n" if count else "]\n")
+        return count
+
+    async def write_csv(self, out: TextIO) -> int:
+        """Write a header and one row per deal (empty cells for nulls); returns how many."""
+        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        count = 0
+        async with aclosing(self.export_deals()) as deals:
+            async for deal in deals:
+                writer.writerow(csv_row(deal))
+                count += 1
+        return count
+
+    # --- import ----------------------------------------------------------------------------
+
+    async def import_deals(
+        self,
+        rows: Sequence[Any],
+        *,
+        create_users: bool = False,
+        progress: Progress | None = None,
+        batch_size: int = IMPORT_BATCH,
+    ) -> ImportReport:
+        """Import deals in the export format; the whole file is checked before anything is written.
+
+        Each batch of deals is one transaction with the deals' history, so an interrupted import
+        leaves whole batches behind and a re-run skips them by external_id.
+        """
+        context = await self._load_context(create_users)
+        parsed = _read_rows(rows, context)
+        users_created = await self._create_people(context)
+        async with self.store.transaction() as session:
+            clients = await self.store.clients(session)
+        created = unchanged = 0
+        for start in range(0, len(parsed), batch_size):
+            batch = parsed[start : start + batch_size]
+            written = await self._write_batch(batch, context, clients)
+            created += written
+            unchanged += len(batch) - written
+            if progress is not None:
+                progress(start + len(batch), len(parsed))
+        return ImportReport(created, unchanged, users_created)
+
+    async def _load_context(self, create_users: bool) -> _Context:
+        async with self.store.transaction() as session:
+            users = await self.store.users(session)
+            teams = await self.store.teams(session)
+        return _Context(
+            self.funnels, self.clock(), create_users, users,
+            {team.name: team.id for team in teams}, {team.name: team.funnel for team in teams},
+        )  # fmt: skip
+
+    async def _create_people(self, context: _Context) -> int:
+        """Create the teams and people the file names but the database lacks (as managers)."""
+        for name in sorted(context.new_teams - context.teams.keys()):
+            team_id, team_name = await self.people.create_team(None, name)
+            context.teams[team_name] = team_id
+        if not context.new_users:
+            return 0
+        async with self.store.transaction() as session:  # someone may have registered meanwhile
+            context.users.update(await self.store.users(session, context.new_users))
+        created = 0
+        for telegram_id, team in context.new_users.items():
+            if telegram_id not in context.users:
+                person = await self.people.ensure_person(
+                    telegram_id, str(telegram_id), Role.MANAGER, team
+                )
+                context.users[telegram_id] = person.id
+                created += 1
+        return created
+
+    async def _write_batch(
+        self, batch: Sequence[_Row], context: _Context, clients: dict[ClientKey, int]
+    ) -> int:
+        """Insert the batch's new deals, their clients and history in one transaction."""
+        store = self.store
+        async with store.transaction() as session:
+            known = await store.known_external_ids(session, [row.external_id for row in batch])
+            fresh = [row for row in batch if row.external_id not in known]
+            if not fresh:
+                return 0
+            new_clients = await store.insert_clients(session, _clients_of(fresh, clients))
+            every_client = ChainMap(new_clients, clients)
+            deal_ids = await store.insert_deals(
+                session, [_new_deal(row, context, every_client) for row in fresh]
             )
+            await store.insert_history(session, _new_moves(fresh, context.users), deal_ids)
+        clients.update(new_clients)  # only once committed
+        self.written()
+        return len(fresh)
 
 
-@asynccontextmanager
-async def _reading(core: Core) -> AsyncIterator[AsyncSession]:
-    """One read session; on PostgreSQL a snapshot, so a deal and its history always agree."""
-    async with core.db() as session:
-        if core.engine.dialect.name == "postgresql":
-            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        yield session
-
-
-# Column lists for the export queries: plain rows, no ORM objects, for speed.
-_DEAL_COLUMNS = (
-    Deal.id, Deal.external_id, Deal.title, Deal.client_id, Client.name.label("client_name"),
-    Client.contact, Client.phone, Client.email, User.telegram_id.label("owner_telegram_id"),
-    Team.name.label("team"), Deal.funnel, Deal.stage, Deal.status, Deal.amount, Deal.currency,
-    Deal.lost_reason, Deal.next_step_text, Deal.next_step_due, Deal.created_at,
-)  # fmt: skip
-_MOVE_COLUMNS = (
-    StageTransition.deal_id, StageTransition.from_stage, StageTransition.to_stage,
-    StageTransition.at, User.telegram_id, StageTransition.via,
-)  # fmt: skip
-
-
-def _deals_after(after: int, limit: int) -> Select[*tuple[Any, ...]]:
-    return (
-        select(*_DEAL_COLUMNS)
-        .outerjoin(Client, Client.id == Deal.client_id)
-        .join(User, User.id == Deal.owner_id)
-        .outerjoin(Team, Team.id == Deal.team_id)
-        .where(Deal.id > after)
-        .order_by(Deal.id)
-        .limit(limit)
-    )
-
-
-async def _history_of(
-    session: AsyncSession, first_id: int, last_id: int
-) -> dict[int, list[dict[str, Any]]]:
-    """The moves of a batch of deals in one range query (deal ids are contiguous in a batch)."""
-    rows = await session.execute(
-        select(*_MOVE_COLUMNS)
-        .outerjoin(User, User.id == StageTransition.by_id)
-        .where(StageTransition.deal_id.between(first_id, last_id))
-        .order_by(StageTransition.deal_id, StageTransition.at, StageTransition.id)
-    )
-    history: dict[int, list[dict[str, Any]]] = {}
-    for deal_id, source, target, at, by, via in rows:
-        history.setdefault(deal_id, []).append(
-            {"from": source, "to": target, "at": _iso(at), "by_telegram_id": by, "via": via}
-        )
-    return history
-
-
-def _deal_record(deal: Row[Any], history: list[dict[str, Any]]) -> dict[str, Any]:
+def _deal_record(deal: StoredDeal, history: Sequence[StoredMove]) -> dict[str, Any]:
     client = None
     if deal.client_id is not None:
         client = {
@@ -197,7 +246,16 @@ def _deal_record(deal: Row[Any], history: list[dict[str, Any]]) -> dict[str, Any
         "lost_reason": deal.lost_reason,
         "next_step": next_step,
         "created_at": _iso(deal.created_at),
-        "history": history,
+        "history": [
+            {
+                "from": move.from_stage,
+                "to": move.to_stage,
+                "at": _iso(move.at),
+                "by_telegram_id": move.by_telegram_id,
+                "via": move.via,
+            }
+            for move in history
+        ],
     }
 
 
@@ -220,31 +278,6 @@ def csv_row(deal: Mapping[str, Any]) -> dict[str, Any]:
         history_count=len(deal["history"]),
     )
     return flat
-
-
-async def write_json(core: Core, out: TextIO) -> int:
-    """Write one JSON array, a deal per line, as the deals are read; returns how many."""
-    count = 0
-    out.write("[")
-    async with aclosing(export_deals(core)) as deals:
-        async for deal in deals:
-            out.write(",\n" if count else "\n")
-            out.write(json.dumps(deal, ensure_ascii=False))
-            count += 1
-    out.write("\n]\n" if count else "]\n")
-    return count
-
-
-async def write_csv(core: Core, out: TextIO) -> int:
-    """Write a header and one row per deal (empty cells for nulls); returns how many."""
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
-    writer.writeheader()
-    count = 0
-    async with aclosing(export_deals(core)) as deals:
-        async for deal in deals:
-            writer.writerow(csv_row(deal))
-            count += 1
-    return count
 
 
 # --- import: results and problems ------------------------------------------------------------
@@ -315,7 +348,7 @@ class _Row:
 class _Context:
     """What the rows are checked against; unknown people and teams are collected here."""
 
-    core: Core
+    funnels: FunnelConfig
     now: datetime
     create_users: bool
     users: dict[int, int]  # Telegram id -> users.id
@@ -495,7 +528,7 @@ def _read_team(raw: Mapping[str, Any], r: _Reader) -> str | None:
 
 def _read_funnel(value: Any, team: str | None, r: _Reader) -> Funnel | None:
     """The row's funnel; without one, the funnel its team's new deals go to."""
-    funnels = r.context.core.funnels
+    funnels = r.context.funnels
     if value is None:
         return funnels.of_team(r.context.team_funnels.get(team or ""))
     if isinstance(value, str) and any(funnel.key == value for funnel in funnels.funnels):
@@ -550,7 +583,7 @@ def _read_lost_reason(
 ) -> str | None:
     if value is None:
         return None
-    reasons = r.context.core.funnels
+    reasons = r.context.funnels
     if not isinstance(value, str) or reasons.lost_reason(value) is None:
         known = ", ".join(reason.key for reason in reasons.lost_reasons)
         r.bad("lost_reason", f"unknown lost reason (known: {known})")
@@ -613,177 +646,44 @@ def _read_move(
 # --- import: writing -------------------------------------------------------------------------
 
 
-async def import_deals(
-    core: Core,
-    rows: Sequence[Any],
-    *,
-    create_users: bool = False,
-    progress: Progress | None = None,
-    batch_size: int = IMPORT_BATCH,
-) -> ImportReport:
-    """Import deals in the export format; the whole file is checked before anything is written.
-
-    Each batch of deals is one transaction with the deals' history, so an interrupted import
-    leaves whole batches behind and a re-run skips them by external_id.
-    """
-    context = await _load_context(core, create_users)
-    parsed = _read_rows(rows, context)
-    users_created = await _create_people(core, context)
-    clients = await _load_clients(core)
-    created = unchanged = 0
-    for start in range(0, len(parsed), batch_size):
-        batch = parsed[start : start + batch_size]
-        written = await _write_batch(core, batch, context, clients)
-        created += written
-        unchanged += len(batch) - written
-        if progress is not None:
-            progress(start + len(batch), len(parsed))
-    return ImportReport(created, unchanged, users_created)
-
-
-async def _load_context(core: Core, create_users: bool) -> _Context:
-    async with transaction(core.db) as session:
-        users = await session.execute(select(User.telegram_id, User.id))
-        teams = (await session.execute(select(Team.name, Team.id, Team.funnel))).all()
-        return _Context(
-            core, core.clock(), create_users, dict(users.all()),
-            {name: team_id for name, team_id, _ in teams},
-            {name: funnel for name, _, funnel in teams},
-        )  # fmt: skip
-
-
-async def _create_people(core: Core, context: _Context) -> int:
-    """Create the teams and people the file names but the database lacks (as managers)."""
-    for name in sorted(context.new_teams - context.teams.keys()):
-        team_id, team_name = await core.people.create_team(None, name)
-        context.teams[team_name] = team_id
-    if not context.new_users:
-        return 0
-    async with transaction(core.db) as session:  # someone may have registered meanwhile
-        registered = await session.execute(
-            select(User.telegram_id, User.id).where(User.telegram_id.in_(context.new_users))
-        )
-        context.users.update(registered.all())
-    created = 0
-    for telegram_id, team in context.new_users.items():
-        if telegram_id not in context.users:
-            person = await core.people.ensure_person(
-                telegram_id, str(telegram_id), Role.MANAGER, team
-            )
-            context.users[telegram_id] = person.id
-            created += 1
-    return created
-
-
-async def _load_clients(core: Core) -> dict[ClientKey, int]:
-    """Existing clients by all their fields, so a client named alike twice is stored once."""
-    async with transaction(core.db) as session:
-        rows = await session.execute(
-            select(Client.name, Client.contact, Client.phone, Client.email, Client.id)
-        )
-        return {(name, contact, phone, email): id_ for name, contact, phone, email, id_ in rows}
-
-
-async def _write_batch(
-    core: Core, batch: Sequence[_Row], context: _Context, clients: dict[ClientKey, int]
-) -> int:
-    """Insert the batch's new deals, their clients and history in one transaction."""
-    async with transaction(core.db) as session:
-        known = set(
-            await session.scalars(
-                select(Deal.external_id).where(Deal.external_id.in_([r.external_id for r in batch]))
-            )
-        )
-        fresh = [row for row in batch if row.external_id not in known]
-        if not fresh:
-            return 0
-        new_clients = await _insert_clients(session, fresh, clients)
-        deal_ids = await _insert_deals(session, fresh, context, ChainMap(new_clients, clients))
-        await _insert_history(session, fresh, deal_ids, context.users)
-    clients.update(new_clients)  # only once committed
-    core.deals.forget_refs()
-    return len(fresh)
-
-
-async def _insert_clients(
-    session: AsyncSession, rows: Sequence[_Row], known: Mapping[ClientKey, int]
-) -> dict[ClientKey, int]:
+def _clients_of(rows: Sequence[_Row], known: Mapping[ClientKey, int]) -> dict[ClientKey, datetime]:
+    """The rows' clients the database lacks, each created when its first deal was."""
     wanted: dict[ClientKey, datetime] = {}
     for row in rows:
         if row.client is not None and row.client not in known:
             wanted.setdefault(row.client, row.created_at)
-    if not wanted:
-        return {}
-    table = table_of(Client)
-    returned = (table.c.id, table.c.name, table.c.contact, table.c.phone, table.c.email)
-    result = await session.execute(
-        insert(table).returning(*returned),  # keyed by the values: SQLite keeps no row order
-        [
-            {"name": name, "contact": contact, "phone": phone, "email": email, "created_at": at}
-            for (name, contact, phone, email), at in wanted.items()
-        ],
-    )
-    return {(name, contact, phone, email): id_ for id_, name, contact, phone, email in result}
+    return wanted
 
 
-async def _insert_deals(
-    session: AsyncSession, rows: Sequence[_Row], context: _Context, clients: Mapping[ClientKey, int]
-) -> dict[str, int]:
-    """Insert deals in bulk; RETURNING maps each external_id to its new id."""
-    params = []
+def _new_deal(row: _Row, context: _Context, clients: Mapping[ClientKey, int]) -> NewDeal:
+    return NewDeal(
+        row.external_id, row.title, clients[row.client] if row.client else None,
+        context.users[row.owner], context.teams[row.team] if row.team else None, row.funnel,
+        row.stage, row.status, row.amount, row.currency, row.lost_reason, row.next_step_text,
+        row.next_step_due, row.created_at, row.history[-1].at if row.history else row.created_at,
+    )  # fmt: skip
+
+
+def _new_moves(rows: Sequence[_Row], users: Mapping[int, int]) -> list[NewMove]:
+    moves = []
     for row in rows:
-        last = row.history[-1].at if row.history else row.created_at
-        params.append(
-            {
-                "external_id": row.external_id, "title": row.title,
-                "client_id": clients[row.client] if row.client else None,
-                "owner_id": context.users[row.owner],
-                "team_id": context.teams[row.team] if row.team else None,
-                "funnel": row.funnel, "stage": row.stage, "status": row.status,
-                "amount": row.amount, "currency": row.currency, "probability": None,
-                "lost_reason": row.lost_reason, "next_step_text": row.next_step_text,
-                "next_step_due": row.next_step_due, "followup_asked_for": None,
-                "created_at": row.created_at, "updated_at": last, "stage_changed_at": last,
-                "version": 1,
-            }
-        )  # fmt: skip
-    table = table_of(Deal)
-    result = await session.execute(insert(table).returning(table.c.id, table.c.external_id), params)
-    return {external_id: deal_id for deal_id, external_id in result}
-
-
-async def _insert_history(
-    session: AsyncSession,
-    rows: Sequence[_Row],
-    deal_ids: Mapping[str, int],
-    users: Mapping[int, int],
-) -> None:
-    params = []
-    for row in rows:
-        deal_id = deal_ids[row.external_id]
         last = len(row.history) - 1
         for index, move in enumerate(row.history):
             # The file keeps one lost reason per deal: it belongs to the move that lost it.
             reason = row.lost_reason if index == last and row.lost_reason else None
-            params.append(
-                {
-                    "deal_id": deal_id, "from_stage": move.from_stage, "to_stage": move.to_stage,
-                    "at": move.at, "by_id": None if move.by is None else users[move.by],
-                    "via": move.via, "comment": None, "lost_reason": reason,
-                }
+            by_id = None if move.by is None else users[move.by]
+            moves.append(
+                NewMove(row.external_id, move.from_stage, move.to_stage, move.at, by_id,
+                        move.via, reason)
             )  # fmt: skip
-    if params:
-        await session.execute(insert(table_of(StageTransition)), params)
+    return moves
 
 
 __all__: Sequence[str] = (
     "CSV_FIELDS",
     "DealImportError",
+    "DealTransfer",
     "ImportProblem",
     "ImportReport",
     "csv_row",
-    "export_deals",
-    "import_deals",
-    "write_csv",
-    "write_json",
 )
