@@ -19,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import main
 from bot.common.clock import FrozenClock
+from bot.common.errors import InvalidFile
 from bot.container import Core
 from bot.db.models import Base, Client, Deal, StageTransition
 from bot.db.session import transaction
 from bot.deals.cli import deal_transfer
 from bot.deals.import_store import ImportStore, NewMove
-from bot.deals.io import CSV_FIELDS, DealImportError, DealTransfer, ImportReport
+from bot.deals.io import CSV_FIELDS, DealTransfer, ImportReport
 from bot.deals.service import Via
 from bot.people.service import Person, Role
 
@@ -289,9 +290,9 @@ async def test_every_bad_row_is_reported_and_nothing_is_written(any_core: Core) 
         "not a deal",
         {key: value for key, value in _row("crm-13").items() if key not in ("team", "history")},
     ]
-    with pytest.raises(DealImportError) as error:
+    with pytest.raises(InvalidFile) as error:
         await import_deals(any_core, rows)
-    found = [(p.index, p.field) for p in error.value.problems]
+    found = [(p.row, p.field) for p in error.value.problems]
     assert found == [
         (1, "title"),
         (2, "stage"),
@@ -311,7 +312,7 @@ async def test_every_bad_row_is_reported_and_nothing_is_written(any_core: Core) 
         (13, "team"),
         (13, "history"),
     ]
-    why = {(p.index, p.field): p.why for p in error.value.problems}
+    why = {(p.row, p.field): p.why for p in error.value.problems}
     assert "same external_id as row 0" in why[7, "external_id"]
     assert "importing the file again changes nothing" in why[8, "external_id"]
     assert "offset" in why[6, "history[1].at"] and "offset" in why[5, "created_at"]
@@ -325,10 +326,10 @@ async def test_a_move_in_the_future_is_an_error(any_core: Core, clock: FrozenClo
     row = _open_row("crm-1")
     row["history"][1] = {**row["history"][1], "at": "2026-11-30T07:00:01+00:00"}
     assert clock.now.isoformat() == "2026-11-30T07:00:00+00:00"
-    with pytest.raises(DealImportError) as error:
+    with pytest.raises(InvalidFile) as error:
         await import_deals(any_core, [row])
     (problem,) = error.value.problems
-    assert (problem.index, problem.field) == (0, "history[1].at")
+    assert (problem.row, problem.field) == (0, "history[1].at")
     assert problem.why.startswith("in the future")
     clock.advance(seconds=1)
     assert (await import_deals(any_core, [row])).created == 1
@@ -337,7 +338,7 @@ async def test_a_move_in_the_future_is_an_error(any_core: Core, clock: FrozenClo
 async def test_create_users_makes_unknown_owners_managers_of_the_team(any_core: Core) -> None:
     row = _open_row("crm-1", owner_telegram_id=777, team="Юг")
     row["history"][1] = {**row["history"][1], "by_telegram_id": 778}
-    with pytest.raises(DealImportError) as error:
+    with pytest.raises(InvalidFile) as error:
         await import_deals(any_core, [row])
     assert {p.field for p in error.value.problems} == {
         "team", "owner_telegram_id", "history[0].by_telegram_id", "history[1].by_telegram_id"

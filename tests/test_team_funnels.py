@@ -6,13 +6,12 @@ import pytest
 from sqlalchemy import update
 
 from bot.common.clock import FrozenClock
-from bot.common.errors import Forbidden, Invalid
+from bot.common.errors import Forbidden, Invalid, InvalidFile
 from bot.common.i18n import catalog
 from bot.container import Core
 from bot.db.models import Team
 from bot.db.session import transaction
 from bot.deals.cli import deal_transfer
-from bot.deals.io import DealImportError
 from bot.deals.service import Via
 from bot.people.service import Role
 from bot.reports.metrics import parse_period
@@ -79,7 +78,7 @@ async def test_an_imported_deal_without_a_funnel_takes_its_teams(any_core: Core)
     }  # fmt: skip
     sibir = {**row, "external_id": "crm-2", "team": "Сибирь", "owner_telegram_id": 4}
     assert (await deal_transfer(any_core).import_deals([row])).created == 1
-    with pytest.raises(DealImportError) as error:
+    with pytest.raises(InvalidFile) as error:
         await deal_transfer(any_core).import_deals([sibir])
     assert "no stage 'invoice' in funnel 'b2b' (stages: lead," in error.value.problems[0].why
 

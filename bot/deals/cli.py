@@ -14,11 +14,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.common.errors import InvalidFile
 from bot.common.logs import configure_logging
 from bot.config import Settings
 from bot.container import Core, build_core
 from bot.deals.import_store import ImportStore
-from bot.deals.io import IMPORT_BATCH, DealImportError, DealTransfer, ImportReport
+from bot.deals.io import IMPORT_BATCH, DealTransfer, ImportReport
 
 
 class BadFile(Exception):
@@ -145,7 +146,7 @@ async def _import(settings: Settings, rows: list[Any], create_users: bool) -> in
             create_users=create_users,
             progress=_show_progress if len(rows) > IMPORT_BATCH else None,
         )
-    except DealImportError as error:
+    except InvalidFile as error:
         _print_problems(error)
         return 1
     finally:
@@ -154,11 +155,11 @@ async def _import(settings: Settings, rows: list[Any], create_users: bool) -> in
     return 0
 
 
-def _print_problems(error: DealImportError) -> None:
+def _print_problems(error: InvalidFile) -> None:
     """Every problem on its own line, so a big file can be fixed in one pass."""
     for problem in error.problems:
         print(problem, file=sys.stderr)
-    rows = len({problem.index for problem in error.problems})
+    rows = len({problem.row for problem in error.problems})
     print(
         f"{len(error.problems)} problem(s) in {rows} row(s); nothing was imported", file=sys.stderr
     )

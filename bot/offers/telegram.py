@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from telegram import InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.common.errors import Invalid
+from bot.common.errors import Invalid, InvalidFile
 from bot.common.i18n import Catalog, catalog, format_amount
+from bot.common.money import to_decimal
 from bot.deals.matching import DealMatcher
 from bot.offers.pricing import OfferLine, line_sum
 from bot.offers.service import Documents, OfferSpec
@@ -59,8 +60,8 @@ def _builder(context: Ctx) -> Builder:
 
 def _decimal(text: str) -> Decimal:
     try:
-        return Decimal(text.replace(",", ".").replace(" ", ""))
-    except InvalidOperation:
+        return to_decimal(text, "qty")
+    except InvalidFile:
         raise Invalid("offer.bad_qty") from None
 
 

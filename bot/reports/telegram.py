@@ -11,9 +11,9 @@ from telegram import InputFile, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import CallbackQueryHandler, ChatMemberHandler, CommandHandler
 
-from bot.common.amounts import parse_amount
 from bot.common.errors import Forbidden, Invalid
 from bot.common.i18n import format_amount
+from bot.common.money import parse_amount
 from bot.people.service import Role
 from bot.reports.files import build_report, to_xlsx
 from bot.reports.metrics import ManagerFigures, Period, TeamFigures, month_period, parse_period
