@@ -31,9 +31,8 @@ from bot.container import Core, build_core
 from bot.db.migrate import upgrade
 from bot.db.models import Deal, StageTransition
 from bot.db.session import transaction
-from bot.deals.cli import read_rows
+from bot.deals.cli import deal_transfer, read_rows
 from bot.deals.funnel import Funnel
-from bot.deals.io import import_deals, write_json
 
 OWNERS = 200
 TEAMS = ("Урал", "Сибирь", "Центр", "Юг", "Северо-Запад")
@@ -107,7 +106,7 @@ async def _timed_import(core: Core, path: Path, label: str) -> None:
             elapsed = time.perf_counter() - started
             print(f"  {label}: {done}/{total} deals, {elapsed:.1f} s", file=sys.stderr)
 
-    report = await import_deals(core, rows, create_users=True, progress=progress)
+    report = await deal_transfer(core).import_deals(rows, create_users=True, progress=progress)
     total = time.perf_counter() - started
     deals, moves = await _counts(core)
     print(
@@ -120,7 +119,7 @@ async def _timed_import(core: Core, path: Path, label: str) -> None:
 async def _timed_export(core: Core, path: Path) -> None:
     started = time.perf_counter()
     with path.open("w", encoding="utf-8") as file:
-        count = await write_json(core, file)
+        count = await deal_transfer(core).write_json(file)
     print(f"export to JSON: {time.perf_counter() - started:.1f} s, {count} deals")
 
 

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Mapping, Sequence
 from copy import deepcopy
 from decimal import Decimal
 from pathlib import Path
@@ -14,22 +15,17 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import main
 from bot.common.clock import FrozenClock
+from bot.common.errors import InvalidFile
 from bot.container import Core
 from bot.db.models import Base, Client, Deal, StageTransition
 from bot.db.session import transaction
-from bot.deals import io as deal_io
-from bot.deals.io import (
-    CSV_FIELDS,
-    DealImportError,
-    ImportReport,
-    export_deals,
-    import_deals,
-    write_csv,
-    write_json,
-)
+from bot.deals.cli import deal_transfer
+from bot.deals.import_store import ImportStore, NewMove
+from bot.deals.io import CSV_FIELDS, DealTransfer, ImportReport
 from bot.deals.service import Via
 from bot.people.service import Person, Role
 
@@ -37,7 +33,11 @@ STAMP = re.compile(r"voronka-[0-9a-f]{32}")
 
 
 async def _export(core: Core) -> list[dict[str, Any]]:
-    return [deal async for deal in export_deals(core)]
+    return [deal async for deal in deal_transfer(core).export_deals()]
+
+
+async def import_deals(core: Core, rows: list[Any], **options: Any) -> ImportReport:
+    return await deal_transfer(core).import_deals(rows, **options)
 
 
 async def _count(core: Core, model: type[Base]) -> int:
@@ -171,11 +171,11 @@ async def test_json_and_csv_writers_give_the_same_deals(any_core: Core, clock: F
     await _made_in_the_bot(any_core, clock)
     deals = await _export(any_core)
     text = io.StringIO()
-    assert await write_json(any_core, text) == 2
+    assert await deal_transfer(any_core).write_json(text) == 2
     assert json.loads(text.getvalue()) == deals
     assert "ООО «Ромашка»" in text.getvalue()  # UTF-8, not \\u escapes
     table = io.StringIO()
-    assert await write_csv(any_core, table) == 2
+    assert await deal_transfer(any_core).write_csv(table) == 2
     reader = csv.DictReader(io.StringIO(table.getvalue()))
     assert tuple(reader.fieldnames or ()) == CSV_FIELDS
     first, second = list(reader)
@@ -197,7 +197,7 @@ async def test_json_and_csv_writers_give_the_same_deals(any_core: Core, clock: F
 
 async def test_an_empty_database_exports_an_empty_array(any_core: Core) -> None:
     text = io.StringIO()
-    assert await write_json(any_core, text) == 0
+    assert await deal_transfer(any_core).write_json(text) == 0
     assert json.loads(text.getvalue()) == []
 
 
@@ -242,26 +242,29 @@ async def test_importing_the_same_file_twice_changes_nothing(any_core: Core) -> 
     assert counts == [3, 7, 1]  # one client row for the two deals of ООО «Вектор»
 
 
-async def test_an_interrupted_import_leaves_whole_batches_and_resumes(
-    any_core: Core, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
-    rows = [_open_row(f"crm-{n}") for n in range(3)]
-    real = deal_io._insert_history
+class _FailingSecondBatch(ImportStore):
+    """A database that goes away while the second batch's history is written."""
+
     calls = 0
 
-    async def fail_second_batch(*args: Any) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
+    async def insert_history(
+        self, session: AsyncSession, moves: Sequence[NewMove], deal_ids: Mapping[str, int]
+    ) -> None:
+        self.calls += 1
+        if self.calls == 2:
             raise ConnectionError("the database went away")
-        await real(*args)
+        await super().insert_history(session, moves, deal_ids)
 
-    monkeypatch.setattr(deal_io, "_insert_history", fail_second_batch)
+
+async def test_an_interrupted_import_leaves_whole_batches_and_resumes(any_core: Core) -> None:
+    await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    rows = [_open_row(f"crm-{n}") for n in range(3)]
+    failing = DealTransfer(
+        _FailingSecondBatch(any_core.db), any_core.funnels, any_core.people, clock=any_core.clock
+    )
     with pytest.raises(ConnectionError):
-        await import_deals(any_core, rows, batch_size=2)
+        await failing.import_deals(rows, batch_size=2)
     assert (await _count(any_core, Deal), await _count(any_core, StageTransition)) == (2, 4)
-    monkeypatch.setattr(deal_io, "_insert_history", real)
     assert await import_deals(any_core, rows, batch_size=2) == ImportReport(1, 2, 0)
     assert await _count(any_core, StageTransition) == 6
 
@@ -287,9 +290,9 @@ async def test_every_bad_row_is_reported_and_nothing_is_written(any_core: Core) 
         "not a deal",
         {key: value for key, value in _row("crm-13").items() if key not in ("team", "history")},
     ]
-    with pytest.raises(DealImportError) as error:
+    with pytest.raises(InvalidFile) as error:
         await import_deals(any_core, rows)
-    found = [(p.index, p.field) for p in error.value.problems]
+    found = [(p.row, p.field) for p in error.value.problems]
     assert found == [
         (1, "title"),
         (2, "stage"),
@@ -309,7 +312,7 @@ async def test_every_bad_row_is_reported_and_nothing_is_written(any_core: Core) 
         (13, "team"),
         (13, "history"),
     ]
-    why = {(p.index, p.field): p.why for p in error.value.problems}
+    why = {(p.row, p.field): p.why for p in error.value.problems}
     assert "same external_id as row 0" in why[7, "external_id"]
     assert "importing the file again changes nothing" in why[8, "external_id"]
     assert "offset" in why[6, "history[1].at"] and "offset" in why[5, "created_at"]
@@ -323,10 +326,10 @@ async def test_a_move_in_the_future_is_an_error(any_core: Core, clock: FrozenClo
     row = _open_row("crm-1")
     row["history"][1] = {**row["history"][1], "at": "2026-11-30T07:00:01+00:00"}
     assert clock.now.isoformat() == "2026-11-30T07:00:00+00:00"
-    with pytest.raises(DealImportError) as error:
+    with pytest.raises(InvalidFile) as error:
         await import_deals(any_core, [row])
     (problem,) = error.value.problems
-    assert (problem.index, problem.field) == (0, "history[1].at")
+    assert (problem.row, problem.field) == (0, "history[1].at")
     assert problem.why.startswith("in the future")
     clock.advance(seconds=1)
     assert (await import_deals(any_core, [row])).created == 1
@@ -335,7 +338,7 @@ async def test_a_move_in_the_future_is_an_error(any_core: Core, clock: FrozenClo
 async def test_create_users_makes_unknown_owners_managers_of_the_team(any_core: Core) -> None:
     row = _open_row("crm-1", owner_telegram_id=777, team="Юг")
     row["history"][1] = {**row["history"][1], "by_telegram_id": 778}
-    with pytest.raises(DealImportError) as error:
+    with pytest.raises(InvalidFile) as error:
         await import_deals(any_core, [row])
     assert {p.field for p in error.value.problems} == {
         "team", "owner_telegram_id", "history[0].by_telegram_id", "history[1].by_telegram_id"

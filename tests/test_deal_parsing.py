@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.common.amounts import parse_amount
 from bot.common.errors import Invalid
+from bot.common.money import parse_amount
 from bot.config import PACKAGE_DEFAULTS
 from bot.deals.dates import in_days, parse_next_step
 from bot.deals.funnel import FunnelError, load_funnels

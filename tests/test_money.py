@@ -6,9 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from bot.common.errors import InvalidFile
 from bot.common.money import (
+    MAX_AMOUNT,
     NBSP,
-    InvalidNumberError,
     amount_in_words,
     format_decimal,
     format_money,
@@ -61,15 +62,16 @@ def test_to_decimal_accepts_numbers_and_decimal_strings(value: object, expected:
     ],
 )
 def test_to_decimal_rejects_non_numbers_naming_the_field(value: object) -> None:
-    with pytest.raises(InvalidNumberError) as caught:
+    with pytest.raises(InvalidFile) as caught:
         to_decimal(value, "items[2].qty")
-    assert caught.value.field == "items[2].qty"
+    assert caught.value.problems[0].field == "items[2].qty"
     assert str(caught.value).startswith("items[2].qty: ")
 
 
-def test_to_decimal_rejects_absurdly_large_numbers() -> None:
-    with pytest.raises(InvalidNumberError, match="too large"):
-        to_decimal("1000000000000", "price")
+def test_to_decimal_rejects_numbers_beyond_what_the_database_holds() -> None:
+    assert to_decimal("9999999999999999.99", "price") == MAX_AMOUNT
+    with pytest.raises(InvalidFile, match="too large"):
+        to_decimal("10000000000000000", "price")
 
 
 @pytest.mark.parametrize(

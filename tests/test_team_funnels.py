@@ -6,12 +6,12 @@ import pytest
 from sqlalchemy import update
 
 from bot.common.clock import FrozenClock
-from bot.common.errors import Forbidden, Invalid
+from bot.common.errors import Forbidden, Invalid, InvalidFile
 from bot.common.i18n import catalog
 from bot.container import Core
 from bot.db.models import Team
 from bot.db.session import transaction
-from bot.deals.io import DealImportError, import_deals
+from bot.deals.cli import deal_transfer
 from bot.deals.service import Via
 from bot.people.service import Role
 from bot.reports.metrics import parse_period
@@ -78,9 +78,9 @@ async def test_an_imported_deal_without_a_funnel_takes_its_teams(any_core: Core)
                     {"from": "request", "to": "invoice", "at": "2026-11-03T06:00:00Z"}],
     }  # fmt: skip
     sibir = {**row, "external_id": "crm-2", "team": "Сибирь", "owner_telegram_id": 4}
-    assert (await import_deals(any_core, [row])).created == 1
-    with pytest.raises(DealImportError) as error:
-        await import_deals(any_core, [sibir])
+    assert (await deal_transfer(any_core).import_deals([row])).created == 1
+    with pytest.raises(InvalidFile) as error:
+        await deal_transfer(any_core).import_deals([sibir])
     assert "no stage 'invoice' in funnel 'b2b' (stages: lead," in error.value.problems[0].why
 
 

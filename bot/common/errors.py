@@ -1,7 +1,10 @@
-"""Domain errors. Each carries a message key the Telegram layer translates."""
+"""Domain errors, each carrying a message key the Telegram layer translates; and file errors."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -31,3 +34,43 @@ class Invalid(DomainError):
 
 class Conflict(DomainError):
     """Someone else changed the thing first."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileProblem:
+    """One thing wrong in a file or document, pointed at precisely enough to fix it.
+
+    `field` is a path inside the file (`history[1].at`, `items[2].qty`, `company.inn`);
+    `row` the record's index (from 0) in a file of records; `file` and `line` are given
+    where problems of many files are listed together (the knowledge base).
+    """
+
+    why: str
+    field: str = ""
+    row: int | None = None
+    file: Path | None = None
+    line: int = 0
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file is not None:
+            where = f"{self.file}:{self.line}: " if self.line > 0 else f"{self.file}: "
+        if self.row is not None:
+            where += f"row {self.row}, "
+        if self.field:
+            where += f"{self.field}: "
+        return where + self.why
+
+
+class InvalidFile(ValueError):
+    """A file or document cannot be used: every problem found, not just the first.
+
+    The one error of every file format (the deals import file, the catalog, requisites,
+    the funnel file, an offer document); `file` names it when it came from a file.
+    """
+
+    def __init__(self, problems: Sequence[FileProblem], file: Path | str | None = None) -> None:
+        self.problems = tuple(problems)
+        self.file = file
+        text = "; ".join(str(problem) for problem in self.problems)
+        super().__init__(f"{file}: {text}" if file is not None else text)

@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 from jinja2 import Environment, StrictUndefined, Template
 
+from bot.common.money import CURRENCY_SYMBOLS
+
 LOCALES = Path(__file__).resolve().parents[1] / "locales"
 LANGUAGES = ("ru", "en")
 DEFAULT_LANGUAGE = "ru"
@@ -48,7 +50,7 @@ def format_amount(value: Decimal | int | None, currency: str = "RUB") -> str:
     whole = f"{int(quantized):,}".replace(",", "\u00a0")
     cents = abs(quantized) % 1
     text = whole if not cents else f"{whole},{str(cents)[2:4]}"
-    symbol = {"RUB": "₽", "USD": "$", "EUR": "€"}.get(currency, currency)
+    symbol = CURRENCY_SYMBOLS.get(currency, currency)
     return f"${text}" if symbol == "$" else f"{text}\u00a0{symbol}"
 
 

@@ -1,7 +1,9 @@
-"""Money values for commercial offers: parsing, kopeck rounding, display and amounts in words.
+"""Money: the currencies, the largest amount, the one number parser, rounding, display, words.
 
 Money is always ``Decimal``: binary floats cannot represent kopecks exactly, and a
-commercial offer must add up to the kopeck on paper.
+commercial offer must add up to the kopeck on paper. Numbers from files (`to_decimal`),
+amounts in files (`to_amount`) and amounts as people type them (`parse_amount`) all go
+through the one parser here, and all stop at the one ceiling, `MAX_AMOUNT`.
 """
 
 from __future__ import annotations
@@ -11,17 +13,23 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from num2words import num2words
 
+from bot.common.errors import FileProblem, Invalid, InvalidFile
+
 __all__ = [
+    "CURRENCIES",
+    "CURRENCY_CODE",
     "CURRENCY_SYMBOLS",
+    "CURRENCY_WORDS",
     "KOPECK",
-    "MAX_ABS_VALUE",
+    "MAX_AMOUNT",
     "NBSP",
-    "InvalidNumberError",
     "amount_in_words",
     "format_decimal",
     "format_money",
+    "parse_amount",
     "round_kopecks",
     "rubles_in_words",
+    "to_amount",
     "to_decimal",
 ]
 
@@ -32,10 +40,31 @@ NBSP = "\u00a0"
 U+00A0 rather than the typographically narrower U+202F: every font and Word version has it.
 """
 
-CURRENCY_SYMBOLS: dict[str, str] = {"RUB": "₽", "USD": "$", "EUR": "€"}
+CURRENCIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "RUB": ("₽", ("₽", "руб", "рублей", "рубля", "рубль", "р", "rub", "rur")),
+    "USD": ("$", ("$", "usd", "долл", "долларов")),
+    "EUR": ("€", ("€", "eur", "евро")),
+}
+"""The one currency table: code → (symbol, the words people type for it, lowercase).
 
-MAX_ABS_VALUE = Decimal("1e12")
-"""Inputs above a trillion are typos; the bound also keeps qty × price inside Decimal precision."""
+Where the symbol goes is the reader's convention, not the currency's: documents print it
+after the number («1 000,00 $», as Russian documents write it), the chat puts a dollar
+before it ($1 000); see `format_money` and `bot.common.i18n.format_amount`.
+"""
+CURRENCY_SYMBOLS: dict[str, str] = {code: symbol for code, (symbol, _) in CURRENCIES.items()}
+CURRENCY_WORDS: dict[str, str] = {
+    word: code for code, (_, words) in CURRENCIES.items() for word in words
+}
+
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+"""An ISO 4217 code as files give it: RUB, USD, CNY."""
+
+MAX_AMOUNT = Decimal("9999999999999999.99")
+"""The largest amount there is: what the Numeric(18, 2) amount columns of the database hold.
+
+Every number read from a file or typed stops here; a larger one is a typo or garbage.
+"""
+AMOUNT_FORM = 'expected a non-negative amount with at most 2 decimals, e.g. "150000.00"'
 
 # Spaces people and spreadsheets put between digit groups: space, NBSP, thin and narrow NBSP.
 _GROUP_SEPARATORS = " \u00a0\u2009\u202f"
@@ -50,24 +79,20 @@ _NUMBER_RE = re.compile(
 )
 
 
-class InvalidNumberError(ValueError):
-    """A value meant as a number is not one; ``field`` says where it came from."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+def _invalid(field: str, why: str) -> InvalidFile:
+    return InvalidFile([FileProblem(why, field)])
 
 
 def to_decimal(value: object, field: str) -> Decimal:
-    """Convert a JSON/YAML/CSV value to a finite Decimal or raise ``InvalidNumberError``.
+    """Convert a JSON/YAML/CSV value to a finite Decimal or raise ``InvalidFile`` for ``field``.
 
     Accepts int, Decimal, float (read through its shortest repr, which is what the JSON
     text said) and strings like ``"120000"``, ``"1 200,50"``, ``"38900.00"``. Rejects
-    bool (``True`` is an int in Python, never a price), NaN, infinities and anything else.
+    bool (``True`` is an int in Python, never a price), NaN, infinities, numbers beyond
+    ``MAX_AMOUNT`` and anything else.
     """
     if isinstance(value, bool):
-        raise InvalidNumberError(field, f"expected a number, got {value!r}")
+        raise _invalid(field, f"expected a number, got {value!r}")
     if isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, Decimal):
@@ -77,24 +102,94 @@ def to_decimal(value: object, field: str) -> Decimal:
     elif isinstance(value, str):
         result = _parse_decimal_string(value, field)
     else:
-        raise InvalidNumberError(field, f"expected a number, got {type(value).__name__}")
+        raise _invalid(field, f"expected a number, got {type(value).__name__}")
     if not result.is_finite():
-        raise InvalidNumberError(field, f"expected a finite number, got {value!r}")
-    if abs(result) >= MAX_ABS_VALUE:
-        raise InvalidNumberError(field, f"number is too large: {value!r}")
+        raise _invalid(field, f"expected a finite number, got {value!r}")
+    if abs(result) > MAX_AMOUNT:
+        raise _invalid(field, f"number is too large: {value!r}")
     return result
+
+
+def to_amount(value: object, field: str) -> Decimal:
+    """A money amount in a file: non-negative, whole kopecks at most; quantized to kopecks."""
+    try:
+        amount = to_decimal(value, field)
+    except InvalidFile:
+        raise _invalid(field, AMOUNT_FORM) from None
+    if amount < 0 or amount != amount.quantize(KOPECK):
+        raise _invalid(field, AMOUNT_FORM)
+    return amount.quantize(KOPECK)
 
 
 def _parse_decimal_string(text: str, field: str) -> Decimal:
     stripped = text.strip()
     if not _NUMBER_RE.fullmatch(stripped):
-        raise InvalidNumberError(field, f"expected a number, got {text!r}")
+        raise _invalid(field, f"expected a number, got {text!r}")
     for separator in _GROUP_SEPARATORS:
         stripped = stripped.replace(separator, "")
     try:
         return Decimal(stripped.replace(",", "."))
     except InvalidOperation as error:  # pragma: no cover - the regex admits only valid text
-        raise InvalidNumberError(field, f"expected a number, got {text!r}") from error
+        raise _invalid(field, f"expected a number, got {text!r}") from error
+
+
+# --- amounts as people type them -------------------------------------------------------------
+
+
+def _alternatives(words: list[str]) -> str:
+    return "|".join(re.escape(word) + r"\.?" for word in sorted(words, key=len, reverse=True))
+
+
+_AMOUNT = re.compile(
+    r"""^\s*(?P<pre>["""
+    + re.escape("".join(CURRENCY_SYMBOLS.values()))
+    + r"""])?\s*
+    (?P<num>\d[\d \u00a0\u202f']*(?:[.,]\d+)*)\s*
+    (?P<mult>к|k|kk|тыс\.?|тысяч[аи]?|т\.?р\.?|млн\.?|миллион(?:а|ов)?|m|mln|mio|млрд\.?|bn)?\s*
+    (?P<cur>"""
+    + _alternatives(list(CURRENCY_WORDS))
+    + r""")?\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_MULTIPLIERS = {"к": 3, "k": 3, "тыс": 3, "тысяч": 3, "тысяча": 3, "тысячи": 3, "тр": 3,
+                "kk": 6, "млн": 6, "миллион": 6, "миллиона": 6, "миллионов": 6, "m": 6, "mln": 6,
+                "mio": 6, "млрд": 9, "bn": 9}  # fmt: skip
+
+
+def parse_amount(text: str) -> tuple[Decimal, str]:
+    """150 000, 150к, 1,5 млн, 2.5m, $3,000 → (amount, currency code); RUB unless named.
+
+    Raises ``Invalid("amount.invalid")``, whose message shows the forms that work.
+    """
+    match = _AMOUNT.match(text.strip())
+    if not match:
+        raise Invalid("amount.invalid", value=text.strip()[:40])
+    number = re.sub(r"[ \u00a0\u202f']", "", match["num"])
+    multiplier = (match["mult"] or "").lower().replace(".", "")
+    currency_word = (match["pre"] or match["cur"] or "").lower().rstrip(".")
+    number = _normalise_separators(number, has_multiplier=bool(multiplier))
+    try:
+        value = to_decimal(number, "amount").scaleb(_MULTIPLIERS.get(multiplier, 0))
+    except InvalidFile:
+        raise Invalid("amount.invalid", value=text.strip()[:40]) from None
+    if value <= 0 or value > MAX_AMOUNT:
+        raise Invalid("amount.invalid", value=text.strip()[:40])
+    return value.quantize(KOPECK), CURRENCY_WORDS.get(currency_word, "RUB")
+
+
+def _normalise_separators(number: str, *, has_multiplier: bool) -> str:
+    """A comma or dot before exactly three digits groups thousands (3,000); else it is decimal."""
+    groups = re.split(r"[.,]", number)
+    if len(groups) == 1:
+        return number
+    if not has_multiplier and all(len(group) == 3 for group in groups[1:]):
+        return "".join(groups)
+    if len(groups) == 2:
+        return f"{groups[0]}.{groups[1]}"
+    return "x"  # 1.2.3: not a number
+
+
+# --- rounding and display ----------------------------------------------------------------------
 
 
 def round_kopecks(amount: Decimal) -> Decimal:

@@ -14,17 +14,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.common.errors import InvalidFile
 from bot.common.logs import configure_logging
 from bot.config import Settings
-from bot.container import build_core
-from bot.deals.io import (
-    IMPORT_BATCH,
-    DealImportError,
-    ImportReport,
-    import_deals,
-    write_csv,
-    write_json,
-)
+from bot.container import Core, build_core
+from bot.deals.import_store import ImportStore
+from bot.deals.io import IMPORT_BATCH, DealTransfer, ImportReport
 
 
 class BadFile(Exception):
@@ -59,6 +54,17 @@ def add_deals_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     load.set_defaults(handler=cmd_deals_import)
 
 
+def deal_transfer(core: Core) -> DealTransfer:
+    """The export and import over the core's database, funnels, people and clock."""
+    return DealTransfer(
+        ImportStore(core.db),
+        core.funnels,
+        core.people,
+        clock=core.clock,
+        written=core.deals.forget_refs,
+    )
+
+
 # --- export --------------------------------------------------------------------------------
 
 
@@ -72,8 +78,9 @@ async def _export(settings: Settings, file_format: str, path: Path | None) -> in
     try:
         await core.migrate()
         with _output(path) as out:
-            write = write_json if file_format == "json" else write_csv
-            count = await write(core, out)
+            transfer = deal_transfer(core)
+            write = transfer.write_json if file_format == "json" else transfer.write_csv
+            count = await write(out)
     finally:
         await core.close()
     where = f" to {path}" if path else ""
@@ -134,13 +141,12 @@ async def _import(settings: Settings, rows: list[Any], create_users: bool) -> in
     core = build_core(settings)
     try:
         await core.migrate()
-        report = await import_deals(
-            core,
+        report = await deal_transfer(core).import_deals(
             rows,
             create_users=create_users,
             progress=_show_progress if len(rows) > IMPORT_BATCH else None,
         )
-    except DealImportError as error:
+    except InvalidFile as error:
         _print_problems(error)
         return 1
     finally:
@@ -149,11 +155,11 @@ async def _import(settings: Settings, rows: list[Any], create_users: bool) -> in
     return 0
 
 
-def _print_problems(error: DealImportError) -> None:
+def _print_problems(error: InvalidFile) -> None:
     """Every problem on its own line, so a big file can be fixed in one pass."""
     for problem in error.problems:
         print(problem, file=sys.stderr)
-    rows = len({problem.index for problem in error.problems})
+    rows = len({problem.row for problem in error.problems})
     print(
         f"{len(error.problems)} problem(s) in {rows} row(s); nothing was imported", file=sys.stderr
     )

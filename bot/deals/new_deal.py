@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.common.amounts import parse_amount
+from bot.common.money import parse_amount
 
 AMOUNT_WORDS = re.compile(r"(тыс|млн|миллион|руб|₽|\$|€|usd|eur)", re.IGNORECASE)
 

@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 from rapidfuzz import fuzz
 
-from bot.common.money import InvalidNumberError, to_decimal
+from bot.common.errors import InvalidFile
+from bot.common.money import to_decimal
 from bot.offers.pricing import DEFAULT_VAT_PERCENT, HUNDRED
 
 __all__ = [
@@ -296,8 +297,8 @@ def _number(value: object, where: str, problems: list[str], what: str) -> Decima
         return None
     try:
         return to_decimal(value, where)
-    except InvalidNumberError as error:
-        problems.append(f"{where}: {what} must be a non-negative number ({error.message})")
+    except InvalidFile as error:
+        problems.append(f"{where}: {what} must be a non-negative number ({error.problems[0].why})")
         return None
 
 
@@ -306,8 +307,8 @@ def _percent(value: object, where: str, default: Decimal, problems: list[str]) -
         return default
     try:
         number = to_decimal(value, where)
-    except InvalidNumberError as error:
-        problems.append(f"{where}: must be a number within 0–100 ({error.message})")
+    except InvalidFile as error:
+        problems.append(f"{where}: must be a number within 0–100 ({error.problems[0].why})")
         return default
     if not 0 <= number <= HUNDRED:
         problems.append(f"{where}: must be within 0–100, got {number}")

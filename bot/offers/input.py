@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from bot.common.money import InvalidNumberError, to_decimal
+from bot.common.errors import InvalidFile
+from bot.common.money import to_decimal
 from bot.offers.catalog import Catalog, CatalogItem
 from bot.offers.pricing import DEFAULT_VAT_PERCENT, HUNDRED, OfferLine, normalize_vat_percent
 
@@ -274,8 +275,8 @@ def _line(
 def _number(value: object, field: str) -> Decimal:
     try:
         return to_decimal(value, field)
-    except InvalidNumberError as error:
-        raise OfferInputError(error.field, error.message) from error
+    except InvalidFile as error:
+        raise OfferInputError(field, error.problems[0].why) from error
 
 
 def _percent(value: object, field: str) -> Decimal:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from telegram import InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.common.errors import Invalid
+from bot.common.errors import Invalid, InvalidFile
 from bot.common.i18n import Catalog, catalog, format_amount
+from bot.common.money import to_decimal
 from bot.deals.matching import DealMatcher
 from bot.offers.pricing import line_sum
 from bot.offers.service import Documents, Draft, VatMismatch
@@ -46,8 +47,8 @@ def _keep(context: Ctx, draft: Draft) -> None:
 
 def _decimal(text: str) -> Decimal:
     try:
-        return Decimal(text.replace(",", ".").replace(" ", ""))
-    except InvalidOperation:
+        return to_decimal(text, "qty")
+    except InvalidFile:
         raise Invalid("offer.bad_qty") from None
 
 

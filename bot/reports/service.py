@@ -14,9 +14,9 @@ from datetime import date, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from bot.common.amounts import parse_amount
 from bot.common.clock import Clock
 from bot.common.errors import Forbidden, Invalid
+from bot.common.money import parse_amount
 from bot.db.session import Session, SessionFactory, transaction
 from bot.deals.funnel import FunnelConfig
 from bot.knowledge.service import Event

@@ -9,8 +9,8 @@ from typing import Any
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.common.amounts import parse_amount
 from bot.common.errors import Conflict
+from bot.common.money import parse_amount
 from bot.deals.dates import parse_next_step
 from bot.deals.matching import DealMatcher, DealRef, Intent, IntentKind
 from bot.deals.new_deal import from_answers, parse_new_line
