@@ -49,9 +49,7 @@ def _run_async(coroutine: Coroutine[Any, Any, int]) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Migrate, then poll Telegram until stopped."""
-    from telegram import Update
-
-    from bot.tg.app import build_application
+    from bot.tg.run import run_polling
 
     token = settings.token()
     if not token:
@@ -59,9 +57,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     configure_logging(settings.log_level, token)
     _run_async(_migrate(settings))
-    core = build_core(settings)
-    application = build_application(core, token=token)
-    application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
+    run_polling(build_core(settings), token)
     return 0
 
 
@@ -111,29 +107,13 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 # --- invite ------------------------------------------------------------------------------
 
 
-async def _bot_username(settings: Settings) -> str | None:
-    if settings.bot_username:
-        return settings.bot_username.lstrip("@")
-    token = settings.token()
-    if not token:
-        return None
-    from telegram import Bot
-
-    bot = Bot(
-        token,
-        base_url=f"{settings.bot_api_url}/bot{{token}}",
-        base_file_url=f"{settings.bot_api_url}/file/bot{{token}}",
-    )
-    async with bot:
-        return bot.username
-
-
 def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
     """Print a one-time invite link (the first admin is made this way)."""
-    from bot.people.telegram.invite import invite_link
+    from bot.tg.links import invite_link
+    from bot.tg.run import bot_username
 
     async def invite() -> int:
-        username = await _bot_username(settings)
+        username = await bot_username(settings)
         if not username:
             print(catalog("en")("invite.no_username"), file=sys.stderr)
             return 2

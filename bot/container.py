@@ -6,13 +6,11 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
 from bot.common.clock import Clock, system_clock
 from bot.config import Settings
 from bot.conversations.service import ConversationsService
 from bot.db.migrate import upgrade
-from bot.db.session import create_engine, create_session_factory
+from bot.db.session import Engine, SessionFactory, create_engine, create_session_factory
 from bot.deals.funnel import FunnelConfig, load_funnels
 from bot.deals.service import DealsService
 from bot.deals.team_funnels import TeamFunnelsService
@@ -23,7 +21,6 @@ from bot.offers.service import DiscountPolicy, OffersService
 from bot.people.service import PeopleService
 from bot.reports.sent_log import SentLogService
 from bot.reports.service import ReportsService
-from bot.reports.store import ReportsStore
 
 log = logging.getLogger("voronka")
 
@@ -33,8 +30,8 @@ class Core:
     """Everything the drivers need, built once per process."""
 
     settings: Settings
-    engine: AsyncEngine
-    db: async_sessionmaker[AsyncSession]
+    engine: Engine
+    db: SessionFactory
     clock: Clock
     funnels: FunnelConfig
     people: PeopleService
@@ -100,15 +97,8 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         free_lines=settings.offer_free_lines,
         valid_days=settings.offer_valid_days,
     )
-    reports_store = ReportsStore(funnels)
     reports = ReportsService(
-        db,
-        funnels,
-        people,
-        clock=clock,
-        tz=settings.tz,
-        digest_time=settings.digest_time,
-        store=reports_store,
+        db, funnels, people, clock=clock, tz=settings.tz, digest_time=settings.digest_time
     )
     return Core(
         settings=settings,
@@ -118,7 +108,7 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         funnels=funnels,
         people=people,
         deals=deals,
-        sent_log=SentLogService(db, clock, reports_store),
+        sent_log=reports.sent_log,
         knowledge=KnowledgeService(db, (settings.knowledge_dir, settings.scripts_dir), clock=clock),
         team_funnels=TeamFunnelsService(db, funnels),
         offers=offers,

@@ -8,16 +8,14 @@ process behind the same database, go on where the person was.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from bot.common.clock import Clock
 from bot.conversations import store
-from bot.db.session import reading, transaction
+from bot.db.session import SessionFactory, reading, transaction
 from bot.people.service import Person
 
 
 class ConversationsService:
-    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(self, db: SessionFactory, clock: Clock) -> None:
         self._db = db
         self._clock = clock
 

@@ -23,6 +23,7 @@ from bot.db.sqlite_inline import connect_inline
 # services need no SQLAlchemy import of their own.
 SessionFactory: TypeAlias = async_sessionmaker[AsyncSession]
 Session: TypeAlias = AsyncSession
+Engine: TypeAlias = AsyncEngine
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

@@ -20,10 +20,10 @@ from bot.tg import callbacks as cb
 from bot.tg import dialogs
 from bot.tg.context import Ctx
 from bot.tg.dialogs import Dialog
-from bot.tg.handlers.common import reply, show
 from bot.tg.markdown import to_plain, to_telegram_html
 from bot.tg.observe import mark
 from bot.tg.render import MESSAGE_LIMIT, keyboard
+from bot.tg.replies import reply, show
 
 LAST_QUESTION = "kb_last_question"
 MAYBE_TEXT = "kb_maybe_text"

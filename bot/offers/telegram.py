@@ -19,8 +19,8 @@ from bot.tg import callbacks as cb
 from bot.tg import dialogs
 from bot.tg.context import Ctx
 from bot.tg.dialogs import Dialog
-from bot.tg.handlers.common import reply, show
 from bot.tg.render import keyboard
+from bot.tg.replies import reply, show
 
 DRAFT_KEY = "offer_draft"
 SEARCH_RESULTS = 8
@@ -238,59 +238,82 @@ async def remove_line(update: Update, context: Ctx) -> None:
     await _show_builder(update, context, edit=True)
 
 
-async def handle_offer_text(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
-    """A typed answer inside the builder."""
-    offers, t, person = context.core.offers, context.t, context.person
-    if dialog.kind == dialogs.OFFER_REJECT:
-        await _reject(update, context, dialog.data["offer_id"], text)
+async def answer_reject(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
+    """The lead's comment on an offer they reject."""
+    await _reject(update, context, dialog.data["offer_id"], text)
+
+
+async def answer_search(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
+    """A product name or SKU: the matching catalog items as buttons."""
+    items = context.core.offers.search_items(text, SEARCH_RESULTS)
+    if not items:
+        await reply(update, context.t("offer.search_none", query=text[:60]))
         return
-    builder = _builder(context)
-    if dialog.kind == dialogs.OFFER_SEARCH:
-        items = offers.search_items(text, SEARCH_RESULTS)
-        if not items:
-            await reply(update, t("offer.search_none", query=text[:60]))
-            return
-        rows = [
-            [(f"{item.name[:40]} · {format_amount(item.price)}", cb.pack(cb.OFFER_ITEM, item.sku))]
-            for item in items
-        ]
-        dialogs.finish(context.user_data)
-        await reply(update, t("offer.search_results"), keyboard(rows))
-        return
-    if dialog.kind == dialogs.OFFER_QTY:
-        match = NUMBER.match(text)
-        if not match:
-            raise Invalid("offer.bad_qty")
-        discount = _decimal(match.group(2)) if match.group(2) else Decimal(0)
-        qty = _decimal(match.group(1))
-        try:
-            builder = offers.add_item(person, builder, dialog.data["sku"], qty, discount)
-        except VatMismatch as mismatch:  # not a typo to retry: leave the question
-            dialogs.finish(context.user_data)
-            await reply(update, t(mismatch.key, **mismatch.params))
-            await _show_builder(update, context)
-            return
-    elif dialog.kind == dialogs.OFFER_FREE:
-        parts = [part.strip() for part in text.split(";")]
-        if len(parts) != 4:
-            raise Invalid("offer.bad_line")
-        name, unit, count, price = parts
-        builder = offers.add_free_line(
-            person, builder, name, unit, _decimal(count), _decimal(price)
+    rows = [
+        [(f"{item.name[:40]} · {format_amount(item.price)}", cb.pack(cb.OFFER_ITEM, item.sku))]
+        for item in items
+    ]
+    dialogs.finish(context.user_data)
+    await reply(update, context.t("offer.search_results"), keyboard(rows))
+
+
+async def answer_qty(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
+    """«10» or «10 5%» for the catalog item picked."""
+    match = NUMBER.match(text)
+    if not match:
+        raise Invalid("offer.bad_qty")
+    discount = _decimal(match.group(2)) if match.group(2) else Decimal(0)
+    qty = _decimal(match.group(1))
+    offers = context.core.offers
+    try:
+        draft = offers.add_item(
+            context.person, _builder(context), dialog.data["sku"], qty, discount
         )
-    elif dialog.kind == dialogs.OFFER_DISCOUNT:
-        builder = offers.set_discount(person, builder, _decimal(text.rstrip("% ")))
-    elif dialog.kind == dialogs.OFFER_TERMS:
-        field_name = dialog.data["field"]
-        if field_name == "valid":
-            if not text.strip().isdigit():
-                raise Invalid("offer.bad_valid")
-            builder = offers.set_valid_days(person, builder, int(text))
-        elif field_name == "payment":
-            builder = offers.set_payment_terms(person, builder, text)
-        else:
-            builder = offers.set_delivery_terms(person, builder, text)
-    _keep(context, builder)
+    except VatMismatch as mismatch:  # not a typo to retry: leave the question
+        dialogs.finish(context.user_data)
+        await reply(update, context.t(mismatch.key, **mismatch.params))
+        await _show_builder(update, context)
+        return
+    await _changed(update, context, draft)
+
+
+async def answer_free_line(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
+    """«Название; ед.; кол-во; цена»."""
+    parts = [part.strip() for part in text.split(";")]
+    if len(parts) != 4:
+        raise Invalid("offer.bad_line")
+    name, unit, count, price = parts
+    draft = context.core.offers.add_free_line(
+        context.person, _builder(context), name, unit, _decimal(count), _decimal(price)
+    )
+    await _changed(update, context, draft)
+
+
+async def answer_discount(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
+    """The whole offer's discount in percent."""
+    draft = context.core.offers.set_discount(
+        context.person, _builder(context), _decimal(text.rstrip("% "))
+    )
+    await _changed(update, context, draft)
+
+
+async def answer_terms(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
+    """Payment or delivery terms, or the validity in days."""
+    offers, person, draft = context.core.offers, context.person, _builder(context)
+    field_name = dialog.data["field"]
+    if field_name == "valid":
+        if not text.strip().isdigit():
+            raise Invalid("offer.bad_valid")
+        draft = offers.set_valid_days(person, draft, int(text))
+    elif field_name == "payment":
+        draft = offers.set_payment_terms(person, draft, text)
+    else:
+        draft = offers.set_delivery_terms(person, draft, text)
+    await _changed(update, context, draft)
+
+
+async def _changed(update: Update, context: Ctx, draft: Draft) -> None:
+    _keep(context, draft)
     dialogs.finish(context.user_data)
     await _show_builder(update, context)
 

@@ -38,6 +38,7 @@ from bot.reports.metrics import (
     team_totals,
     week_period,
 )
+from bot.reports.sent_log import SentLogService
 from bot.reports.store import ReportsStore
 
 DEALS_WORDS = re.compile(r"(\d+)\s*(?:сдел\w*|deals?)", re.IGNORECASE)
@@ -159,6 +160,7 @@ class ReportsService:
         self.tz = tz
         self._digest_time = digest_time
         self._store = store or ReportsStore(funnels)
+        self.sent_log = SentLogService(db, clock, self._store)  # the jobs' exactly-once claims
 
     # --- access -------------------------------------------------------------------------
 

@@ -36,11 +36,11 @@ from bot.tg.context import BotData, Ctx
 from bot.tg.conversation import SavingRequest
 from bot.tg.handlers import basics
 from bot.tg.handlers.access import gate
-from bot.tg.handlers.common import show
 from bot.tg.handlers.errors import on_error
 from bot.tg.handlers.text import on_text
 from bot.tg.jobs import schedule_jobs
 from bot.tg.observe import VoronkaApplication, mark, trace_handler
+from bot.tg.replies import show
 
 # Conversations mix buttons and text on purpose; PTB warns about per_message tracking.
 warnings.filterwarnings("ignore", message=r".*per_message.*", category=PTBUserWarning)

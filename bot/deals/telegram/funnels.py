@@ -8,8 +8,8 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.deals.team_funnels import TeamFunnel
 from bot.tg import callbacks as cb
 from bot.tg.context import Ctx
-from bot.tg.handlers.common import reply, show
 from bot.tg.render import keyboard
+from bot.tg.replies import reply, show
 
 
 def _text(context: Ctx, team: TeamFunnel) -> str:

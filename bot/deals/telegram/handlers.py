@@ -33,9 +33,9 @@ from bot.tg import callbacks as cb
 from bot.tg import dialogs
 from bot.tg.context import Ctx
 from bot.tg.dialogs import Dialog
-from bot.tg.handlers.common import reply, show
 from bot.tg.observe import mark
 from bot.tg.render import keyboard
+from bot.tg.replies import reply, show
 
 # --- showing ------------------------------------------------------------------------------
 
@@ -431,34 +431,42 @@ async def choose_deal(update: Update, context: Ctx) -> None:
 # --- text ---------------------------------------------------------------------------------
 
 
-async def handle_dialog_text(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
-    """A typed answer to the question the bot asked last."""
-    core, t, person = context.core, context.t, context.person
-    if dialog.kind == dialogs.NEW_DEAL:
-        await _new_deal_step(update, context, dialog, text)
-    elif dialog.kind == dialogs.NOTE:
-        deal = await core.deals.add_note(person, dialog.deal_id, text)
-        dialogs.finish(context.user_data)
-        await reply(update, t("deal.note_saved", title=deal.title))
-    elif dialog.kind == dialogs.NEXT_STEP:
-        default = t("next_step.default_text")
-        deal = await core.deals.plan_next_step(person, dialog.deal_id, text, default)
-        dialogs.finish(context.user_data)
-        await _step_saved(update, context, deal)
-    elif dialog.kind == dialogs.LOST_COMMENT:
-        await core.deals.add_note(person, dialog.deal_id, text)
-        dialogs.finish(context.user_data)
-        await reply(update, t("deal.lost_comment_saved"))
-    elif dialog.kind == dialogs.AMOUNT:
-        amount, currency = parse_amount(text)
-        result = await core.deals.win(
-            person, dialog.deal_id, via=Via.TEXT, expected_version=dialog.data["version"],
-            amount=amount, currency=currency,
-        )  # fmt: skip
-        dialogs.finish(context.user_data)
-        await _moved(update, context, result)
-    else:
-        dialogs.finish(context.user_data)
+async def answer_new_deal(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
+    """One typed answer in the /new dialog."""
+    await _new_deal_step(update, context, dialog, text)
+
+
+async def answer_note(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
+    """The note asked for from a deal's card."""
+    deal = await context.core.deals.add_note(context.person, dialog.deal_id, text)
+    dialogs.finish(context.user_data)
+    await reply(update, context.t("deal.note_saved", title=deal.title))
+
+
+async def answer_next_step(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
+    """«позвонить завтра в 11» after a move or from the card."""
+    default = context.t("next_step.default_text")
+    deal = await context.core.deals.plan_next_step(context.person, dialog.deal_id, text, default)
+    dialogs.finish(context.user_data)
+    await _step_saved(update, context, deal)
+
+
+async def answer_lost_comment(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
+    """What happened, after a deal was closed as lost."""
+    await context.core.deals.add_note(context.person, dialog.deal_id, text)
+    dialogs.finish(context.user_data)
+    await reply(update, context.t("deal.lost_comment_saved"))
+
+
+async def answer_amount(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
+    """The final amount of a win, on the deal as it was shown."""
+    amount, currency = parse_amount(text)
+    result = await context.core.deals.win(
+        context.person, dialog.deal_id, via=Via.TEXT, expected_version=dialog.data["version"],
+        amount=amount, currency=currency,
+    )  # fmt: skip
+    dialogs.finish(context.user_data)
+    await _moved(update, context, result)
 
 
 async def act_on_intent(update: Update, context: Ctx, intent: Intent) -> bool:

@@ -16,15 +16,12 @@ from bot.people.service import MAX_TEAM_NAME, InviteInfo, Role
 from bot.tg import callbacks as cb
 from bot.tg.context import Ctx
 from bot.tg.handlers.basics import cancel
-from bot.tg.handlers.common import reply, show
+from bot.tg.links import invite_link
 from bot.tg.render import column
+from bot.tg.replies import reply, show
 
 CHOOSING_ROLE, CHOOSING_TEAM, NAMING_TEAM = range(3)
 NEW_TEAM = "new"
-
-
-def invite_link(bot_username: str, token: str) -> str:
-    return f"https://t.me/{bot_username}?start={token}"
 
 
 async def _send_link(update: Update, context: Ctx, invite: InviteInfo) -> int:

@@ -8,8 +8,8 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.people.service import Person, Role, TeamInfo
 from bot.tg import callbacks as cb
 from bot.tg.context import Ctx
-from bot.tg.handlers.common import reply, show
 from bot.tg.render import column, keyboard
+from bot.tg.replies import reply, show
 
 MAX_PERSON_BUTTONS = 90  # Telegram allows 100 buttons in a keyboard; keep room for navigation
 

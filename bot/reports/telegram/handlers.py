@@ -24,8 +24,8 @@ from bot.tg import callbacks as cb
 from bot.tg import dialogs
 from bot.tg.context import Ctx
 from bot.tg.dialogs import Dialog
-from bot.tg.handlers.common import reply, show
 from bot.tg.render import keyboard
+from bot.tg.replies import reply, show
 
 
 def _args(context: Ctx, default: str) -> str:

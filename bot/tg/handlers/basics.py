@@ -10,8 +10,8 @@ from telegram.ext import ConversationHandler
 from bot.people.service import Person, Role
 from bot.tg import dialogs
 from bot.tg.context import Ctx
-from bot.tg.handlers.common import reply
 from bot.tg.observe import mark
+from bot.tg.replies import reply
 
 # Help sections in the order shown, with the roles that see them.
 HELP_SECTIONS: list[tuple[str, frozenset[Role]]] = [

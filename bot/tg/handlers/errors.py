@@ -8,8 +8,8 @@ from telegram import Update
 
 from bot.common.errors import DomainError
 from bot.tg.context import Ctx
-from bot.tg.handlers.common import reply
 from bot.tg.observe import mark
+from bot.tg.replies import reply
 
 log = logging.getLogger("voronka.errors")
 

@@ -2,31 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from telegram import Update
 
 from bot.common.errors import Invalid
 from bot.deals.matching import DealMatcher, Intent, IntentKind
-from bot.deals.telegram.handlers import act_on_intent, handle_dialog_text
+from bot.deals.telegram import handlers as deals
 from bot.knowledge import telegram as knowledge
 from bot.offers import telegram as offers
 from bot.reports.telegram import handlers as reports
 from bot.tg import dialogs
 from bot.tg.context import Ctx
+from bot.tg.dialogs import Dialog, DialogKind
 from bot.tg.handlers import basics
 from bot.tg.handlers.basics import WORD
 
-KNOWLEDGE_DIALOGS = {
+Answer = Callable[[Update, Ctx, Dialog, str], Awaitable[None]]
+
+
+async def _drop_and_route(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
+    """Text instead of a press on one of the deals offered: the question is dropped and the
+    text read afresh."""
+    dialogs.finish(context.user_data)
+    await _route(update, context, text)
+
+
+# Who answers each dialog's typed reply: the one dispatch of every pending question.
+ANSWERS: dict[DialogKind, Answer] = {
+    dialogs.NEW_DEAL: deals.answer_new_deal,
+    dialogs.NOTE: deals.answer_note,
+    dialogs.NEXT_STEP: deals.answer_next_step,
+    dialogs.LOST_COMMENT: deals.answer_lost_comment,
+    dialogs.AMOUNT: deals.answer_amount,
+    dialogs.CHOOSE_DEAL: _drop_and_route,
     dialogs.KB_ANSWER: knowledge.record_lead_answer,
     dialogs.SCRIPT_GAP: knowledge.record_script_gap,
-    **dict.fromkeys(
-        (
-            dialogs.OFFER_SEARCH, dialogs.OFFER_QTY, dialogs.OFFER_FREE, dialogs.OFFER_DISCOUNT,
-            dialogs.OFFER_TERMS, dialogs.OFFER_REJECT,
-        ),
-        offers.handle_offer_text,
-    ),
+    dialogs.OFFER_SEARCH: offers.answer_search,
+    dialogs.OFFER_QTY: offers.answer_qty,
+    dialogs.OFFER_FREE: offers.answer_free_line,
+    dialogs.OFFER_DISCOUNT: offers.answer_discount,
+    dialogs.OFFER_TERMS: offers.answer_terms,
+    dialogs.OFFER_REJECT: offers.answer_reject,
     dialogs.PLAN: reports.plan_text,
-}  # fmt: skip
+}
+
+# Questions a deal command may interrupt: an unreadable date is more likely a command.
+INTERRUPTIBLE = (dialogs.NEXT_STEP,)
 
 
 def _is_deal_command(intent: Intent) -> bool:
@@ -42,28 +64,29 @@ async def on_text(update: Update, context: Ctx) -> None:
     """Route a text message to the right place."""
     message = update.effective_message
     text = (message.text or "").strip() if message else ""
-    core = context.core
     dialog = dialogs.current(context.user_data)
-    if dialog is not None and dialog.kind in KNOWLEDGE_DIALOGS:
-        await KNOWLEDGE_DIALOGS[dialog.kind](update, context, dialog, text)
+    if dialog is None:
+        await _route(update, context, text)
         return
-    if dialog is not None:
-        try:
-            await handle_dialog_text(update, context, dialog, text)
-            return
-        except Invalid:
-            # Not an answer to the question: maybe the person moved on to a deal command.
-            if dialog.kind not in (dialogs.NEXT_STEP, dialogs.CHOOSE_DEAL):
-                raise
-            intent = DealMatcher(await core.deals.refs(context.person), core.funnels).parse(text)
-            if not _is_deal_command(intent):
-                raise
-            dialogs.finish(context.user_data)
-            await act_on_intent(update, context, intent)
-            return
-    refs = await core.deals.refs(context.person)
-    intent = DealMatcher(refs, core.funnels).parse(text)
-    if await act_on_intent(update, context, intent):
+    try:
+        await ANSWERS[dialog.kind](update, context, dialog, text)
+    except Invalid:
+        # Not an answer to the question: maybe the person moved on to a deal command.
+        if dialog.kind not in INTERRUPTIBLE:
+            raise
+        core = context.core
+        intent = DealMatcher(await core.deals.refs(context.person), core.funnels).parse(text)
+        if not _is_deal_command(intent):
+            raise
+        dialogs.finish(context.user_data)
+        await deals.act_on_intent(update, context, intent)
+
+
+async def _route(update: Update, context: Ctx, text: str) -> None:
+    """No question pending: a deal command, else a question for the knowledge base."""
+    core = context.core
+    intent = DealMatcher(await core.deals.refs(context.person), core.funnels).parse(text)
+    if await deals.act_on_intent(update, context, intent):
         return
     if intent.kind is IntentKind.MAYBE:
         await knowledge.ask_deal_or_question(
