@@ -19,6 +19,11 @@ from sqlalchemy.ext.asyncio import (
 
 from bot.db.sqlite_inline import connect_inline
 
+SessionFactory = async_sessionmaker[AsyncSession]
+"""What a service holds to open its transactions (services name no SQLAlchemy type)."""
+Session = AsyncSession
+"""What a service hands to its store inside a transaction."""
+
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the engine; on SQLite turn on WAL, foreign keys and a busy timeout."""
