@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -226,12 +225,10 @@ def test_min_score_overrides_the_threshold(index: SearchIndex) -> None:
     assert index.search("дорого", min_score=1.01) == []
 
 
-def test_a_4096_character_message_still_answers_fast(index: SearchIndex) -> None:
+def test_a_4096_character_message_is_still_answered(index: SearchIndex) -> None:
+    """Its speed is measured by benchmarks/search.py, not here."""
     query = ("клиент говорит что у них нет бюджета " * 200)[:4096]
-    started = time.perf_counter()
-    hits = index.search(query)
-    assert time.perf_counter() - started < 0.2
-    assert hits[0].entry_id == "no-budget"
+    assert index.search(query)[0].entry_id == "no-budget"
 
 
 def test_empty_index_finds_nothing() -> None:
