@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.knowledge.content import load_content
-from bot.knowledge.search import THRESHOLD, SearchIndex, normalize
+from bot.knowledge.search import THRESHOLD, Analyzer, SearchIndex, normalize
 
 BASE = {
     "objections/price.md": """\
@@ -243,3 +243,14 @@ def test_index_is_reusable_and_independent_of_source_files(tmp_path: Path) -> No
     path.unlink()
     assert [hit.entry_id for hit in built.search("отпуск")] == ["a"]
     assert len(built) == 1
+
+
+def test_words_met_in_queries_do_not_join_the_vocabulary() -> None:
+    """Typo corrections aim at the base's words only, however many odd queries come."""
+    analyzer = Analyzer(limit=3)
+    analyzer.terms("паллетные стеллажи")
+    analyzer.seal()
+    vocabulary = analyzer.words()
+    for number in range(10):
+        assert analyzer.terms(f"стелажи{number} ерунда") == [f"стелажи{number}", "ерунд"]
+    assert analyzer.words() == vocabulary
