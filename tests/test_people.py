@@ -218,3 +218,20 @@ def test_the_identity_memory_is_bounded_and_forgets_the_least_recent() -> None:
     assert (memory.get(100), memory.get(101), memory.get(102)) == (people[0], None, people[2])
     clock.advance(seconds=10)
     assert memory.get(100) is None
+
+
+async def test_only_an_admin_lists_teams_and_a_manager_gets_no_quick_invite(any_core: Core) -> None:
+    admin = await any_core.people.ensure_person(1, "Админ", Role.ADMIN, None)
+    lead = await any_core.people.ensure_person(2, "Лида", Role.LEAD, "Урал")
+    manager = await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    assert await any_core.people.team_names(admin) == [(lead.team_id, "Урал")]
+    for person in (lead, manager):
+        with pytest.raises(Forbidden) as error:
+            await any_core.people.team_names(person)
+        assert error.value.key == "team.admin_only"
+    with pytest.raises(Forbidden) as refused:
+        await any_core.people.quick_invite(manager)
+    assert refused.value.key == "invite.forbidden"
+    assert await any_core.people.quick_invite(admin) is None  # an admin chooses
+    invite = await any_core.people.quick_invite(lead)
+    assert invite is not None and (invite.role, invite.team_name) == (Role.MANAGER, "Урал")

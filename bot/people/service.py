@@ -200,6 +200,16 @@ class PeopleService:
                 token, role, team.id if team else None, team.name if team else None, expires_at
             )
 
+    async def quick_invite(self, actor: Person) -> InviteInfo | None:
+        """/invite: a lead's invite is made at once (a manager for their own team); an admin
+        chooses role and team first (None); anyone else is refused.
+        """
+        if actor.is_lead:
+            return await self.create_invite(actor, Role.MANAGER)
+        if not actor.is_admin:
+            raise Forbidden("invite.forbidden")
+        return None
+
     async def _invite_team(
         self,
         session: Session,
@@ -286,7 +296,10 @@ class PeopleService:
             result.append(TeamInfo(0, "", tuple(by_team[None])))
         return result
 
-    async def team_names(self) -> list[tuple[int, str]]:
+    async def team_names(self, actor: Person) -> list[tuple[int, str]]:
+        """Every team, for an admin choosing one (for an invite or a person's move)."""
+        if not actor.is_admin:
+            raise Forbidden("team.admin_only")
         async with transaction(self._db) as session:
             return [(team.id, team.name) for team in await store.teams(session)]
 
