@@ -213,3 +213,24 @@ async def test_broken_yaml_is_skipped_and_reported_while_the_rest_loads(
         assert "bad.md:" in reply
         _, anna = await harness.person()
         assert (await anna.send("хорошая"))[-1].text.startswith("<b>Хорошая</b>")
+
+
+async def test_an_entry_with_a_long_non_ascii_id_still_gets_working_buttons(
+    tmp_path: Path, sqlite_url: str, clock: FrozenClock
+) -> None:
+    """Callback data holds 64 bytes; the Telegram side gives such an entry a short token."""
+    knowledge, scripts = tmp_path / "kb", tmp_path / "scripts"
+    knowledge.mkdir()
+    scripts.mkdir()
+    entry_id = "скидка-для-постоянного-клиента-с-большим-объёмом"
+    (knowledge / "discount.md").write_text(
+        f"---\nid: {entry_id}\nkind: faq\ntitle: Скидка постоянному клиенту\n---\nДо 5%.",
+        encoding="utf-8",
+    )
+    async with _harness_on(tmp_path, sqlite_url, clock, knowledge, scripts) as harness:
+        _, anna = await harness.person()
+        answer = (await anna.send("скидка постоянному клиенту"))[-1]
+        assert answer.text.startswith("<b>Скидка постоянному клиенту</b>")
+        assert all(len(data.encode()) <= 64 for row in answer.buttons for _, data in row)
+        await anna.click("👍", answer)
+        assert (await _events(harness))[-1][:2] == (Event.UP, entry_id)
