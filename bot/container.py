@@ -47,11 +47,11 @@ class Core:
         await upgrade(self.engine)
 
     async def load_content(self) -> None:
-        """Read the knowledge base and build the search index (at start and on /reload)."""
-        count, problems = await self.knowledge.reload()
-        for problem in problems:
+        """Read the knowledge base and build the search index at start (a system action)."""
+        loaded = await self.knowledge.load()
+        for problem in loaded.problems:
             log.warning("content problem, file skipped: %s", problem)
-        log.info("knowledge base: %d entries", count)
+        log.info("knowledge base: %d entries", loaded.count)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -74,7 +74,7 @@ async def test_group_messages_are_ignored(harness: Harness) -> None:
         "text": "/help",
         "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
     }
-    await chat._feed({"message": payload})
+    await chat.feed({"message": payload})
     assert harness.request.calls[before:] == []
 
 

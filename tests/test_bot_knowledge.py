@@ -1,18 +1,24 @@
 """Questions, scripts and the unanswered loop through the real Application."""
 
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from bot.common.clock import FrozenClock
 from bot.common.i18n import catalog
+from bot.container import build_core
 from bot.db.models import KnowledgeEvent
 from bot.db.session import transaction
 from bot.knowledge.service import Event
 from bot.people.service import Role
-from tests.conftest import Harness
+from tests.conftest import Harness, make_settings
 
 ru = catalog("ru")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 async def _events(harness: Harness) -> list[tuple[str, str | None, str | None]]:
@@ -150,27 +156,81 @@ async def test_a_4096_character_question_is_answered_without_error(harness: Harn
     assert reply.text.startswith("<b>Дорого</b>")
 
 
+@asynccontextmanager
+async def _harness_on(
+    tmp_path: Path, url: str, clock: FrozenClock, knowledge: Path, scripts: Path
+) -> AsyncIterator[Harness]:
+    """The bot reading its content from these folders (settings, as an operator sets them)."""
+    core = build_core(
+        make_settings(tmp_path, url, knowledge_dir=knowledge, scripts_dir=scripts), clock=clock
+    )
+    built = Harness(core)
+    await core.load_content()
+    await built.app.initialize()
+    try:
+        yield built
+    finally:
+        await built.app.shutdown()
+        await core.close()
+
+
 async def test_reload_is_for_admins_and_old_buttons_say_the_entry_is_gone(
-    harness: Harness, tmp_path: Path
+    tmp_path: Path, sqlite_url: str, clock: FrozenClock
 ) -> None:
-    _, admin = await harness.person(Role.ADMIN)
-    _, anna = await harness.person()
-    answer = (await anna.send("дорого"))[-1]
-    assert (await anna.send("/reload"))[-1].text == ru("team.admin_only")
-    harness.core.knowledge._dirs = (tmp_path,)
-    assert (await admin.send("/reload"))[-1].text.startswith("База знаний перечитана: 0 статей")
-    assert (await anna.click("👍", answer))[-1].text == ru("kb.entry_gone")
+    knowledge, scripts = tmp_path / "kb", tmp_path / "scripts"
+    shutil.copytree(ROOT / "knowledge_base", knowledge)
+    shutil.copytree(ROOT / "scripts_library", scripts)
+    async with _harness_on(tmp_path, sqlite_url, clock, knowledge, scripts) as harness:
+        _, admin = await harness.person(Role.ADMIN)
+        _, anna = await harness.person()
+        answer = (await anna.send("дорого"))[-1]
+        assert (await anna.send("/reload"))[-1].text == ru("team.admin_only")
+        shutil.rmtree(knowledge)
+        shutil.rmtree(scripts)
+        knowledge.mkdir()
+        scripts.mkdir()
+        reloaded = (await admin.send("/reload"))[-1].text
+        assert reloaded.startswith("База знаний перечитана: 0 статей")
+        assert (await anna.click("👍", answer))[-1].text == ru("kb.entry_gone")
 
 
 async def test_broken_yaml_is_skipped_and_reported_while_the_rest_loads(
-    harness: Harness, tmp_path: Path
+    tmp_path: Path, sqlite_url: str, clock: FrozenClock
 ) -> None:
-    (tmp_path / "good.md").write_text(
+    knowledge, scripts = tmp_path / "kb", tmp_path / "scripts"
+    knowledge.mkdir()
+    scripts.mkdir()
+    (knowledge / "good.md").write_text(
         "---\nkind: faq\ntitle: Хорошая\n---\nТекст", encoding="utf-8"
     )
-    (tmp_path / "bad.md").write_text(
+    (knowledge / "bad.md").write_text(
         "---\nkind: faq\ntitle: [не закрыта\n---\nТекст", encoding="utf-8"
     )
-    harness.core.knowledge._dirs = (tmp_path,)
-    count, problems = await harness.core.knowledge.reload()
-    assert count == 1 and len(problems) == 1 and "bad.md:" in str(problems[0])
+    async with _harness_on(tmp_path, sqlite_url, clock, knowledge, scripts) as harness:
+        _, admin = await harness.person(Role.ADMIN)
+        reply = (await admin.send("/reload"))[-1].text
+        assert reply.startswith(ru("kb.reloaded", count=1, problems=1))
+        assert "bad.md:" in reply
+        _, anna = await harness.person()
+        assert (await anna.send("хорошая"))[-1].text.startswith("<b>Хорошая</b>")
+
+
+async def test_an_entry_with_a_long_non_ascii_id_still_gets_working_buttons(
+    tmp_path: Path, sqlite_url: str, clock: FrozenClock
+) -> None:
+    """Callback data holds 64 bytes; the Telegram side gives such an entry a short token."""
+    knowledge, scripts = tmp_path / "kb", tmp_path / "scripts"
+    knowledge.mkdir()
+    scripts.mkdir()
+    entry_id = "скидка-для-постоянного-клиента-с-большим-объёмом"
+    (knowledge / "discount.md").write_text(
+        f"---\nid: {entry_id}\nkind: faq\ntitle: Скидка постоянному клиенту\n---\nДо 5%.",
+        encoding="utf-8",
+    )
+    async with _harness_on(tmp_path, sqlite_url, clock, knowledge, scripts) as harness:
+        _, anna = await harness.person()
+        answer = (await anna.send("скидка постоянному клиенту"))[-1]
+        assert answer.text.startswith("<b>Скидка постоянному клиенту</b>")
+        assert all(len(data.encode()) <= 64 for row in answer.buttons for _, data in row)
+        await anna.click("👍", answer)
+        assert (await _events(harness))[-1][:2] == (Event.UP, entry_id)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.common.errors import Forbidden, Invalid
+from bot.common.errors import Forbidden, Invalid, NotFound
 from bot.container import Core
 from bot.knowledge.content import load_content
 from bot.people.service import Role
@@ -16,7 +16,7 @@ async def test_a_confirmed_answer_is_found_and_exported(any_core: Core, tmp_path
     await any_core.load_content()
     lead = await any_core.people.ensure_person(1, "Лида", Role.LEAD, "Урал")
     anna = await any_core.people.ensure_person(2, "Анна", Role.MANAGER, "Урал")
-    assert any_core.knowledge.search("как оформить отпуск за свой счёт") == []
+    assert any_core.knowledge.search(anna, "как оформить отпуск за свой счёт") == []
     question, leads = await any_core.knowledge.ask_lead(anna, "как оформить отпуск за свой счёт")
     assert [p.name for p in leads] == ["Лида"]
     with pytest.raises(Forbidden):
@@ -29,7 +29,7 @@ async def test_a_confirmed_answer_is_found_and_exported(any_core: Core, tmp_path
         await any_core.knowledge.answer_question(lead, question.id, "ещё раз")
     entry = await any_core.knowledge.confirm(lead, question.id, accept=True)
     assert entry is not None
-    hits = any_core.knowledge.search("как оформить отпуск за свой счёт")
+    hits = any_core.knowledge.search(anna, "как оформить отпуск за свой счёт")
     assert hits and hits[0].entry_id == entry.id
     written = await any_core.knowledge.export_new(tmp_path / "new")
     assert [p.name for p in written] == [f"{entry.id}.md"]
@@ -45,6 +45,64 @@ async def test_without_a_lead_questions_go_to_admins(any_core: Core) -> None:
     anna = await any_core.people.ensure_person(2, "Анна", Role.MANAGER, "Урал")
     _, answerers = await any_core.knowledge.ask_lead(anna, "вопрос")
     assert [p.name for p in answerers] == ["Админ"]
+
+
+@pytest.mark.parametrize("role", [Role.MANAGER, Role.LEAD])
+async def test_only_an_admin_reloads_the_content(core: Core, role: Role) -> None:
+    await core.load_content()
+    person = await core.people.ensure_person(1, "Кто-то", role, "Урал")
+    with pytest.raises(Forbidden) as error:
+        await core.knowledge.reload(person)
+    assert error.value.key == "team.admin_only"
+    admin = await core.people.ensure_person(2, "Админ", Role.ADMIN, None)
+    loaded = await core.knowledge.reload(admin)
+    assert loaded.count >= 30 and loaded.problems == ()
+
+
+async def test_a_deactivated_person_gets_no_answers(core: Core) -> None:
+    await core.load_content()
+    admin = await core.people.ensure_person(1, "Админ", Role.ADMIN, None)
+    anna = await core.people.ensure_person(2, "Анна", Role.MANAGER, "Урал")
+    gone = await core.people.set_active(admin, anna.id, False)
+    with pytest.raises(Forbidden):
+        await core.knowledge.answer(gone, "клиент говорит дорого")
+    with pytest.raises(Forbidden):
+        await core.knowledge.ask_lead(gone, "как оформить отпуск")
+    with pytest.raises(Forbidden):
+        core.knowledge.entry(gone, "price-too-high")
+
+
+async def test_who_may_take_a_question_to_answer(core: Core) -> None:
+    await core.load_content()
+    lead = await core.people.ensure_person(1, "Лида", Role.LEAD, "Урал")
+    other_lead = await core.people.ensure_person(2, "Олег", Role.LEAD, "Сибирь")
+    anna = await core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    boris = await core.people.ensure_person(4, "Борис", Role.MANAGER, "Урал")
+    admin = await core.people.ensure_person(5, "Админ", Role.ADMIN, None)
+    question, _ = await core.knowledge.ask_lead(anna, "как оформить отпуск")
+    for stranger in (anna, boris, other_lead):
+        with pytest.raises(Forbidden) as error:
+            await core.knowledge.question_to_answer(stranger, question.id)
+        assert error.value.key == "kb.not_your_question"
+        with pytest.raises(Forbidden):
+            await core.knowledge.confirm(stranger, question.id, accept=True)
+    with pytest.raises(NotFound):
+        await core.knowledge.question_to_answer(lead, question.id + 100)
+    assert (await core.knowledge.question_to_answer(lead, question.id)).asker == anna
+    assert (
+        await core.knowledge.question_to_answer(admin, question.id)
+    ).question == question.question
+
+
+async def test_an_empty_question_and_a_gone_entry_are_refused(core: Core) -> None:
+    await core.load_content()
+    anna = await core.people.ensure_person(1, "Анна", Role.MANAGER, "Урал")
+    with pytest.raises(Invalid) as error:
+        await core.knowledge.answer(anna, " ?! ")
+    assert error.value.key == "kb.empty_query"
+    with pytest.raises(NotFound) as gone:
+        await core.knowledge.feedback(anna, "no-such-entry", up=True, query="дорого")
+    assert gone.value.key == "kb.entry_gone"
 
 
 def test_kb_search_cli_json_and_stdin(

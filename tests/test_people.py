@@ -2,7 +2,7 @@
 
 import asyncio
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +12,8 @@ from bot.common.errors import Forbidden, Invalid, NotFound
 from bot.container import Core, build_core
 from bot.db.models import User
 from bot.db.session import transaction
-from bot.people.service import Role
+from bot.people.service import IDENTITY_TTL, Person, Role
+from bot.people.store import Identities
 from tests.conftest import make_settings
 
 
@@ -181,3 +182,56 @@ async def test_telegram_ids_are_64_bit(any_core: Core) -> None:
 async def test_invites_expire_after_the_configured_days(any_core: Core, clock: FrozenClock) -> None:
     invite = await any_core.people.create_invite(None, Role.ADMIN)
     assert invite.expires_at - clock() == timedelta(days=7)
+
+
+async def test_a_change_by_another_process_shows_once_the_memory_expires(
+    tmp_path, database_url: str, clock: FrozenClock
+) -> None:
+    """The bot remembers who writes for IDENTITY_TTL on its clock; its own changes at once."""
+    bot = build_core(make_settings(tmp_path, database_url), clock=clock)
+    shell = build_core(make_settings(tmp_path, database_url), clock=clock)
+    try:
+        admin = await bot.people.ensure_person(1, "Админ", Role.ADMIN, None)
+        anna = await bot.people.ensure_person(2, "Анна", Role.MANAGER, "Урал")
+        assert await bot.people.identify(2, "Анна") == anna
+        await shell.people.set_active(admin, anna.id, False)
+        assert await bot.people.identify(2, "Анна") == anna  # still remembered
+        clock.advance(seconds=IDENTITY_TTL.total_seconds())
+        refused = await bot.people.identify(2, "Анна")
+        assert refused is not None and not refused.active
+        await bot.people.set_active(admin, anna.id, True)  # this process: seen at once
+        back = await bot.people.identify(2, "Анна")
+        assert back is not None and back.active
+    finally:
+        await bot.close()
+        await shell.close()
+
+
+def test_the_identity_memory_is_bounded_and_forgets_the_least_recent() -> None:
+    clock = FrozenClock(datetime(2026, 1, 1, tzinfo=UTC))
+    memory = Identities(clock, ttl=timedelta(seconds=10), limit=2)
+    people = [Person(i, 100 + i, f"P{i}", Role.MANAGER, None, None, "ru", True) for i in range(3)]
+    memory.put(people[0])
+    memory.put(people[1])
+    assert memory.get(100) == people[0]  # now the most recent
+    memory.put(people[2])
+    assert (memory.get(100), memory.get(101), memory.get(102)) == (people[0], None, people[2])
+    clock.advance(seconds=10)
+    assert memory.get(100) is None
+
+
+async def test_only_an_admin_lists_teams_and_a_manager_gets_no_quick_invite(any_core: Core) -> None:
+    admin = await any_core.people.ensure_person(1, "Админ", Role.ADMIN, None)
+    lead = await any_core.people.ensure_person(2, "Лида", Role.LEAD, "Урал")
+    manager = await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    assert await any_core.people.team_names(admin) == [(lead.team_id, "Урал")]
+    for person in (lead, manager):
+        with pytest.raises(Forbidden) as error:
+            await any_core.people.team_names(person)
+        assert error.value.key == "team.admin_only"
+    with pytest.raises(Forbidden) as refused:
+        await any_core.people.quick_invite(manager)
+    assert refused.value.key == "invite.forbidden"
+    assert await any_core.people.quick_invite(admin) is None  # an admin chooses
+    invite = await any_core.people.quick_invite(lead)
+    assert invite is not None and (invite.role, invite.team_name) == (Role.MANAGER, "Урал")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from bot.knowledge.content import load_content
-from bot.knowledge.search import THRESHOLD, SearchIndex, normalize
+from bot.knowledge.search import THRESHOLD, Analyzer, SearchIndex, normalize
 
 BASE = {
     "objections/price.md": """\
@@ -226,12 +225,10 @@ def test_min_score_overrides_the_threshold(index: SearchIndex) -> None:
     assert index.search("дорого", min_score=1.01) == []
 
 
-def test_a_4096_character_message_still_answers_fast(index: SearchIndex) -> None:
+def test_a_4096_character_message_is_still_answered(index: SearchIndex) -> None:
+    """Its speed is measured by benchmarks/search.py, not here."""
     query = ("клиент говорит что у них нет бюджета " * 200)[:4096]
-    started = time.perf_counter()
-    hits = index.search(query)
-    assert time.perf_counter() - started < 0.2
-    assert hits[0].entry_id == "no-budget"
+    assert index.search(query)[0].entry_id == "no-budget"
 
 
 def test_empty_index_finds_nothing() -> None:
@@ -246,3 +243,14 @@ def test_index_is_reusable_and_independent_of_source_files(tmp_path: Path) -> No
     path.unlink()
     assert [hit.entry_id for hit in built.search("отпуск")] == ["a"]
     assert len(built) == 1
+
+
+def test_words_met_in_queries_do_not_join_the_vocabulary() -> None:
+    """Typo corrections aim at the base's words only, however many odd queries come."""
+    analyzer = Analyzer(limit=3)
+    analyzer.terms("паллетные стеллажи")
+    analyzer.seal()
+    vocabulary = analyzer.words()
+    for number in range(10):
+        assert analyzer.terms(f"стелажи{number} ерунда") == [f"стелажи{number}", "ерунд"]
+    assert analyzer.words() == vocabulary

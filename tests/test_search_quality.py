@@ -78,10 +78,8 @@ def test_labelled_set_is_big_enough_and_points_at_real_entries(index: SearchInde
     items = labelled()
     assert len(items) >= 150
     assert sum(item.expected == NONE for item in items) >= 30
-    known = {hit.entry_id for item in items for hit in index.search(item.query, min_score=0.0)}
     dirs = [ROOT / "knowledge_base", ROOT / "scripts_library"]
     ids = {entry.id for entry in load_content(dirs).entries}
-    assert known <= ids
     unknown = sorted({item.expected for item in items} - ids - {NONE})
     assert unknown == [], f"labels point at entries that do not exist: {unknown}"
 

@@ -9,7 +9,6 @@ guessing. Unknown query words are mapped to close vocabulary terms (typos, word 
 
 from __future__ import annotations
 
-import gc
 import heapq
 import math
 import re
@@ -50,6 +49,7 @@ _SOUND = 0.8  # spelled by ear: "дарага" for "дорого"
 _UNKNOWN_MASS = 1.1  # weight of a query word the base never uses, relative to the rarest
 _CHAMPIONS = 1000  # postings per term read to find candidates (best first)
 _CANDIDATES = 20  # candidates scored exactly
+_RELATED = 50_000  # query words whose matching terms an index remembers
 
 # --- words ------------------------------------------------------------------------------
 
@@ -227,24 +227,42 @@ class Analyzer:
 
     A negated word becomes one term, "не" + stem ("не интересно" and "неинтересно" are
     both "неинтересн"); a trailing "нет" negates the word before it ("бюджета нет").
-    Every word's class or stem is cached: the vocabulary of a base and its users is small.
+
+    Every word's class and stem is cached, in two parts. What the base itself uses is kept
+    while the index is built (it is the base's vocabulary, as big as the content, and
+    `words` lists it for typo lookups). Once `seal`ed, words met only in queries go to a
+    second part of at most `limit` words, emptied when full: people's typos cannot grow
+    it without bound. Each index owns its analyzer, so a reload starts both afresh.
     """
 
-    _CACHE_LIMIT = 500_000  # words; past it new words are worked out each time, not kept
-
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 50_000) -> None:
         self._russian = Stemmer.Stemmer("russian")
         self._english = Stemmer.Stemmer("english")
+        self._limit = limit
+        self._sealed = False
         self._classes: dict[str, str] = {}
         self._stems: dict[str, str] = {}
+        self._seen_classes: dict[str, str] = {}
+        self._seen_stems: dict[str, str] = {}
+
+    def seal(self) -> None:
+        """The base is read: from now on new words are the queries', kept within `limit`."""
+        self._sealed = True
+
+    def _keep(self, base: dict[str, str], seen: dict[str, str], word: str, value: str) -> None:
+        if not self._sealed:
+            base[word] = value
+            return
+        if len(seen) >= self._limit:
+            seen.clear()
+        seen[word] = value
 
     def stem(self, word: str) -> str:
         """Snowball stem (Russian or English by script), cached."""
-        stem = self._stems.get(word)
+        stem = self._stems.get(word) or self._seen_stems.get(word)
         if stem is None:
             stem = self._stem(word)
-            if len(self._stems) < self._CACHE_LIMIT:
-                self._stems[word] = stem
+            self._keep(self._stems, self._seen_stems, word, stem)
         return stem
 
     def _stem(self, word: str) -> str:
@@ -267,7 +285,7 @@ class Analyzer:
         return stem
 
     def _class(self, token: str) -> str:
-        found = self._classes.get(token)
+        found = self._classes.get(token) or self._seen_classes.get(token)
         if found is not None:
             return found
         if not token[0].isalnum():
@@ -282,12 +300,11 @@ class Analyzer:
             found = _SOFT
         else:
             found = self.stem(token)
-        if len(self._classes) < self._CACHE_LIMIT:
-            self._classes[token] = found
+        self._keep(self._classes, self._seen_classes, token, found)
         return found
 
     def words(self) -> dict[str, str]:
-        """Every content word met so far (as cached), mapped to its stem."""
+        """Every content word of the base (met before `seal`), mapped to its stem."""
         return {word: kind for word, kind in self._classes.items() if kind[0] != "\0"}
 
     def terms(self, text: str, limit: int = 0) -> list[str]:
@@ -366,12 +383,12 @@ class Analyzer:
         return -1
 
 
-_ANALYZER = Analyzer()
-
-
 def normalize(text: str) -> list[str]:
-    """The terms a text is searched by; handy to see why something matched."""
-    return _ANALYZER.terms(text)
+    """The terms a text is searched by; handy to see why something matched.
+
+    A fresh analyzer each time: no cache outlives the call.
+    """
+    return Analyzer().terms(text)
 
 
 # --- index --------------------------------------------------------------------------------
@@ -432,38 +449,34 @@ class SearchIndex:
         for word in sorted(self._words):
             by_length.setdefault(len(word), []).append(word)
         self._by_length = by_length
+        # A query word's matching terms (forms, sounds, typos), worked out once per word:
+        # at most _RELATED words, emptied when full; the index and its vocabulary go together.
         self._related: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
         self._slang: dict[str, list[str]] = {}
         for word, phrase in _SLANG_MAP.items():
             key = analyzer.terms(word)
             if len(key) == 1:
                 self._slang[key[0]] = analyzer.terms(phrase)
+        analyzer.seal()
 
     @classmethod
     def build(cls, entries: Iterable[Entry]) -> SearchIndex:
         """Index entries: title, aliases, tags and body as BM25 fields; titles and aliases
         also as phrases that a query can cover.
 
-        The cyclic garbage collector is paused meanwhile: the build makes millions of
-        small objects that all live on, and collecting them over and over doubles its time.
+        What the build keeps until the end is held in tuples of strings, which the cyclic
+        garbage collector stops tracking at its first look: a build of millions of terms
+        would otherwise be traversed by every collection it triggers.
         """
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return cls._build(entries)
-        finally:
-            if was_enabled:
-                gc.enable()
-
-    @classmethod
-    def _build(cls, entries: Iterable[Entry]) -> SearchIndex:
         analyzer = Analyzer()
         docs: list[tuple[str, str, str]] = []
-        fields: list[tuple[list[str], list[str], list[str], list[str]]] = []
-        phrases: list[list[list[str]]] = []
+        fields: list[tuple[tuple[str, ...], ...]] = []
+        phrases: list[tuple[tuple[str, ...], ...]] = []
         negated: dict[str, str] = {}
 
-        def index_terms(texts: Iterable[str], heads: list[list[str]] | None = None) -> list[str]:
+        def index_terms(
+            texts: Iterable[str], heads: list[tuple[str, ...]] | None = None
+        ) -> tuple[str, ...]:
             """Terms of texts plus the plain terms of negated ones; `heads` gets each text's."""
             out: list[str] = []
             for text in texts:
@@ -473,12 +486,12 @@ class SearchIndex:
                     negated.update(found)
                     out.extend(found[term] for term in terms if term in found)
                 if heads is not None and terms:
-                    heads.append(terms)
-            return out
+                    heads.append(tuple(terms))
+            return tuple(out)
 
         for entry in entries:
             docs.append((entry.id, entry.kind, entry.title))
-            heads: list[list[str]] = []
+            heads: list[tuple[str, ...]] = []
             fields.append(
                 (
                     index_terms((entry.title,), heads),
@@ -487,7 +500,7 @@ class SearchIndex:
                     index_terms((entry.body,)),
                 )
             )
-            phrases.append(heads)
+            phrases.append(tuple(heads))
         shares = [
             (_FIELD_WEIGHT[name], _FIELD_B[name], _average(len(f[n]) for f in fields))
             for n, name in enumerate(_FIELD_NAMES)
@@ -635,7 +648,7 @@ class SearchIndex:
                 found[tid] = max(found.get(tid, 0.0), _SOUND)
             self._typos(word, found)
         result = tuple(sorted(found.items(), key=itemgetter(1), reverse=True)[:4])
-        if len(self._related) >= 50_000:
+        if len(self._related) >= _RELATED:
             self._related.clear()
         self._related[key] = result
         return result

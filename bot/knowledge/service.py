@@ -2,6 +2,7 @@
 
 Files are the source of truth (knowledge_base/, scripts_library/); answers a lead confirms in
 the bot live in the database until `voronka content export-new` writes them as files.
+Every use case takes the acting person and checks what they may do here.
 """
 
 from __future__ import annotations
@@ -12,16 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.common.clock import Clock
 from bot.common.errors import Forbidden, Invalid, NotFound
-from bot.db.models import KnowledgeEvent, KnowledgeQuestion, LearnedEntry, User
-from bot.db.session import transaction
-from bot.knowledge.content import ContentLibrary, Entry, Problem, load_content
+from bot.db.session import Session, SessionFactory, transaction
+from bot.knowledge import store
+from bot.knowledge.content import KINDS, ContentLibrary, Entry, Problem, load_content
 from bot.knowledge.search import Hit, SearchIndex
-from bot.people.service import Person, Role, person_of
+from bot.people.service import Person, Role
 
 MAX_QUERY = 4096
 MAX_ANSWER = 3500
@@ -45,41 +44,127 @@ class Question:
     status: str
 
 
-class KnowledgeService:
-    """One loaded library and its index; `reload` swaps both at once."""
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What a (re)load read: how many entries are searchable, and the files skipped."""
 
-    def __init__(
-        self, db: async_sessionmaker[AsyncSession], dirs: Sequence[Path], *, clock: Clock
-    ) -> None:
+    count: int
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The reply to a question: the best entry and a few more, or none (`best` is None)."""
+
+    query: str
+    best: Entry | None
+    others: tuple[Entry, ...] = ()
+
+
+class KnowledgeService:
+    """One loaded library and its index; a (re)load swaps both at once."""
+
+    def __init__(self, db: SessionFactory, dirs: Sequence[Path], *, clock: Clock) -> None:
         self._db = db
         self._dirs = tuple(dirs)
         self._clock = clock
-        self.library = ContentLibrary()
-        self.index = SearchIndex.build(())
-        self.problems: tuple[Problem, ...] = ()
+        self._library = ContentLibrary()
+        self._index = SearchIndex.build(())
 
-    async def reload(self) -> tuple[int, tuple[Problem, ...]]:
-        """Read the files (a broken one is skipped and reported) plus confirmed answers."""
+    # --- loading ----------------------------------------------------------------------
+
+    async def load(self) -> Loaded:
+        """The system's own load, at start: read the files (a broken one is skipped and
+        reported) plus confirmed answers. People reload through `reload`.
+        """
         loaded = await asyncio.to_thread(load_content, self._dirs)
-        learned = await self._learned_entries()
+        async with transaction(self._db) as session:
+            learned = _learned_entries(await store.learned(session))
         known = {entry.id for entry in loaded.entries}
         entries = list(loaded.entries) + [e for e in learned if e.id not in known]
         index = await asyncio.to_thread(SearchIndex.build, entries)
-        self.library, self.index, self.problems = ContentLibrary(entries), index, loaded.problems
-        return len(entries), loaded.problems
+        self._library, self._index = ContentLibrary(entries), index
+        return Loaded(len(entries), loaded.problems)
+
+    async def reload(self, actor: Person) -> Loaded:
+        """/reload: an admin has the files read again."""
+        if not actor.is_admin:
+            raise Forbidden("team.admin_only")
+        return await self.load()
+
+    @property
+    def library(self) -> ContentLibrary:
+        """The loaded entries, for system jobs (the digest names entries by title)."""
+        return self._library
+
+    # --- asking and reading -----------------------------------------------------------
+
+    async def answer(
+        self, actor: Person, text: str, *, kinds: Collection[str] | None = None
+    ) -> Answer:
+        """A question in the person's words: the best entry with two more candidates, or
+        none; either way the event is recorded (what the base lacks shows in the digest).
+        """
+        _member(actor)
+        query = " ".join(text.split())
+        if not any(char.isalnum() for char in query):
+            raise Invalid("kb.empty_query")
+        hits = self._index.search(query[:MAX_QUERY], kinds=kinds, limit=3)
+        best = self._library.get(hits[0].entry_id) if hits else None
+        if best is None:
+            await self._record(actor, Event.NOT_FOUND, query=query)
+            return Answer(query, None)
+        await self._record(actor, Event.ANSWERED, query=query, entry_id=best.id)
+        others = tuple(e for h in hits[1:] if (e := self._library.get(h.entry_id)) is not None)
+        return Answer(query, best, others)
 
     def search(
-        self, query: str, *, kinds: Collection[str] | None = None, limit: int = 3
+        self, actor: Person, query: str, *, kinds: Collection[str] | None = None, limit: int = 3
     ) -> list[Hit]:
-        return self.index.search(query[:MAX_QUERY], kinds=kinds, limit=limit)
+        """Plain search, recording nothing (inline mode, tests)."""
+        _member(actor)
+        return self._index.search(query[:MAX_QUERY], kinds=kinds, limit=limit)
 
-    def entry(self, entry_id: str) -> Entry:
-        entry = self.library.get(entry_id)
+    def found(self, actor: Person, query: str, *, limit: int) -> list[Entry]:
+        """The entries matching a query, best first (inline mode lists them)."""
+        hits = self.search(actor, query, limit=limit) if query.strip() else []
+        return [e for hit in hits if (e := self._library.get(hit.entry_id)) is not None]
+
+    def entry(self, actor: Person, entry_id: str) -> Entry:
+        _member(actor)
+        entry = self._library.get(entry_id)
         if entry is None:
             raise NotFound("kb.entry_gone")
         return entry
 
-    async def record(
+    def kinds(self, actor: Person) -> dict[str, int]:
+        """How many entries of each kind there are (kinds without entries left out)."""
+        _member(actor)
+        counts = {kind: len(self._library.by_kind(kind)) for kind in KINDS}
+        return {kind: count for kind, count in counts.items() if count}
+
+    def tags(self, actor: Person, kind: str) -> list[str]:
+        _member(actor)
+        return list(self._library.tags(kind))
+
+    def entries(self, actor: Person, kind: str, tag: str | None = None) -> list[Entry]:
+        """Entries of a kind, of one tag when given, in the library's order."""
+        _member(actor)
+        if tag is None:
+            return list(self._library.by_kind(kind))
+        return list(self._library.by_tag(tag, kind))
+
+    async def feedback(self, actor: Person, entry_id: str, *, up: bool, query: str | None) -> None:
+        """👍/👎 on an entry that is still there."""
+        entry = self.entry(actor, entry_id)
+        await self._record(actor, Event.UP if up else Event.DOWN, query=query, entry_id=entry.id)
+
+    async def script_gap(self, actor: Person, entry_id: str, step_id: str, text: str) -> None:
+        """«Нет подходящего ответа»: what the client said at a step the script lacks."""
+        _member(actor)
+        await self._record(actor, Event.SCRIPT_GAP, entry_id=entry_id, step_id=step_id, text=text)
+
+    async def _record(
         self,
         actor: Person | None,
         kind: str,
@@ -90,30 +175,31 @@ class KnowledgeService:
         text: str | None = None,
     ) -> None:
         async with transaction(self._db) as session:
-            session.add(
-                KnowledgeEvent(
-                    user_id=actor.id if actor else None, kind=kind,
-                    query=query[:MAX_QUERY] if query else None, entry_id=entry_id,
-                    step_id=step_id, text=text[:MAX_QUERY] if text else None, at=self._clock(),
-                )
+            await store.insert_event(
+                session, user_id=actor.id if actor else None, kind=kind,
+                query=query[:MAX_QUERY] if query else None, entry_id=entry_id, step_id=step_id,
+                text=text[:MAX_QUERY] if text else None, at=self._clock(),
             )  # fmt: skip
 
     # --- the unanswered loop ----------------------------------------------------------
 
     async def ask_lead(self, actor: Person, question: str) -> tuple[Question, list[Person]]:
         """Store the question and name who should answer: the team's leads, else the admins."""
+        _member(actor)
         cleaned = " ".join(question.split())
         if not cleaned:
             raise Invalid("kb.empty_query")
         async with transaction(self._db) as session:
-            row = KnowledgeQuestion(
-                asker_id=actor.id, question=cleaned[:MAX_QUERY], status="open",
-                created_at=self._clock(),
-            )  # fmt: skip
-            session.add(row)
-            await session.flush()
+            text = cleaned[:MAX_QUERY]
+            question_id = await store.insert_question(session, actor.id, text, self._clock())
             leads = await self._answerers(session, actor)
-            return Question(row.id, actor, row.question, None, row.status), leads
+            return Question(question_id, actor, text, None, "open"), leads
+
+    async def question_to_answer(self, actor: Person, question_id: int) -> Question:
+        """The question a lead is about to answer, if they may answer it."""
+        async with transaction(self._db) as session:
+            row, asker = await self._question(session, actor, question_id)
+            return Question(row.id, asker, row.question, row.answer, row.status)
 
     async def answer_question(self, actor: Person, question_id: int, answer: str) -> Question:
         """A lead's answer; the asker is told, and the lead decides whether it joins the base."""
@@ -124,9 +210,8 @@ class KnowledgeService:
             row, asker = await self._question(session, actor, question_id)
             if row.status != "open":
                 raise Invalid("kb.already_answered")
-            row.answer, row.answered_by_id, row.answered_at = text, actor.id, self._clock()
-            row.status = "answered"
-            return Question(row.id, asker, row.question, row.answer, row.status)
+            await store.set_answer(session, row.id, text, actor.id, self._clock())
+            return Question(row.id, asker, row.question, text, "answered")
 
     async def confirm(self, actor: Person, question_id: int, *, accept: bool) -> Entry | None:
         """Accepted: a new entry (the question as an alias) that search finds from now on."""
@@ -134,81 +219,80 @@ class KnowledgeService:
             row, _ = await self._question(session, actor, question_id)
             if row.status != "answered" or row.answer is None:
                 raise Invalid("kb.already_answered")
-            row.status = "confirmed" if accept else "declined"
+            await store.set_status(session, row.id, "confirmed" if accept else "declined")
             if not accept:
                 return None
-            entry_id = f"learned-{row.id}"  # ASCII and short: it travels in callback data
-            session.add(
-                LearnedEntry(
-                    entry_id=entry_id, question_id=row.id, title=row.question, body=row.answer,
-                    created_at=self._clock(),
-                )
+            entry_id = f"learned-{row.id}"
+            await store.insert_learned(
+                session, entry_id=entry_id, question_id=row.id, title=row.question,
+                body=row.answer, created_at=self._clock(),
             )  # fmt: skip
-        await self.reload()
-        return self.library.get(entry_id)
+        await self.load()
+        return self._library.get(entry_id)
 
     async def export_new(self, out_dir: Path) -> list[Path]:
-        """Write confirmed answers not yet exported as Markdown entries; mark them exported."""
+        """Write confirmed answers not yet exported as Markdown entries; mark them exported.
+
+        The operator's command at the shell (`voronka content export-new`): no person acts.
+        """
         async with transaction(self._db) as session:
-            rows = list(
-                await session.scalars(
-                    select(LearnedEntry).where(LearnedEntry.exported_at.is_(None))
-                )
-            )
+            rows = await store.learned(session, unexported_only=True)
             files = {out_dir / f"{row.entry_id}.md": _markdown(row) for row in rows}
             written = await asyncio.to_thread(_write_files, out_dir, files)
             if rows:
-                await session.execute(
-                    update(LearnedEntry)
-                    .where(LearnedEntry.id.in_([row.id for row in rows]))
-                    .values(exported_at=self._clock())
-                )
+                await store.mark_exported(session, [row.id for row in rows], self._clock())
         return written
 
-    async def _answerers(self, session: AsyncSession, actor: Person) -> list[Person]:
-        query = select(User).where(User.active.is_(True), User.id != actor.id)
-        leads: list[User] = []
+    async def _answerers(self, session: Session, actor: Person) -> list[Person]:
+        leads: list[Person] = []
         if actor.role is Role.MANAGER and actor.team_id is not None:
-            leads = list(
-                await session.scalars(
-                    query.where(User.role == Role.LEAD.value, User.team_id == actor.team_id)
-                )
+            leads = await store.active_people(
+                session, roles=(Role.LEAD,), team_id=actor.team_id, besides=actor.id
             )
         if not leads:
-            leads = list(await session.scalars(query.where(User.role == Role.ADMIN.value)))
-        return [person_of(u) for u in leads]
+            leads = await store.active_people(
+                session, roles=(Role.ADMIN,), team_id=None, besides=actor.id
+            )
+        return leads
 
     async def _question(
-        self, session: AsyncSession, actor: Person, question_id: int
-    ) -> tuple[KnowledgeQuestion, Person]:
-        row = await session.get(KnowledgeQuestion, question_id)
+        self, session: Session, actor: Person, question_id: int
+    ) -> tuple[store.QuestionRow, Person]:
+        """A question and its asker, for a lead of the asker's team or an admin (not the asker)."""
+        _member(actor)
+        row = await store.question(session, question_id)
         if row is None:
             raise NotFound("kb.question_gone")
-        asker_row = await session.get(User, row.asker_id)
-        assert asker_row is not None
+        asker = await store.person(session, row.asker_id)
+        assert asker is not None
         if actor.role is Role.MANAGER or actor.id == row.asker_id:
             raise Forbidden("kb.not_your_question")
-        if actor.role is Role.LEAD and asker_row.team_id != actor.team_id:
+        if actor.role is Role.LEAD and asker.team_id != actor.team_id:
             raise Forbidden("kb.not_your_question")
-        asker = person_of(asker_row)
         return row, asker
 
-    async def _learned_entries(self) -> list[Entry]:
-        async with transaction(self._db) as session:
-            rows = list(await session.scalars(select(LearnedEntry)))
-        return [
-            Entry(
-                id=row.entry_id,
-                kind="faq",
-                title=row.title,
-                aliases=(row.title,),
-                tags=("из вопросов",),
-                files=(),
-                body=row.body,
-                source=LEARNED_SOURCE,
-            )
-            for row in rows
-        ]
+
+def _member(actor: Person) -> None:
+    """Reading and asking are for every active person; the gate stops others earlier, this
+    keeps a front end without that gate from serving them."""
+    if not actor.active:
+        raise Forbidden("common.forbidden")
+
+
+def _learned_entries(rows: list[store.LearnedRow]) -> list[Entry]:
+    return [
+        Entry(
+            id=row.entry_id,
+            kind="faq",
+            title=row.title,
+            aliases=(row.title,),
+            tags=("из вопросов",),
+            files=(),
+            body=row.body,
+            source=LEARNED_SOURCE,
+        )
+        for row in rows
+    ]
 
 
 def _write_files(folder: Path, files: dict[Path, str]) -> list[Path]:
@@ -218,7 +302,7 @@ def _write_files(folder: Path, files: dict[Path, str]) -> list[Path]:
     return list(files)
 
 
-def _markdown(row: LearnedEntry) -> str:
+def _markdown(row: store.LearnedRow) -> str:
     front = {
         "id": row.entry_id,
         "kind": "faq",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from base64 import urlsafe_b64encode
 from html import escape
 from typing import Any
 
@@ -10,12 +12,10 @@ from telegram import InlineQueryResultArticle, InputTextMessageContent, Update
 from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, CommandHandler, InlineQueryHandler
 
-from bot.common.errors import Forbidden, Invalid
+from bot.common.errors import Invalid
 from bot.common.i18n import catalog
 from bot.knowledge import scripts as scripts_walk
 from bot.knowledge.content import Entry
-from bot.knowledge.service import Event
-from bot.people.service import Role
 from bot.tg import callbacks as cb
 from bot.tg import dialogs
 from bot.tg.context import Ctx
@@ -36,6 +36,40 @@ KINDS = ("objection", "script", "product", "company", "competitor", "market", "f
 Rows = list[list[tuple[str, str]]]
 
 
+# --- entries in callback data -----------------------------------------------------------------
+# Telegram allows 64 bytes of callback data; an entry travels as a token of at most 32.
+
+MAX_TOKEN = 32
+_HASHED = "~"
+
+
+def entry_token(entry_id: str) -> str:
+    """A short ASCII id as itself; any other id as a hash that `entry_of` looks up."""
+    if (
+        len(entry_id) <= MAX_TOKEN
+        and entry_id.isascii()
+        and cb.SEPARATOR not in entry_id
+        and not entry_id.startswith(_HASHED)
+    ):
+        return entry_id
+    digest = hashlib.blake2b(entry_id.encode(), digest_size=12).digest()
+    return _HASHED + urlsafe_b64encode(digest).decode()
+
+
+def _entry_id(context: Ctx, token: str) -> str:
+    """The id behind a token. A hashed one is looked for among the loaded ids: only ids
+    that are long or not ASCII are hashed (none in the shipped base), so a scan is fine."""
+    if not token.startswith(_HASHED):
+        return token
+    library = context.core.knowledge.library
+    return next((key for key in library if entry_token(key) == token), token)
+
+
+def entry_of(context: Ctx, token: str) -> Entry:
+    """The entry a button names, for the person pressing it (gone after a reload: refused)."""
+    return context.core.knowledge.entry(context.person, _entry_id(context, token))
+
+
 # --- answering ------------------------------------------------------------------------------
 
 
@@ -43,27 +77,16 @@ async def answer_question(
     update: Update, context: Ctx, text: str, *, kinds: tuple[str, ...] | None = None
 ) -> None:
     """The best entry with two more candidates, or an honest "not found" with a way to ask."""
-    core, t = context.core, context.t
-    query = " ".join(text.split())
-    if not any(char.isalnum() for char in query):
-        raise Invalid("kb.empty_query")
-    hits = core.knowledge.search(query, kinds=kinds, limit=3)
-    if not hits:
+    t = context.t
+    answer = await context.core.knowledge.answer(context.person, text, kinds=kinds)
+    if context.user_data is not None:
+        context.user_data[LAST_QUESTION] = answer.query[:1000]
+    if answer.best is None:
         mark("not_found")
-        await core.knowledge.record(context.person, Event.NOT_FOUND, query=query)
-        if context.user_data is not None:
-            context.user_data[LAST_QUESTION] = query[:1000]
         ask = keyboard([[(t("kb.ask_lead"), cb.pack(cb.KB_ASK_LEAD))]])
         await reply(update, t("kb.not_found"), ask)
         return
-    await core.knowledge.record(
-        context.person, Event.ANSWERED, query=query, entry_id=hits[0].entry_id
-    )
-    if context.user_data is not None:
-        context.user_data[LAST_QUESTION] = query[:1000]
-    best = core.knowledge.entry(hits[0].entry_id)
-    others = [hit for hit in hits[1:] if hit.entry_id in core.knowledge.library]
-    await show_entry(update, context, best, others=[(h.entry_id, h.title) for h in others])
+    await show_entry(update, context, answer.best, others=list(answer.others))
 
 
 async def show_entry(
@@ -71,23 +94,19 @@ async def show_entry(
     context: Ctx,
     entry: Entry,
     *,
-    others: list[tuple[str, str]] | None = None,
+    others: list[Entry] | None = None,
     edit: bool = False,
 ) -> None:
     if entry.is_branching:
         await show_script_step(update, context, entry, scripts_walk.start(), edit=edit)
         return
-    t = context.t
     text = f"<b>{escape(entry.title)}</b>\n\n{to_telegram_html(entry.body)}"
     rows: Rows = [
-        [(f"→ {title}"[:60], cb.pack(cb.KB_SHOW, entry_id))] for entry_id, title in others or []
+        [(f"→ {other.title}"[:60], cb.pack(cb.KB_SHOW, entry_token(other.id)))]
+        for other in others or []
     ]
-    rows.append(
-        [
-            ("👍", cb.pack(cb.KB_UP, entry.id)),
-            ("👎", cb.pack(cb.KB_DOWN, entry.id)),
-        ]
-    )
+    token = entry_token(entry.id)
+    rows.append([("👍", cb.pack(cb.KB_UP, token)), ("👎", cb.pack(cb.KB_DOWN, token))])
     if edit and len(text) <= MESSAGE_LIMIT:
         await show(update, text, keyboard(rows))
     else:
@@ -95,7 +114,6 @@ async def show_entry(
             await update.callback_query.answer()
         await reply(update, text, keyboard(rows))
     await _send_files(update, entry)
-    del t
 
 
 async def _send_files(update: Update, entry: Entry) -> None:
@@ -107,18 +125,16 @@ async def _send_files(update: Update, entry: Entry) -> None:
 
 
 async def show_by_button(update: Update, context: Ctx) -> None:
-    entry = context.core.knowledge.entry(cb.of(update).get(0))
-    await show_entry(update, context, entry)
+    await show_entry(update, context, entry_of(context, cb.of(update).get(0)))
 
 
 async def feedback(update: Update, context: Ctx) -> None:
     data = cb.of(update)
-    kind = Event.UP if data.prefix == cb.KB_UP else Event.DOWN
-    core = context.core
-    entry = core.knowledge.entry(data.get(0))
+    up = data.prefix == cb.KB_UP
     query = (context.user_data or {}).get(LAST_QUESTION)
-    await core.knowledge.record(context.person, kind, query=query, entry_id=entry.id)
-    key = "kb.thanks_up" if kind == Event.UP else "kb.thanks_down"
+    entry_id = _entry_id(context, data.get(0))
+    await context.core.knowledge.feedback(context.person, entry_id, up=up, query=query)
+    key = "kb.thanks_up" if up else "kb.thanks_down"
     assert update.callback_query is not None
     await update.callback_query.answer(context.t(key))
 
@@ -136,8 +152,8 @@ async def script_command(update: Update, context: Ctx) -> None:
     """/script <text>: a call script; without text, the list of scripts."""
     text = " ".join(context.args or [])
     if not text:
-        entries = context.core.knowledge.library.by_kind("script")
-        rows = [[(e.title[:60], cb.pack(cb.KB_SHOW, e.id))] for e in entries[:MAX_BROWSE_BUTTONS]]
+        entries = context.core.knowledge.entries(context.person, "script")
+        rows = _entry_rows(entries)
         await reply(update, context.t("kb.scripts_list"), keyboard(rows))
         return
     await answer_question(update, context, text, kinds=("script",))
@@ -152,28 +168,30 @@ async def kb_command(update: Update, context: Ctx) -> None:
 
 
 def _kinds_keyboard(context: Ctx) -> Any:
-    library = context.core.knowledge.library
+    counts = context.core.knowledge.kinds(context.person)
     rows: Rows = [
-        [
-            (
-                f"{context.t('kb.kind_' + kind)} ({len(library.by_kind(kind))})",
-                cb.pack(cb.KB_BROWSE, kind),
-            )
-        ]
+        [(f"{context.t('kb.kind_' + kind)} ({counts[kind]})", cb.pack(cb.KB_BROWSE, kind))]
         for kind in KINDS
-        if library.by_kind(kind)
+        if kind in counts
     ]
     return keyboard(rows)
 
 
+def _entry_rows(entries: list[Entry]) -> Rows:
+    return [
+        [(e.title[:60], cb.pack(cb.KB_SHOW, entry_token(e.id)))]
+        for e in entries[:MAX_BROWSE_BUTTONS]
+    ]
+
+
 async def browse(update: Update, context: Ctx) -> None:
     data = cb.of(update)
-    library, t = context.core.knowledge.library, context.t
+    knowledge, person, t = context.core.knowledge, context.person, context.t
     kind, tag_index = data.get(0), data.get(1)
     if not kind:
         await show(update, t("kb.browse"), _kinds_keyboard(context))
         return
-    tags = library.tags(kind)
+    tags = knowledge.tags(person, kind)
     if tag_index == "" and len(tags) > 1:
         rows: Rows = [[(t("kb.all"), cb.pack(cb.KB_BROWSE, kind, "all"))]]
         rows += [
@@ -184,13 +202,13 @@ async def browse(update: Update, context: Ctx) -> None:
         await show(update, t("kb.choose_tag", kind=t("kb.kind_" + kind)), keyboard(rows))
         return
     if tag_index in ("", "all"):
-        entries = library.by_kind(kind)
+        entries = knowledge.entries(person, kind)
     else:
         index = int(tag_index) if tag_index.isdigit() else -1
         if not 0 <= index < len(tags):
             raise Invalid("common.expired_button")
-        entries = library.by_tag(tags[index], kind)
-    rows = [[(e.title[:60], cb.pack(cb.KB_SHOW, e.id))] for e in entries[:MAX_BROWSE_BUTTONS]]
+        entries = knowledge.entries(person, kind, tags[index])
+    rows = _entry_rows(entries)
     rows.append([(t("common.back"), cb.pack(cb.KB_BROWSE, kind))])
     await show(update, t("kb.choose_entry"), keyboard(rows))
 
@@ -202,7 +220,8 @@ async def show_script_step(
     update: Update, context: Ctx, entry: Entry, walk: scripts_walk.Walk, *, edit: bool
 ) -> None:
     t = context.t
-    budget = 64 - len(f"{cb.SCRIPT_WALK}:{entry.id}:") - 2
+    token = entry_token(entry.id)
+    budget = cb.MAX_BYTES - len(f"{cb.SCRIPT_WALK}:{token}:") - 2
     walk = scripts_walk.fit(entry, walk, budget)
     visited = scripts_walk.trail(entry, walk)
     if not visited:
@@ -217,26 +236,24 @@ async def show_script_step(
     for index, answer in enumerate(step.answers):
         following = scripts_walk.choose(entry, walk, index)
         if following is not None:
-            data = f"{cb.SCRIPT_WALK}:{entry.id}:{scripts_walk.encode(following)}"
-            if len(data.encode()) <= 64:
+            data = f"{cb.SCRIPT_WALK}:{token}:{scripts_walk.encode(following)}"
+            if len(data.encode()) <= cb.MAX_BYTES:
                 rows.append([(answer.label[:60], data)])
     navigation = []
     if not walk.at_start:
         back = scripts_walk.back(walk)
-        navigation.append(
-            (t("kb.back"), cb.pack(cb.SCRIPT_WALK, entry.id, scripts_walk.encode(back)))
-        )
+        navigation.append((t("kb.back"), cb.pack(cb.SCRIPT_WALK, token, scripts_walk.encode(back))))
         navigation.append(
             (
                 t("kb.restart"),
-                cb.pack(cb.SCRIPT_WALK, entry.id, scripts_walk.encode(scripts_walk.start())),
+                cb.pack(cb.SCRIPT_WALK, token, scripts_walk.encode(scripts_walk.start())),
             )
         )
     if navigation:
         rows.append(navigation)
     if step.answers:
         rows.append(
-            [(t("kb.no_suitable"), cb.pack(cb.SCRIPT_GAP, entry.id, scripts_walk.encode(walk)))]
+            [(t("kb.no_suitable"), cb.pack(cb.SCRIPT_GAP, token, scripts_walk.encode(walk)))]
         )
     text = "\n\n".join(line for line in lines if line)
     if edit:
@@ -249,7 +266,7 @@ async def show_script_step(
 
 async def script_walk(update: Update, context: Ctx) -> None:
     data = cb.of(update)
-    entry = context.core.knowledge.entry(data.get(0))
+    entry = entry_of(context, data.get(0))
     walk = scripts_walk.decode(data.get(1))
     if walk is None or scripts_walk.current(entry, walk) is None:
         raise Invalid("kb.entry_gone")
@@ -259,7 +276,7 @@ async def script_walk(update: Update, context: Ctx) -> None:
 async def script_gap(update: Update, context: Ctx) -> None:
     """«Нет подходящего ответа»: remember the step and let the manager type what was said."""
     data = cb.of(update)
-    entry = context.core.knowledge.entry(data.get(0))
+    entry = entry_of(context, data.get(0))
     walk = scripts_walk.decode(data.get(1))
     step = scripts_walk.current(entry, walk) if walk else None
     if step is None:
@@ -274,12 +291,8 @@ async def script_gap(update: Update, context: Ctx) -> None:
 
 
 async def record_script_gap(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
-    await context.core.knowledge.record(
-        context.person,
-        Event.SCRIPT_GAP,
-        entry_id=dialog.data["entry_id"],
-        step_id=dialog.data["step_id"],
-        text=text,
+    await context.core.knowledge.script_gap(
+        context.person, dialog.data["entry_id"], dialog.data["step_id"], text
     )
     dialogs.finish(context.user_data)
     await reply(update, context.t("kb.gap_saved"))
@@ -306,10 +319,10 @@ async def ask_lead(update: Update, context: Ctx) -> None:
 
 
 async def start_answer(update: Update, context: Ctx) -> None:
-    if context.person.role is Role.MANAGER:
-        raise Forbidden("kb.not_your_question")
-    question_id = cb.of(update).number(0)
-    dialogs.start(context.user_data, Dialog(dialogs.KB_ANSWER, data={"question_id": question_id}))
+    question = await context.core.knowledge.question_to_answer(
+        context.person, cb.of(update).number(0)
+    )
+    dialogs.start(context.user_data, Dialog(dialogs.KB_ANSWER, data={"question_id": question.id}))
     assert update.callback_query is not None
     await update.callback_query.answer()
     await reply(update, context.t("kb.answer_prompt"))
@@ -386,18 +399,13 @@ async def inline_query(update: Update, context: Ctx) -> None:
     """@bot дорого in any chat: matching entries; choosing one sends its answer."""
     query = update.inline_query
     assert query is not None
-    knowledge = context.core.knowledge
-    hits = knowledge.search(query.query, limit=INLINE_RESULTS) if query.query.strip() else []
     results = []
-    for hit in hits:
-        entry = knowledge.library.get(hit.entry_id)
-        if entry is None:
-            continue
+    for entry in context.core.knowledge.found(context.person, query.query, limit=INLINE_RESULTS):
         body = entry.body if not entry.is_branching else (entry.intro or entry.steps[0].text)
         text = f"<b>{escape(entry.title)}</b>\n\n{to_telegram_html(body)}"[:MESSAGE_LIMIT]
         results.append(
             InlineQueryResultArticle(
-                id=entry.id[:64],
+                id=entry_token(entry.id),
                 title=entry.title[:100],
                 description=to_plain(body)[:120],
                 input_message_content=InputTextMessageContent(text, parse_mode=ParseMode.HTML),
@@ -408,11 +416,9 @@ async def inline_query(update: Update, context: Ctx) -> None:
 
 async def reload_command(update: Update, context: Ctx) -> None:
     """/reload (admin): read the content files again."""
-    if not context.person.is_admin:
-        raise Forbidden("team.admin_only")
-    count, problems = await context.core.knowledge.reload()
-    lines = [context.t("kb.reloaded", count=count, problems=len(problems))]
-    lines += [f"• {escape(str(problem))}" for problem in problems[:20]]
+    loaded = await context.core.knowledge.reload(context.person)
+    lines = [context.t("kb.reloaded", count=loaded.count, problems=len(loaded.problems))]
+    lines += [f"• {escape(str(problem))}" for problem in loaded.problems[:20]]
     await reply(update, "\n".join(lines))
 
 

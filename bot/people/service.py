@@ -4,50 +4,34 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
-
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import Protocol
 
 from bot.common.clock import Clock
 from bot.common.errors import Forbidden, Invalid, NotFound
-from bot.db.models import Invite, Team, User, table_of
-from bot.db.session import reading, transaction
+from bot.db.session import Session, SessionFactory, reading, transaction
+from bot.people import store
+from bot.people.store import Person, Role, TeamRow
+
+__all__ = [
+    "MAX_PERSON_NAME",
+    "MAX_TEAM_NAME",
+    "InviteInfo",
+    "PeopleService",
+    "Person",
+    "Role",
+    "TeamInfo",
+    "clean_name",
+    "person_of",
+]
 
 INVITE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_TEAM_NAME = 100
 MAX_PERSON_NAME = 200
-IDENTITY_TTL = 10.0  # seconds another process may take to notice a deactivation
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    LEAD = "lead"
-    MANAGER = "manager"
-
-
-@dataclass(frozen=True, slots=True)
-class Person:
-    id: int
-    telegram_id: int
-    name: str
-    role: Role
-    team_id: int | None
-    team_name: str | None
-    language: str
-    active: bool
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
-
-    @property
-    def is_lead(self) -> bool:
-        return self.role is Role.LEAD
+IDENTITY_TTL = timedelta(seconds=10)  # how long another process's change may go unnoticed
+IDENTITY_LIMIT = 10_000  # people remembered at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,29 +50,37 @@ class InviteInfo:
     expires_at: datetime
 
 
-# Who is writing: every update after a pause starts here, so a prebuilt query of plain
-# columns rather than ORM objects (see benchmarks/deals.py, the "read every time" case).
-_USERS, _TEAMS = table_of(User), table_of(Team)
-_WHO = (
-    select(
-        _USERS.c.id, _USERS.c.telegram_id, _USERS.c.name, _USERS.c.role, _USERS.c.team_id,
-        _TEAMS.c.name.label("team_name"), _USERS.c.language, _USERS.c.active, _USERS.c.reachable,
-    )
-    .select_from(_USERS)
-    .outerjoin(_TEAMS, _TEAMS.c.id == _USERS.c.team_id)
-    .where(_USERS.c.telegram_id == bindparam("telegram_id"))
-)  # fmt: skip
+class _UserLike(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def telegram_id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def team_id(self) -> int | None: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
 
 
-def person_of(user: User, team: Team | str | None = None) -> Person:
-    """The plain value of a user row (with its team's name when known)."""
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+def person_of(user: _UserLike, team: _Named | str | None = None) -> Person:
+    """The plain value of a user row (with its team's name when known), for other features."""
     return Person(
         id=user.id,
         telegram_id=user.telegram_id,
         name=user.name,
         role=Role(user.role),
         team_id=user.team_id,
-        team_name=team.name if isinstance(team, Team) else team,
+        team_name=team if team is None or isinstance(team, str) else team.name,
         language=user.language,
         active=user.active,
     )
@@ -106,7 +98,7 @@ class PeopleService:
 
     def __init__(
         self,
-        db: async_sessionmaker[AsyncSession],
+        db: SessionFactory,
         *,
         clock: Clock,
         admins: Collection[int] = (),
@@ -116,53 +108,52 @@ class PeopleService:
         self._clock = clock
         self._admins = frozenset(admins)
         self._invite_ttl = invite_ttl
-        # Every update starts by identifying its sender; a short memory spares the database
-        # that query on a busy chat. Any change of a person here forgets them at once.
-        self._recent: dict[int, tuple[float, Person]] = {}
+        self._recent = store.Identities(clock, ttl=IDENTITY_TTL, limit=IDENTITY_LIMIT)
 
     # --- identification -------------------------------------------------------------
 
     async def identify(self, telegram_id: int, name: str, language: str = "ru") -> Person | None:
         """The registered person behind a Telegram id, or None for a stranger.
 
-        Ids listed in VORONKA_ADMINS become admins on first contact.
+        Ids listed in VORONKA_ADMINS become admins on first contact. This is the gate
+        itself, so it takes no actor.
         """
         cached = self._recent.get(telegram_id)
-        if cached is not None and time.monotonic() - cached[0] < IDENTITY_TTL:
-            return cached[1]
+        if cached is not None:
+            return cached
         person = await self._identify(telegram_id, name, language)
         if person is not None:
-            self._recent[telegram_id] = (time.monotonic(), person)
+            self._recent.put(person)
         return person
 
     def forget(self) -> None:
         """Drop remembered identities after a change to people, roles or teams."""
-        self._recent.clear()
+        self._recent.forget()
 
     async def _identify(self, telegram_id: int, name: str, language: str) -> Person | None:
         async with reading(self._db) as connection:
-            row = (await connection.execute(_WHO, {"telegram_id": telegram_id})).first()
-        if row is not None:
+            found = await store.identity(connection, telegram_id)
+        if found is not None:
+            person = found.person
             changes: dict[str, object] = {}
             cleaned = clean_name(name, MAX_PERSON_NAME)
-            if row.active and cleaned and row.name != cleaned:
+            if person.active and cleaned and person.name != cleaned:
                 changes["name"] = cleaned
-            if not row.reachable:  # they write again, so they unblocked the bot
+            if not found.reachable:  # they write again, so they unblocked the bot
                 changes["reachable"] = True
             if changes:  # rare: a write only then
                 async with transaction(self._db) as session:
-                    await session.execute(update(User).where(User.id == row.id).values(changes))
-            return Person(
-                row.id, row.telegram_id, cleaned if "name" in changes else row.name,
-                Role(row.role), row.team_id, row.team_name, row.language, row.active,
-            )  # fmt: skip
+                    await store.update_user(session, person.id, **changes)
+                if "name" in changes:
+                    person = Person(
+                        person.id, person.telegram_id, cleaned, person.role, person.team_id,
+                        person.team_name, person.language, person.active,
+                    )  # fmt: skip
+            return person
         if telegram_id not in self._admins:
             return None
         async with transaction(self._db) as session:
-            user = self._new_user(telegram_id, name, Role.ADMIN, None, language)
-            session.add(user)
-            await session.flush()
-            return person_of(user, None)
+            return await self._new_user(session, telegram_id, name, Role.ADMIN, None, language)
 
     async def ensure_person(
         self, telegram_id: int, name: str, role: Role, team_name: str | None, language: str = "ru"
@@ -171,19 +162,14 @@ class PeopleService:
         self.forget()
         async with transaction(self._db) as session:
             team = await self._ensure_team(session, team_name) if team_name else None
-            found = await self._load(session, User.telegram_id == telegram_id)
+            found = await store.person_by_telegram_id(session, telegram_id)
             if found is None:
-                user = self._new_user(telegram_id, name, role, team, language)
-                session.add(user)
-            else:
-                user = found[0]
-                user.role, user.active = role.value, True
-                if team is not None:
-                    user.team_id = team.id
-                elif found[1] is not None:
-                    team = found[1]
-            await session.flush()
-            return person_of(user, team)
+                return await self._new_user(session, telegram_id, name, role, team, language)
+            changes: dict[str, object] = {"role": role.value, "active": True}
+            if team is not None:
+                changes["team_id"] = team.id
+            await store.update_user(session, found.id, **changes)
+            return await self._reread(session, found.id)
 
     # --- invites ---------------------------------------------------------------------
 
@@ -199,28 +185,39 @@ class PeopleService:
         async with transaction(self._db) as session:
             team = await self._invite_team(session, actor, role, team_name, team_id)
             now = self._clock()
-            invite = Invite(
-                token=secrets.token_urlsafe(18),
+            token = secrets.token_urlsafe(18)
+            expires_at = now + self._invite_ttl
+            await store.insert_invite(
+                session,
+                token=token,
                 role=role.value,
                 team_id=team.id if team else None,
                 created_by_id=actor.id if actor else None,
                 created_at=now,
-                expires_at=now + self._invite_ttl,
+                expires_at=expires_at,
             )
-            session.add(invite)
-            await session.flush()
             return InviteInfo(
-                invite.token, role, invite.team_id, team.name if team else None, invite.expires_at
+                token, role, team.id if team else None, team.name if team else None, expires_at
             )
+
+    async def quick_invite(self, actor: Person) -> InviteInfo | None:
+        """/invite: a lead's invite is made at once (a manager for their own team); an admin
+        chooses role and team first (None); anyone else is refused.
+        """
+        if actor.is_lead:
+            return await self.create_invite(actor, Role.MANAGER)
+        if not actor.is_admin:
+            raise Forbidden("invite.forbidden")
+        return None
 
     async def _invite_team(
         self,
-        session: AsyncSession,
+        session: Session,
         actor: Person | None,
         role: Role,
         team_name: str | None,
         team_id: int | None,
-    ) -> Team | None:
+    ) -> TeamRow | None:
         if actor is not None and not actor.is_admin:
             if not actor.is_lead or role is not Role.MANAGER:
                 raise Forbidden("invite.forbidden")
@@ -230,7 +227,7 @@ class PeopleService:
                 raise Forbidden("invite.forbidden")
             team_id = actor.team_id
         if team_id is not None:
-            team = await session.get(Team, team_id)
+            team = await store.team_by_id(session, team_id)
             if team is None:
                 raise NotFound("team.not_found")
             return team
@@ -245,12 +242,15 @@ class PeopleService:
     async def redeem_invite(
         self, token: str, telegram_id: int, name: str, language: str = "ru"
     ) -> Person:
-        """Register the person who opened an invite link; the invite is spent atomically."""
+        """Register the person who opened an invite link; the invite is spent atomically.
+
+        The invite is the permission: the one opening it is nobody yet, so no actor.
+        """
         self.forget()
         if not INVITE_TOKEN.match(token):
             raise Invalid("invite.malformed")
         async with transaction(self._db) as session:
-            invite = await session.scalar(select(Invite).where(Invite.token == token))
+            invite = await store.invite_by_token(session, token)
             if invite is None:
                 raise NotFound("invite.unknown")
             if invite.used_at is not None:
@@ -258,25 +258,22 @@ class PeopleService:
             now = self._clock()
             if invite.expires_at <= now:
                 raise Invalid("invite.expired")
-            found = await self._load(session, User.telegram_id == telegram_id)
-            if found is not None and found[0].active:
-                raise Invalid("invite.already_registered", role=found[0].role)
-            team = await session.get(Team, invite.team_id) if invite.team_id else None
+            found = await store.person_by_telegram_id(session, telegram_id)
+            if found is not None and found.active:
+                raise Invalid("invite.already_registered", role=found.role.value)
             if found is None:
-                user = self._new_user(telegram_id, name, Role(invite.role), team, language)
-                session.add(user)
-                await session.flush()
+                team = await store.team_by_id(session, invite.team_id) if invite.team_id else None
+                person = await self._new_user(
+                    session, telegram_id, name, invite.role, team, language
+                )
             else:  # a deactivated person invited back
-                user = found[0]
-                user.role, user.team_id, user.active = invite.role, invite.team_id, True
-            spent = await session.execute(
-                update(Invite)
-                .where(Invite.id == invite.id, Invite.used_at.is_(None))
-                .values(used_at=now, used_by_id=user.id)
-            )
-            if spent.rowcount != 1:  # type: ignore[attr-defined]
+                await store.update_user(
+                    session, found.id, role=invite.role.value, team_id=invite.team_id, active=True
+                )
+                person = await self._reread(session, found.id)
+            if not await store.spend_invite(session, invite.id, person.id, now):
                 raise Invalid("invite.used")
-            return person_of(user, team)
+            return person
 
     # --- the roster ------------------------------------------------------------------
 
@@ -289,36 +286,29 @@ class PeopleService:
         else:
             raise Forbidden("team.forbidden")
         async with transaction(self._db) as session:
-            team_query = select(Team).order_by(Team.name)
-            user_query = select(User).order_by(User.name)
-            if team_filter is not None:
-                team_query = team_query.where(Team.id == team_filter)
-                user_query = user_query.where(User.team_id == team_filter)
-            teams = list(await session.scalars(team_query))
-            users = list(await session.scalars(user_query))
+            teams = await store.teams(session, team_filter)
+            people = await store.people(session, team_id=team_filter, by="name")
         by_team: dict[int | None, list[Person]] = {}
-        names = {team.id: team for team in teams}
-        for user in users:
-            by_team.setdefault(user.team_id, []).append(
-                person_of(user, names.get(user.team_id or 0))
-            )
+        for person in people:
+            by_team.setdefault(person.team_id, []).append(person)
         result = [TeamInfo(t.id, t.name, tuple(by_team.get(t.id, []))) for t in teams]
         if team_filter is None and by_team.get(None):
             result.append(TeamInfo(0, "", tuple(by_team[None])))
         return result
 
-    async def team_names(self) -> list[tuple[int, str]]:
+    async def team_names(self, actor: Person) -> list[tuple[int, str]]:
+        """Every team, for an admin choosing one (for an invite or a person's move)."""
+        if not actor.is_admin:
+            raise Forbidden("team.admin_only")
         async with transaction(self._db) as session:
-            rows = await session.execute(select(Team.id, Team.name).order_by(Team.name))
-            return [(row.id, row.name) for row in rows]
+            return [(team.id, team.name) for team in await store.teams(session)]
 
     async def person(self, actor: Person, person_id: int) -> Person:
         """One person's card, for someone who may see them."""
         async with transaction(self._db) as session:
-            found = await self._load(session, User.id == person_id)
-        if found is None:
+            target = await store.person_by_id(session, person_id)
+        if target is None:
             raise NotFound("person.not_found")
-        target = person_of(*found)
         if not (actor.is_admin or (actor.is_lead and target.team_id == actor.team_id)):
             raise Forbidden("team.forbidden")
         return target
@@ -348,20 +338,20 @@ class PeopleService:
         if person_id == actor.id:
             raise Invalid("team.not_self")
         async with transaction(self._db) as session:
-            found = await self._load(session, User.id == person_id)
-            if found is None:
+            if await store.person_by_id(session, person_id) is None:
                 raise NotFound("person.not_found")
-            user, team = found
+            changes: dict[str, object] = {}
             if role is not None:
-                user.role = role.value
+                changes["role"] = role.value
             if team_id is not None:
-                team = await session.get(Team, team_id)
-                if team is None:
+                if await store.team_by_id(session, team_id) is None:
                     raise NotFound("team.not_found")
-                user.team_id = team.id
+                changes["team_id"] = team_id
             if active is not None:
-                user.active = active
-            return person_of(user, team)
+                changes["active"] = active
+            if changes:
+                await store.update_user(session, person_id, **changes)
+            return await self._reread(session, person_id)
 
     async def create_team(self, actor: Person | None, name: str) -> tuple[int, str]:
         if actor is not None and not actor.is_admin:
@@ -373,52 +363,38 @@ class PeopleService:
     async def people_of(self, team_id: int | None = None) -> list[Person]:
         """Active people, optionally of one team: for jobs that write to everyone."""
         async with transaction(self._db) as session:
-            query = (
-                select(User, Team)
-                .outerjoin(Team, Team.id == User.team_id)
-                .where(User.active.is_(True))
-                .order_by(User.id)
-            )
-            if team_id is not None:
-                query = query.where(User.team_id == team_id)
-            return [person_of(user, team) for user, team in (await session.execute(query)).all()]
+            return await store.people(session, team_id=team_id, active_only=True)
 
     async def mark_unreachable(self, telegram_id: int) -> None:
         self.forget()
         async with transaction(self._db) as session:
-            await session.execute(
-                update(User).where(User.telegram_id == telegram_id).values(reachable=False)
-            )
+            await store.set_reachable(session, telegram_id, False)
 
     # --- helpers ---------------------------------------------------------------------
 
-    async def _load(
-        self, session: AsyncSession, condition: object
-    ) -> tuple[User, Team | None] | None:
-        row = (
-            await session.execute(
-                select(User, Team).outerjoin(Team, Team.id == User.team_id).where(condition)  # type: ignore[arg-type]
-            )
-        ).first()
-        return (row[0], row[1]) if row else None
-
-    async def _ensure_team(self, session: AsyncSession, name: str) -> Team:
+    async def _ensure_team(self, session: Session, name: str) -> TeamRow:
         cleaned = clean_name(name, MAX_TEAM_NAME + 1)
         if not cleaned or len(cleaned) > MAX_TEAM_NAME:
             raise Invalid("team.bad_name", limit=MAX_TEAM_NAME)
-        team = await session.scalar(select(Team).where(Team.name == cleaned))
+        team = await store.team_by_name(session, cleaned)
         if team is None:
-            team = Team(name=cleaned, created_at=self._clock())
-            session.add(team)
-            await session.flush()
+            team = await store.insert_team(session, cleaned, self._clock())
         return team
 
-    def _new_user(
-        self, telegram_id: int, name: str, role: Role, team: Team | None, language: str
-    ) -> User:
-        return User(
+    async def _new_user(
+        self,
+        session: Session,
+        telegram_id: int,
+        name: str,
+        role: Role,
+        team: TeamRow | None,
+        language: str,
+    ) -> Person:
+        cleaned = clean_name(name, MAX_PERSON_NAME) or str(telegram_id)
+        user_id = await store.insert_user(
+            session,
             telegram_id=telegram_id,
-            name=clean_name(name, MAX_PERSON_NAME) or str(telegram_id),
+            name=cleaned,
             role=role.value,
             team_id=team.id if team else None,
             language=language,
@@ -426,3 +402,12 @@ class PeopleService:
             reachable=True,
             created_at=self._clock(),
         )
+        return Person(
+            user_id, telegram_id, cleaned, role, team.id if team else None,
+            team.name if team else None, language, True,
+        )  # fmt: skip
+
+    async def _reread(self, session: Session, person_id: int) -> Person:
+        person = await store.person_by_id(session, person_id)
+        assert person is not None
+        return person

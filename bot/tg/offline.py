@@ -242,7 +242,7 @@ class ChatClient:
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-        return await self._feed({"message": message})
+        return await self.feed({"message": message})
 
     async def send_sticker(self) -> list[BotMessage]:
         message = {
@@ -260,7 +260,7 @@ class ChatClient:
                 "type": "regular",
             },
         }
-        return await self._feed({"message": message})
+        return await self.feed({"message": message})
 
     async def click(self, label: str, message: BotMessage | None = None) -> list[BotMessage]:
         """Press the button whose text contains `label` on the newest message that has it."""
@@ -276,7 +276,7 @@ class ChatClient:
             "message": message.raw,
             "data": data,
         }
-        return await self._feed({"callback_query": query})
+        return await self.feed({"callback_query": query})
 
     async def inline(self, query: str) -> list[ApiCall]:
         before = len(self.request.calls)
@@ -286,7 +286,7 @@ class ChatClient:
             "query": query,
             "offset": "",
         }
-        await self._feed({"inline_query": inline})
+        await self.feed({"inline_query": inline})
         return [c for c in self.request.calls[before:] if c.method == "answerInlineQuery"]
 
     def _find_button(self, label: str, message: BotMessage | None) -> tuple[BotMessage, str]:
@@ -319,7 +319,7 @@ class ChatClient:
             raise LookupError("the bot has not written to this chat")
         return mine[-1]
 
-    async def _feed(self, payload: dict[str, Any]) -> list[BotMessage]:
+    async def feed(self, payload: dict[str, Any]) -> list[BotMessage]:
         before = len(self.request.outbox)
         payload["update_id"] = next(self._update_ids)
         update = Update.de_json(payload, self.application.bot)

@@ -11,7 +11,6 @@ from telegram.ext import (
     filters,
 )
 
-from bot.common.errors import Forbidden
 from bot.people.service import MAX_TEAM_NAME, InviteInfo, Role
 from bot.tg import callbacks as cb
 from bot.tg.context import Ctx
@@ -39,12 +38,9 @@ async def _send_link(update: Update, context: Ctx, invite: InviteInfo) -> int:
 
 async def start_invite(update: Update, context: Ctx) -> int:
     """Leads get a manager invite for their team at once; admins choose."""
-    person = context.person
-    if person.is_lead:
-        invite = await context.core.people.create_invite(person, Role.MANAGER)
+    invite = await context.core.people.quick_invite(context.person)
+    if invite is not None:
         return await _send_link(update, context, invite)
-    if not person.is_admin:
-        raise Forbidden("invite.forbidden")
     buttons = [
         (context.t(f"roles.{role.value}"), cb.pack(cb.INVITE_ROLE, role.value)) for role in Role
     ]
@@ -54,7 +50,7 @@ async def start_invite(update: Update, context: Ctx) -> int:
 
 async def choose_role(update: Update, context: Ctx) -> int:
     role = Role(cb.of(update).get(0))
-    teams = await context.core.people.team_names()
+    teams = await context.core.people.team_names(context.person)
     buttons = [(name, cb.pack(cb.INVITE_TEAM, role.value, team_id)) for team_id, name in teams]
     buttons.append((context.t("invite.new_team"), cb.pack(cb.INVITE_TEAM, role.value, NEW_TEAM)))
     if role is Role.ADMIN:

@@ -107,7 +107,7 @@ async def set_team(update: Update, context: Ctx) -> None:
         person = await people.person(context.person, data.number(0))
         buttons = [
             (name, cb.pack(cb.TEAM_SET_TEAM, person.id, team_id))
-            for team_id, name in await people.team_names()
+            for team_id, name in await people.team_names(context.person)
         ]
         buttons.append((context.t("common.back"), cb.pack(cb.TEAM_PERSON, person.id)))
         await show(update, context.t("team.choose_team", name=person.name), column(buttons))
