@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up everything and run lint, formatting, types, the content check and every test.
+# Set up everything and run lint, formatting, types, the import contracts, the content check
+# and every test.
 # PostgreSQL tests use VORONKA_TEST_POSTGRES_URL; without it, a local server is started
 # when PostgreSQL is installed, and otherwise those tests are skipped (never in CI).
 set -euo pipefail
@@ -11,6 +12,8 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy
+echo "== import contracts"
+.venv/bin/lint-imports --no-cache
 echo "== content"
 .venv/bin/voronka content check
 

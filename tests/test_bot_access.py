@@ -133,8 +133,10 @@ async def test_access_matrix_for_commands(harness: Harness, command: str, role: 
         (cb.TEAM_REACTIVATE, Role.LEAD, "team.admin_only"),
         (cb.TEAM_LIST, Role.MANAGER, "team.forbidden"),
         (cb.TEAM_LIST, Role.LEAD, "team.header"),
-        (cb.INVITE_ROLE, Role.MANAGER, "common.expired_button"),
+        (cb.INVITE_ROLE, Role.ADMIN, "common.expired_button"),  # no such role
         (cb.INVITE_TEAM, Role.ADMIN, "common.expired_button"),
+        (cb.INVITE_ROLE, Role.LEAD, "team.admin_only"),  # a real role, pressed by a lead
+        (cb.INVITE_TEAM, Role.MANAGER, "team.admin_only"),
     ],
 )
 async def test_access_matrix_for_buttons(
@@ -143,7 +145,9 @@ async def test_access_matrix_for_buttons(
     _, chat = await harness.person(role, team="Урал")
     target, _ = await harness.person(Role.MANAGER, team="Урал", name="Цель")
     extra = {cb.TEAM_SET_ROLE: "lead", cb.TEAM_SET_TEAM: "1", cb.TEAM_DEACTIVATE: "yes"}
-    args = [] if prefix == cb.TEAM_LIST else [target.id]
+    args: list[object] = [] if prefix == cb.TEAM_LIST else [target.id]
+    if prefix in (cb.INVITE_ROLE, cb.INVITE_TEAM) and role is not Role.ADMIN:
+        args = ["manager", "new"]
     if prefix in extra:
         args.append(extra[prefix])
     await chat.send("/help")

@@ -107,3 +107,25 @@ def test_a_state_that_no_longer_fits_is_dropped_not_misread(saved: str) -> None:
     user_data: dict[object, object] = {dialogs.DIALOG_KEY: Dialog(dialogs.NOTE, 3)}
     dialogs.restore(user_data, saved)
     assert dialogs.current(user_data) is None
+
+
+def test_every_dialog_has_one_answer() -> None:
+    from bot.tg.handlers.text import ANSWERS
+
+    assert set(ANSWERS) == set(dialogs.DialogKind)
+    assert set(dialogs.DATA) == set(dialogs.DialogKind)
+
+
+async def test_naming_a_new_team_for_an_invite_goes_on_in_another_process(
+    tmp_path: Path, database_url: str, clock: FrozenClock
+) -> None:
+    async with a_process(tmp_path, database_url, clock) as first:
+        person, admin = await first.person(role=Role.ADMIN)
+        await admin.send("/invite")
+        await admin.click("менеджер")
+        await admin.click("Новая команда")
+    async with a_process(tmp_path, database_url, clock) as second:
+        admin = second.client(person.telegram_id, name=person.name)
+        replies = await admin.send("Сибирь")
+        assert "https://t.me/" in replies[-1].text and "Сибирь" in replies[-1].text
+        assert "Сибирь" in [name for _, name in await second.core.people.team_names(person)]

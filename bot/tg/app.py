@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
@@ -21,7 +20,6 @@ from telegram.ext import (
     filters,
 )
 from telegram.request import BaseRequest, HTTPXRequest
-from telegram.warnings import PTBUserWarning
 
 from bot.common.i18n import LANGUAGES, catalog
 from bot.container import Core
@@ -29,7 +27,7 @@ from bot.deals.telegram.funnels import funnel_handlers
 from bot.deals.telegram.handlers import deal_handlers
 from bot.knowledge.telegram import knowledge_handlers
 from bot.offers.telegram import offer_handlers
-from bot.people.telegram.invite import invite_conversation
+from bot.people.telegram.invite import invite_handlers
 from bot.people.telegram.team import team_handlers
 from bot.reports.telegram.handlers import report_handlers
 from bot.tg.context import BotData, Ctx
@@ -41,9 +39,6 @@ from bot.tg.handlers.text import on_text
 from bot.tg.jobs import schedule_jobs
 from bot.tg.observe import VoronkaApplication, mark, trace_handler
 from bot.tg.replies import show
-
-# Conversations mix buttons and text on purpose; PTB warns about per_message tracking.
-warnings.filterwarnings("ignore", message=r".*per_message.*", category=PTBUserWarning)
 
 # The command menu, in this order, for every language.
 MENU_COMMANDS = (
@@ -66,7 +61,7 @@ def handlers() -> list[BaseHandler[Any, Ctx, Any]]:
     return [
         CommandHandler("start", basics.start),
         CommandHandler("help", basics.help_command),
-        invite_conversation(),
+        *invite_handlers(),
         *team_handlers(),
         *funnel_handlers(),
         *deal_handlers(),

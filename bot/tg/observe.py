@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from telegram import Update
-from telegram.ext import Application, BaseHandler, ConversationHandler
+from telegram.ext import Application, BaseHandler
 
 from bot.tg import conversation
 
@@ -54,15 +54,8 @@ def traced(
 
 
 def trace_handler(handler: BaseHandler[Any, Any, Any]) -> BaseHandler[Any, Any, Any]:
-    """Wrap a handler's callback (and a conversation's inner handlers) in `traced`."""
-    if isinstance(handler, ConversationHandler):
-        for inner in (*handler.entry_points, *handler.fallbacks):
-            trace_handler(inner)
-        for state_handlers in handler.states.values():
-            for inner in state_handlers:
-                trace_handler(inner)
-    else:
-        handler.callback = traced(handler.callback)
+    """Wrap a handler's callback in `traced`."""
+    handler.callback = traced(handler.callback)
     return handler
 
 

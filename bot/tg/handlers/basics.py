@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from telegram import Update
-from telegram.ext import ConversationHandler
 
 from bot.people.service import Person, Role
 from bot.tg import dialogs
@@ -60,15 +59,8 @@ async def help_command(update: Update, context: Ctx) -> None:
     await reply(update, help_text(context, context.person))
 
 
-async def cancel(update: Update, context: Ctx) -> int:
-    """Leave any dialog. Conversations route /cancel here as their fallback."""
-    dialogs.finish(context.user_data)
-    await reply(update, context.t("common.cancelled"))
-    return ConversationHandler.END
-
-
 async def nothing_to_cancel(update: Update, context: Ctx) -> None:
-    """/cancel outside a conversation: drops a pending typed question, if any."""
+    """/cancel: drops the pending question, if any."""
     if dialogs.current(context.user_data) is not None:
         dialogs.finish(context.user_data)
         await reply(update, context.t("common.cancelled"))

@@ -11,6 +11,7 @@ from bot.deals.matching import DealMatcher, Intent, IntentKind
 from bot.deals.telegram import handlers as deals
 from bot.knowledge import telegram as knowledge
 from bot.offers import telegram as offers
+from bot.people.telegram import invite
 from bot.reports.telegram import handlers as reports
 from bot.tg import dialogs
 from bot.tg.context import Ctx
@@ -45,6 +46,7 @@ ANSWERS: dict[DialogKind, Answer] = {
     dialogs.OFFER_TERMS: offers.answer_terms,
     dialogs.OFFER_REJECT: offers.answer_reject,
     dialogs.PLAN: reports.plan_text,
+    dialogs.INVITE_TEAM: invite.name_team,
 }
 
 # Questions a deal command may interrupt: an unreadable date is more likely a command.
