@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.common.clock import Clock, system_clock
+from bot.common.errors import InvalidFile
 from bot.config import Settings
 from bot.conversations.service import ConversationsService
 from bot.db.migrate import upgrade
@@ -61,8 +62,11 @@ class Core:
 
 
 def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
-    """Build everything; an invalid funnel file raises FunnelError naming what is wrong."""
-    funnels = load_funnels(settings.funnel_file)
+    """Build everything; an invalid funnel file raises InvalidFile naming what is wrong."""
+    try:
+        funnels = load_funnels(settings.funnel_file)
+    except InvalidFile as error:
+        raise error.of_setting("funnel file", "VORONKA_FUNNEL_FILE") from None
     engine = create_engine(settings.db_url)
     db = create_session_factory(engine)
     people = PeopleService(
