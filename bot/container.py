@@ -18,7 +18,7 @@ from bot.deals.funnel import FunnelConfig, load_funnels
 from bot.deals.service import DealsService
 from bot.deals.team_funnels import TeamFunnelsService
 from bot.knowledge.service import KnowledgeService
-from bot.offers.catalog import Catalog, CatalogError, load_catalog
+from bot.offers.catalog import Catalog, load_catalog
 from bot.offers.documents import REQUISITES_FILE, OfferRenderer, load_requisites
 from bot.offers.service import DiscountPolicy, OffersService
 from bot.people.service import PeopleService
@@ -84,7 +84,7 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
     )
     try:
         catalog = load_catalog(settings.catalog_file)
-    except CatalogError as error:  # offers still work with free lines; content check fails
+    except InvalidFile as error:  # offers still work with free lines; content check fails
         log.error("catalog not loaded: %s", error)
         catalog = Catalog(())
     offers = OffersService(
