@@ -18,7 +18,6 @@ from bot.container import build_core
 from bot.deals.cli import add_deals_commands
 from bot.knowledge.cli import add_knowledge_commands
 from bot.offers.cli import add_offer_commands
-from bot.offers.documents import RequisitesError
 from bot.people.service import Role
 from bot.reports.cli import add_report_commands
 
@@ -222,9 +221,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = message(error.key, **error.params) if message.has(error.key) else error.key
         print(text, file=sys.stderr)
         return 1
-    except RequisitesError as error:
-        print(f"Invalid offer templates (VORONKA_OFFER_TEMPLATES_DIR):\n{error}", file=sys.stderr)
-        return 2
     except InvalidFile as error:  # a file the settings name: the bot cannot start
         print(f"{error.heading}:", file=sys.stderr)
         for problem in error.problems:

@@ -19,7 +19,8 @@ from bot.deals.service import DealsService
 from bot.deals.team_funnels import TeamFunnelsService
 from bot.knowledge.service import KnowledgeService
 from bot.offers.catalog import Catalog, load_catalog
-from bot.offers.documents import REQUISITES_FILE, OfferRenderer, load_requisites
+from bot.offers.documents import OfferRenderer
+from bot.offers.requisites import REQUISITES_FILE, Requisites, load_requisites
 from bot.offers.service import DiscountPolicy, OffersService
 from bot.people.service import PeopleService
 from bot.reports.sent_log import SentLogService
@@ -61,6 +62,13 @@ class Core:
         await self.engine.dispose()
 
 
+def _requisites(settings: Settings) -> Requisites:
+    try:
+        return load_requisites(settings.offer_templates_dir / REQUISITES_FILE)
+    except InvalidFile as error:
+        raise error.of_setting("offer templates", "VORONKA_OFFER_TEMPLATES_DIR") from None
+
+
 def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
     """Build everything; an invalid funnel file raises InvalidFile naming what is wrong."""
     try:
@@ -92,7 +100,7 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         deals,
         catalog=catalog,
         renderer=OfferRenderer(settings.offer_templates_dir),
-        requisites=load_requisites(settings.offer_templates_dir / REQUISITES_FILE),
+        requisites=_requisites(settings),
         policy=DiscountPolicy(
             settings.max_discount_manager, settings.max_discount_lead, settings.max_discount_admin
         ),

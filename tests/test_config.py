@@ -60,3 +60,16 @@ def test_an_invalid_funnel_file_stops_a_command_naming_the_setting(
         lines[1] == f"{funnel}: funnel #1, field 'key': lowercase latin letters, digits, '_' or '-'"
     )
     assert f"{funnel}: funnel #1, field 'stages': a list of at least two stages" in lines
+
+
+def test_invalid_requisites_stop_a_command_naming_the_templates_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "requisites.yaml").write_text("company:\n  name: ООО\n", encoding="utf-8")
+    monkeypatch.setenv("VORONKA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("VORONKA_OFFER_TEMPLATES_DIR", str(tmp_path))
+    assert main(["db", "upgrade"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "Invalid offer templates (VORONKA_OFFER_TEMPLATES_DIR):"
+    assert f"{tmp_path / 'requisites.yaml'}: company.inn: required" in lines
+    assert f"{tmp_path / 'requisites.yaml'}: bank: required section is missing" in lines
