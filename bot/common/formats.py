@@ -76,7 +76,8 @@ def problems_of(
 
     `words` gives a format's own reason for a missing or wrong-kind value of a field,
     keyed by its path without indexes (`history`, `history[]`, `client`); a missing
-    value is otherwise "required". `root` names the whole record when it is wrong.
+    value is otherwise "required"; `client.*` (`*` at the top) words an unknown field.
+    `root` names the whole record when it is wrong.
     `where` names a place in the file, when a format's authors know places by other
     names than a path (the funnel file: "funnel 'b2b', stage 'offer', field 'key'").
     """
@@ -98,6 +99,9 @@ def _problem(
         return FileProblem(words.get(_key(loc), "required"), path, row)
     if kind in _WRONG_KIND:
         return FileProblem(words.get(_key(loc), _DEFAULTS[kind]), path, row)
+    if kind == "extra_forbidden":
+        parent = _key(loc[:-1])
+        return FileProblem(words.get(f"{parent}.*" if parent else "*", "unknown field"), path, row)
     if kind == "string_too_long":
         limit = (details.get("ctx") or {}).get("max_length")
         return FileProblem(f"longer than {limit} characters", path, row)
