@@ -10,16 +10,14 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.common.errors import DomainError
+from bot.common.errors import DomainError, InvalidFile
 from bot.common.i18n import catalog
 from bot.common.logs import configure_logging
 from bot.config import Settings, SettingsError, load_settings
 from bot.container import build_core
 from bot.deals.cli import add_deals_commands
-from bot.deals.funnel import FunnelError
 from bot.knowledge.cli import add_knowledge_commands
 from bot.offers.cli import add_offer_commands
-from bot.offers.documents import RequisitesError
 from bot.people.service import Role
 from bot.reports.cli import add_report_commands
 
@@ -203,11 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = message(error.key, **error.params) if message.has(error.key) else error.key
         print(text, file=sys.stderr)
         return 1
-    except RequisitesError as error:
-        print(f"Invalid offer templates (VORONKA_OFFER_TEMPLATES_DIR):\n{error}", file=sys.stderr)
-        return 2
-    except FunnelError as error:
-        print(f"Invalid funnel file (VORONKA_FUNNEL_FILE):\n{error}", file=sys.stderr)
+    except InvalidFile as error:  # a file the settings name: the bot cannot start
+        print(f"{error.heading}:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"{error.file}: {problem}" if error.file else problem, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.common.clock import Clock, system_clock
+from bot.common.errors import InvalidFile
 from bot.config import Settings
 from bot.conversations.service import ConversationsService
 from bot.db.migrate import upgrade
@@ -15,8 +16,9 @@ from bot.deals.funnel import FunnelConfig, load_funnels
 from bot.deals.service import DealsService
 from bot.deals.team_funnels import TeamFunnelsService
 from bot.knowledge.service import KnowledgeService
-from bot.offers.catalog import Catalog, CatalogError, load_catalog
-from bot.offers.documents import REQUISITES_FILE, OfferRenderer, load_requisites
+from bot.offers.catalog import Catalog, load_catalog
+from bot.offers.documents import OfferRenderer
+from bot.offers.requisites import REQUISITES_FILE, Requisites, load_requisites
 from bot.offers.service import DiscountPolicy, OffersService
 from bot.people.service import PeopleService
 from bot.reports.sent_log import SentLogService
@@ -57,9 +59,19 @@ class Core:
         await self.engine.dispose()
 
 
+def _requisites(settings: Settings) -> Requisites:
+    try:
+        return load_requisites(settings.offer_templates_dir / REQUISITES_FILE)
+    except InvalidFile as error:
+        raise error.of_setting("offer templates", "VORONKA_OFFER_TEMPLATES_DIR") from None
+
+
 def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
-    """Build everything; an invalid funnel file raises FunnelError naming what is wrong."""
-    funnels = load_funnels(settings.funnel_file)
+    """Build everything; an invalid funnel file raises InvalidFile naming what is wrong."""
+    try:
+        funnels = load_funnels(settings.funnel_file)
+    except InvalidFile as error:
+        raise error.of_setting("funnel file", "VORONKA_FUNNEL_FILE") from None
     engine = create_engine(settings.db_url)
     db = create_session_factory(engine)
     people = PeopleService(
@@ -77,7 +89,7 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
     )
     try:
         catalog = load_catalog(settings.catalog_file)
-    except CatalogError as error:  # offers still work with free lines; content check fails
+    except InvalidFile as error:  # offers still work with free lines; content check fails
         log.error("catalog not loaded: %s", error)
         catalog = Catalog(())
     offers = OffersService(
@@ -85,7 +97,7 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         deals,
         catalog=catalog,
         renderer=OfferRenderer(settings.offer_templates_dir),
-        requisites=load_requisites(settings.offer_templates_dir / REQUISITES_FILE),
+        requisites=_requisites(settings),
         policy=DiscountPolicy(
             settings.max_discount_manager, settings.max_discount_lead, settings.max_discount_admin
         ),

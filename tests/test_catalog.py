@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.common.errors import InvalidFile
 from bot.offers.catalog import (
     Catalog,
-    CatalogError,
     CatalogItem,
     check_catalog,
     load_catalog,
@@ -17,6 +17,12 @@ from bot.offers.catalog import (
 )
 
 REPO_CATALOG = Path(__file__).resolve().parent.parent / "knowledge_base" / "catalog.yaml"
+
+
+def problems_in(path: Path) -> list[str]:
+    """The problems as `voronka content check` prints them (after the file's name)."""
+    return [str(problem) for problem in check_catalog(path)]
+
 
 YAML_CATALOG = """\
 currency: RUB
@@ -216,18 +222,18 @@ items:
     ],
 )
 def test_check_catalog_names_item_index_and_field(tmp_path: Path, where: str, what: str) -> None:
-    problems = check_catalog(write(tmp_path, "catalog.yaml", BAD_YAML))
+    problems = problems_in(write(tmp_path, "catalog.yaml", BAD_YAML))
     matching = [problem for problem in problems if problem.startswith(f"{where}:")]
     assert matching, problems
     assert what in matching[0]
 
 
 def test_check_catalog_reports_every_problem_not_just_the_first(tmp_path: Path) -> None:
-    assert len(check_catalog(write(tmp_path, "catalog.yaml", BAD_YAML))) == 9
+    assert len(problems_in(write(tmp_path, "catalog.yaml", BAD_YAML))) == 9
 
 
 def test_load_catalog_raises_with_all_problems(tmp_path: Path) -> None:
-    with pytest.raises(CatalogError) as caught:
+    with pytest.raises(InvalidFile) as caught:
         load_catalog(write(tmp_path, "catalog.yaml", BAD_YAML))
     assert len(caught.value.problems) == 9
 
@@ -238,13 +244,13 @@ def test_csv_problems_name_the_file_line(tmp_path: Path) -> None:
         "catalog.csv",
         "sku,name,unit,price\nA-1,Стеллаж,шт,100\nA-2,Балка,шт,abc\n",
     )
-    problems = check_catalog(path)
+    problems = problems_in(path)
     assert len(problems) == 1
     assert problems[0].startswith("items[1] (line 3).price:")
 
 
 def test_csv_without_required_columns_is_reported(tmp_path: Path) -> None:
-    problems = check_catalog(write(tmp_path, "catalog.csv", "code,title\nA,B\n"))
+    problems = problems_in(write(tmp_path, "catalog.csv", "code,title\nA,B\n"))
     assert problems and problems[0].startswith("header: missing column(s) sku, name, price")
 
 
@@ -261,12 +267,12 @@ def test_csv_without_required_columns_is_reported(tmp_path: Path) -> None:
 def test_check_catalog_reports_unusable_files(
     tmp_path: Path, name: str, text: str, problem: str
 ) -> None:
-    problems = check_catalog(write(tmp_path, name, text))
+    problems = problems_in(write(tmp_path, name, text))
     assert any(problem in entry for entry in problems), problems
 
 
 def test_check_catalog_reports_a_missing_file(tmp_path: Path) -> None:
-    assert "cannot read" in check_catalog(tmp_path / "absent.yaml")[0]
+    assert "cannot read" in problems_in(tmp_path / "absent.yaml")[0]
 
 
 @pytest.mark.skipif(not REPO_CATALOG.exists(), reason="the shipped catalog is not there yet")

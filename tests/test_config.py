@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from bot.config import SettingsError, load_settings
 
 
@@ -43,3 +44,32 @@ def test_token_is_secret_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert "SECRET" not in repr(settings)
     assert settings.token() == "123:SECRET"
+
+
+def test_an_invalid_funnel_file_stops_a_command_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    funnel = tmp_path / "funnel.yaml"
+    funnel.write_text("funnels:\n  - key: B2B\n", encoding="utf-8")
+    monkeypatch.setenv("VORONKA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("VORONKA_FUNNEL_FILE", str(funnel))
+    assert main(["db", "upgrade"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "Invalid funnel file (VORONKA_FUNNEL_FILE):"
+    assert (
+        lines[1] == f"{funnel}: funnel #1, field 'key': lowercase latin letters, digits, '_' or '-'"
+    )
+    assert f"{funnel}: funnel #1, field 'stages': a list of at least two stages" in lines
+
+
+def test_invalid_requisites_stop_a_command_naming_the_templates_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "requisites.yaml").write_text("company:\n  name: ООО\n", encoding="utf-8")
+    monkeypatch.setenv("VORONKA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("VORONKA_OFFER_TEMPLATES_DIR", str(tmp_path))
+    assert main(["db", "upgrade"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "Invalid offer templates (VORONKA_OFFER_TEMPLATES_DIR):"
+    assert f"{tmp_path / 'requisites.yaml'}: company.inn: required" in lines
+    assert f"{tmp_path / 'requisites.yaml'}: bank: required section is missing" in lines

@@ -100,7 +100,7 @@ def test_broken_yaml_is_reported_with_file_and_line_and_the_rest_loads(tmp_path:
     loaded = load_content([tmp_path / "kb"])
     assert [entry.id for entry in loaded.entries] == ["a", "c"]
     (problem,) = loaded.problems
-    assert problem.path == broken
+    assert problem.file == broken
     assert problem.line == 6  # counting the opening '---' as line 1
     assert str(problem).startswith(f"{broken}:6: broken YAML")
 
@@ -112,6 +112,8 @@ def test_broken_yaml_is_reported_with_file_and_line_and_the_rest_loads(tmp_path:
         ("id: x\nkind: objection\ntitle: '  '\n", 4, "missing title"),
         ("id: x\ntitle: Дорого\nkind: recipe\n", 4, "unknown kind 'recipe'"),
         ("id: x\ntitle: Дорого\n", 1, "missing kind"),
+        ("id: x\ntitle: Дорого\nkind:\n", 4, "missing kind"),
+        ("id: ''\ntitle: Дорого\nkind: faq\n", 2, "id must be a non-empty string"),
         ("- just\n- a list\n", 1, "mapping"),
     ],
 )
@@ -123,8 +125,8 @@ def test_file_without_title_or_known_kind_is_skipped(
     loaded = load_content([tmp_path / "kb"])
     assert [entry.id for entry in loaded.entries] == ["good"]
     (problem,) = loaded.problems
-    assert (problem.path, problem.line) == (bad, line)
-    assert fragment in problem.message
+    assert (problem.file, problem.line) == (bad, line)
+    assert fragment in problem.why
 
 
 def test_file_without_front_matter_is_skipped(tmp_path: Path) -> None:
@@ -132,7 +134,7 @@ def test_file_without_front_matter_is_skipped(tmp_path: Path) -> None:
     write(tmp_path, "kb/open.md", "---\nid: open\nkind: faq\ntitle: Вопрос\n")
     loaded = load_content([tmp_path / "kb"])
     assert loaded.entries == ()
-    assert sorted(p.path.name for p in loaded.problems) == ["open.md", "plain.md"]
+    assert sorted(p.file.name for p in loaded.problems) == ["open.md", "plain.md"]
 
 
 def test_missing_folder_is_reported(tmp_path: Path) -> None:
@@ -148,8 +150,8 @@ def test_duplicate_ids_are_reported_in_both_places_and_first_wins(tmp_path: Path
     loaded = load_content(dirs)
     assert [entry.title for entry in loaded.entries] == ["Дорого"]
     problems = check_content(dirs)
-    assert {(p.path, p.line) for p in problems} == {(first, 2), (second, 2)}
-    assert all("duplicate id 'price'" in p.message for p in problems)
+    assert {(p.file, p.line) for p in problems} == {(first, 2), (second, 2)}
+    assert all("duplicate id 'price'" in p.why for p in problems)
 
 
 def test_missing_attached_files_and_non_list_fields_are_reported(tmp_path: Path) -> None:

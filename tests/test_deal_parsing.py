@@ -1,17 +1,14 @@
-"""Amounts, next-step dates and the funnel file: the forms people type, and clear refusals."""
+"""Amounts and next-step dates: the forms people type, and clear refusals."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.common.errors import Invalid
 from bot.common.money import parse_amount
-from bot.config import PACKAGE_DEFAULTS
 from bot.deals.dates import in_days, parse_next_step
-from bot.deals.funnel import FunnelError, load_funnels
 from bot.deals.new_deal import NewDeal, from_answers, parse_new_line
 
 NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)  # Monday 10:00 in Moscow
@@ -119,46 +116,3 @@ def test_the_dialogs_client_answer_is_the_client_then_the_contact() -> None:
     )
     assert from_answers("Ромашка", "Иван") == NewDeal("Ромашка", client="Иван")
     assert from_answers("Ромашка", None, Decimal(5), "EUR") == NewDeal("Ромашка", Decimal(5), "EUR")
-
-
-def test_the_shipped_funnel_follows_the_article() -> None:
-    config = load_funnels(PACKAGE_DEFAULTS / "funnel.yaml")
-    funnel = config.default
-    assert next(s.key for s in funnel.stages) == "lead"
-    assert funnel.won_stage.key == "paid" and funnel.lost_stage.key == "lost"
-    assert funnel.next_stage("contract").key == "paid"  # type: ignore[union-attr]
-    assert funnel.is_forward("offer", "paid") and not funnel.is_forward("offer", "lost")
-    assert {r.key for r in config.lost_reasons} >= {"price", "competitor", "no_budget"}
-
-
-@pytest.mark.parametrize(
-    ("mutation", "message"),
-    [
-        ("probability: 45", "funnel 'b2b', stage 'offer', field 'probability'"),
-        ("key: offer", "stage 'offer', field 'key': used twice"),
-    ],
-)
-def test_an_invalid_funnel_names_funnel_stage_and_field(
-    tmp_path: Path, mutation: str, message: str
-) -> None:
-    text = (PACKAGE_DEFAULTS / "funnel.yaml").read_text(encoding="utf-8")
-    if mutation.startswith("probability"):
-        text = text.replace("probability: 45", "probability: 450")
-    else:
-        text = text.replace("key: negotiation", "key: offer")
-    path = tmp_path / "funnel.yaml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(FunnelError) as error:
-        load_funnels(path)
-    assert message in str(error.value)
-
-
-def test_a_funnel_without_a_won_stage_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "funnel.yaml"
-    path.write_text(
-        "funnels:\n  - key: x\n    name: X\n    stages:\n      - {key: a, name: A}\n"
-        "      - {key: b, name: B, lost: true}\n",
-        encoding="utf-8",
-    )
-    with pytest.raises(FunnelError, match="mark one stage 'won: true'"):
-        load_funnels(path)

@@ -22,14 +22,13 @@ from bot.offers.documents import (
     OfferDocument,
     OfferRenderer,
     OfferRenderError,
-    Requisites,
     build_offer_document,
     check_templates,
-    load_requisites,
     sample_offer_document,
 )
 from bot.offers.input import parse_offer_document
 from bot.offers.pricing import compute_totals
+from bot.offers.requisites import Requisites, load_requisites
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "offers"
 TODAY = dt.date(2026, 11, 29)

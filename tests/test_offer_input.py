@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from bot.common.errors import FileProblem, InvalidFile
 from bot.offers.catalog import Catalog, CatalogItem
 from bot.offers.input import (
-    OfferInputError,
     load_offer_json,
     offer_number,
     parse_offer_document,
@@ -85,10 +85,11 @@ def with_item(**changes: Any) -> dict[str, Any]:
     return data
 
 
-def error_of(data: Any, catalog: Catalog | None = None) -> OfferInputError:
-    with pytest.raises(OfferInputError) as caught:
+def error_of(data: Any, catalog: Catalog | None = None) -> FileProblem:
+    """The first problem of the document (each test's document has one)."""
+    with pytest.raises(InvalidFile) as caught:
         parse_offer_document(data, catalog)
-    return caught.value
+    return caught.value.problems[0]
 
 
 def test_example_document_parses_into_a_typed_draft() -> None:
@@ -115,10 +116,10 @@ def test_json_text_is_read_with_exact_decimals() -> None:
 
 
 def test_load_offer_json_rejects_broken_json_and_non_objects() -> None:
-    with pytest.raises(OfferInputError) as caught:
+    with pytest.raises(InvalidFile) as caught:
         load_offer_json("{")
-    assert caught.value.field == "$"
-    with pytest.raises(OfferInputError):
+    assert caught.value.problems[0].field == "$"
+    with pytest.raises(InvalidFile):
         load_offer_json("[1, 2]")
 
 
@@ -247,7 +248,7 @@ def test_invalid_input_names_the_field(data: Any, field: str) -> None:
 def test_error_message_carries_the_field_path() -> None:
     error = error_of(with_item(qty=0))
     assert str(error).startswith("items[0].qty: ")
-    assert "greater than 0" in error.message
+    assert "greater than 0" in error.why
 
 
 def test_error_in_a_later_item_names_its_index() -> None:
@@ -286,7 +287,7 @@ def test_unknown_sku_without_name_and_price_is_an_error_naming_the_sku() -> None
     data["items"][0].update(name="Станок", price="1")
     error = error_of(data, CATALOG)
     assert error.field == "items[1].sku"
-    assert "NOPE" in error.message
+    assert "NOPE" in error.why
 
 
 def test_unknown_sku_with_name_and_price_is_a_one_off_position() -> None:
@@ -302,7 +303,7 @@ def test_without_a_catalog_an_item_needs_name_and_price() -> None:
 def test_catalog_price_in_another_currency_is_not_silently_used() -> None:
     error = error_of(document(items=[{"sku": "VS-USD", "qty": 1}]), CATALOG)
     assert error.field == "items[0].sku"
-    assert "USD" in error.message
+    assert "USD" in error.why
 
 
 def test_offer_number_is_padded_to_four_digits() -> None:
@@ -324,8 +325,8 @@ def test_catalog_item_with_another_vat_rate_than_the_offer_is_an_error() -> None
     data = document(items=[{"sku": "VS-PR-2700", "qty": 1}, {"sku": "VS-WMS", "qty": 12}])
     error = error_of(data, CATALOG)
     assert error.field == "items[1].sku"
-    assert "VS-WMS" in error.message
-    assert "separate offer" in error.message
+    assert "VS-WMS" in error.why
+    assert "separate offer" in error.why
 
 
 def test_catalog_items_with_different_vat_rates_need_an_explicit_choice() -> None:
@@ -336,3 +337,37 @@ def test_catalog_items_with_different_vat_rates_need_an_explicit_choice() -> Non
 
 def test_one_off_items_follow_the_offers_vat_rate() -> None:
     assert parse_offer_document(document(vat_percent=None), CATALOG).vat_percent is None
+
+
+def test_every_problem_of_the_document_is_named_at_once() -> None:
+    data = document(
+        client={"name": "ООО", "inn": "123"},
+        items=[{"name": "Станок", "price": "1", "qty": 0}, {"sku": "A-2", "discont": 5}],
+        currency="рубли",
+    )
+    problems = [str(problem) for problem in parse_problems(data)]
+    assert problems == [
+        "client.inn: ИНН must be 10 or 12 digits, got '123'",
+        "client.contact: required",
+        "items[0].qty: quantity must be greater than 0, got 0",
+        "items[1].discont: unknown field; "
+        "expected one of discount_percent, name, price, qty, sku, unit",
+        "currency: expected a 3-letter code like RUB, got 'рубли'",
+    ]
+
+
+def test_every_item_the_catalog_cannot_complete_is_named() -> None:
+    data = document(items=[{"sku": "NOPE", "qty": 1}, {"qty": 2}, {"sku": "VS-USD"}])
+    assert [str(problem) for problem in parse_problems(data, CATALOG)] == [
+        "items[0].sku: unknown SKU 'NOPE': not in the catalog; give name and price",
+        "items[1].name: missing name",
+        "items[1].price: missing price",
+        "items[2].sku: catalog price of VS-USD is in USD, the offer is in RUB; "
+        "give the price explicitly",
+    ]
+
+
+def parse_problems(data: Any, catalog: Catalog | None = None) -> tuple[FileProblem, ...]:
+    with pytest.raises(InvalidFile) as caught:
+        parse_offer_document(data, catalog)
+    return caught.value.problems

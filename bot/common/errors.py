@@ -69,8 +69,30 @@ class InvalidFile(ValueError):
     the funnel file, an offer document); `file` names it when it came from a file.
     """
 
-    def __init__(self, problems: Sequence[FileProblem], file: Path | str | None = None) -> None:
+    def __init__(
+        self,
+        problems: Sequence[FileProblem],
+        file: Path | str | None = None,
+        *,
+        what: str = "file",
+        setting: str = "",
+    ) -> None:
         self.problems = tuple(problems)
         self.file = file
+        self.what = what
+        self.setting = setting
         text = "; ".join(str(problem) for problem in self.problems)
         super().__init__(f"{file}: {text}" if file is not None else text)
+
+    def of_setting(self, what: str, setting: str) -> InvalidFile:
+        """The same problems, told as those of the file a setting names (for the start-up).
+
+        The loaders know the file, not the setting that chose it; whoever reads the
+        setting says which it is, so that the person starting the bot knows what to fix.
+        """
+        return InvalidFile(self.problems, self.file, what=what, setting=setting)
+
+    @property
+    def heading(self) -> str:
+        """ "Invalid funnel file (VORONKA_FUNNEL_FILE)"."""
+        return f"Invalid {self.what}" + (f" ({self.setting})" if self.setting else "")

@@ -9,7 +9,7 @@ for a missing value or a value of the wrong kind.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -49,8 +49,11 @@ _DEFAULTS = {
 
 
 def why(message: str) -> PydanticCustomError:
-    """An error whose message is shown to the file's author word for word."""
-    return PydanticCustomError("why", message.replace("{", "{{").replace("}", "}}"))
+    """An error whose message is shown to the file's author word for word.
+
+    Without a context pydantic leaves the template as it is, so braces need no escaping.
+    """
+    return PydanticCustomError("why", message)
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
@@ -67,27 +70,38 @@ def problems_of(
     words: Mapping[str, str] = {},
     root: str = "",
     row: int | None = None,
+    where: Callable[[tuple[int | str, ...]], str] = field_path,
 ) -> list[FileProblem]:
     """One problem per error, in pydantic's order (the order of the model's fields).
 
     `words` gives a format's own reason for a missing or wrong-kind value of a field,
     keyed by its path without indexes (`history`, `history[]`, `client`); a missing
-    value is otherwise "required". `root` names the whole record when it is wrong.
+    value is otherwise "required"; `client.*` (`*` at the top) words an unknown field.
+    `root` names the whole record when it is wrong.
+    `where` names a place in the file, when a format's authors know places by other
+    names than a path (the funnel file: "funnel 'b2b', stage 'offer', field 'key'").
     """
-    return [_problem(details, words, root, row) for details in error.errors()]
+    return [_problem(details, words, root, row, where) for details in error.errors()]
 
 
 def _problem(
-    details: ErrorDetails, words: Mapping[str, str], root: str, row: int | None
+    details: ErrorDetails,
+    words: Mapping[str, str],
+    root: str,
+    row: int | None,
+    where: Callable[[tuple[int | str, ...]], str],
 ) -> FileProblem:
     loc = details["loc"]
     kind = details["type"]
     given: Any = details.get("input")
-    path = field_path(loc) or root
+    path = where(loc) or root
     if kind in _MISSING or (kind in _WRONG_KIND and given is None):
         return FileProblem(words.get(_key(loc), "required"), path, row)
     if kind in _WRONG_KIND:
         return FileProblem(words.get(_key(loc), _DEFAULTS[kind]), path, row)
+    if kind == "extra_forbidden":
+        parent = _key(loc[:-1])
+        return FileProblem(words.get(f"{parent}.*" if parent else "*", "unknown field"), path, row)
     if kind == "string_too_long":
         limit = (details.get("ctx") or {}).get("max_length")
         return FileProblem(f"longer than {limit} characters", path, row)

@@ -14,16 +14,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.common.errors import InvalidFile
+from bot.common.errors import FileProblem, InvalidFile
 from bot.common.logs import configure_logging
 from bot.config import Settings
 from bot.container import Core, build_core
 from bot.deals.import_store import ImportStore
 from bot.deals.io import IMPORT_BATCH, DealTransfer, ImportReport
-
-
-class BadFile(Exception):
-    """The import file cannot be read as a JSON array; the message says why."""
 
 
 def add_deals_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -113,8 +109,8 @@ def cmd_deals_import(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging("WARNING")
     try:
         rows = read_rows(args.file)
-    except BadFile as error:
-        print(f"{args.file}: {error}", file=sys.stderr)
+    except InvalidFile as error:  # not a JSON array: nothing to check row by row
+        print(error, file=sys.stderr)
         return 1
     return asyncio.run(_import(settings, rows, args.create_users))
 
@@ -125,16 +121,19 @@ def read_rows(path: Path) -> list[Any]:
         with path.open(encoding="utf-8-sig") as file:
             data = json.load(file, parse_float=Decimal)
     except OSError as error:
-        raise BadFile(f"cannot read: {error.strerror}") from None
+        raise _unreadable(path, f"cannot read: {error.strerror}") from None
     except UnicodeDecodeError:
-        raise BadFile("not UTF-8 text") from None
+        raise _unreadable(path, "not UTF-8 text") from None
     except json.JSONDecodeError as error:
-        raise BadFile(
-            f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
-        ) from None
+        where = f"line {error.lineno}, column {error.colno}"
+        raise _unreadable(path, f"not valid JSON: {error.msg} ({where})") from None
     if not isinstance(data, list):
-        raise BadFile("expected a JSON array of deals, as `voronka deals export` writes")
+        raise _unreadable(path, "expected a JSON array of deals, as `voronka deals export` writes")
     return data
+
+
+def _unreadable(path: Path, why: str) -> InvalidFile:
+    return InvalidFile([FileProblem(why)], path)
 
 
 async def _import(settings: Settings, rows: list[Any], create_users: bool) -> int:

@@ -1,18 +1,24 @@
 """Knowledge-base content: Markdown files with YAML front matter, loaded and checked.
 
 One entry per file. Loading never fails as a whole: a broken file is skipped and
-reported with its path and line, so the bot starts with the rest of the base.
+reported with its path and line, so the bot starts with the rest of the base. The front
+matter is read through a pydantic model (`FrontMatter`); a problem is the `FileProblem`
+of every file format, with the file and the line of the key at fault.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, ValidationInfo
+
+from bot.common.errors import FileProblem
+from bot.common.formats import why
 
 KINDS: frozenset[str] = frozenset(
     {"objection", "script", "product", "company", "competitor", "market", "faq"}
@@ -27,18 +33,12 @@ _SPACES = re.compile(r"\s+")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: 5x faster
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Something wrong in a content file, pointed at precisely enough to fix it."""
+Problem = FileProblem
+"""A problem of a content file: `file`, `line` (0 when it is the whole file) and `why`."""
 
-    path: Path
-    line: int
-    message: str
 
-    def __str__(self) -> str:
-        if self.line <= 0:
-            return f"{self.path}: {self.message}"
-        return f"{self.path}:{self.line}: {self.message}"
+def _problem(path: Path, line: int, message: str) -> Problem:
+    return FileProblem(message, file=path, line=line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +241,7 @@ def _entry_files(dirs: Sequence[Path], problems: list[Problem]) -> list[Path]:
     files: list[Path] = []
     for root in dirs:
         if not root.is_dir():
-            problems.append(Problem(root, 0, "content folder not found"))
+            problems.append(_problem(root, 0, "content folder not found"))
             continue
         for path in sorted(root.rglob(f"*{ENTRY_SUFFIX}")):
             relative = path.relative_to(root).parts
@@ -264,11 +264,11 @@ class _FrontMatter:
 def _split_front_matter(path: Path, text: str, problems: list[Problem]) -> _FrontMatter | None:
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
-        problems.append(Problem(path, 1, "no front matter: the file must start with a '---' line"))
+        problems.append(_problem(path, 1, "no front matter: the file must start with a '---' line"))
         return None
     end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
     if end is None:
-        problems.append(Problem(path, 1, "front matter is not closed with a '---' line"))
+        problems.append(_problem(path, 1, "front matter is not closed with a '---' line"))
         return None
     yaml_text = "\n".join(lines[1:end])
     try:
@@ -282,10 +282,10 @@ def _split_front_matter(path: Path, text: str, problems: list[Problem]) -> _Fron
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         line = mark.line + 2 if mark is not None else 1
         reason = getattr(error, "problem", None) or str(error).splitlines()[0]
-        problems.append(Problem(path, line, f"broken YAML in front matter: {reason}"))
+        problems.append(_problem(path, line, f"broken YAML in front matter: {reason}"))
         return None
     if not isinstance(data, dict):
-        problems.append(Problem(path, 1, "front matter must be a YAML mapping of keys"))
+        problems.append(_problem(path, 1, "front matter must be a YAML mapping of keys"))
         return None
     key_lines: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
@@ -299,13 +299,13 @@ def _load_file(path: Path, problems: list[Problem]) -> Entry | None:
     try:
         raw = path.read_bytes()
     except OSError as error:
-        problems.append(Problem(path, 0, f"cannot read: {error.strerror}"))
+        problems.append(_problem(path, 0, f"cannot read: {error.strerror}"))
         return None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
-        problems.append(Problem(path, line, "not UTF-8 text"))
+        problems.append(_problem(path, line, "not UTF-8 text"))
         return None
     front = _split_front_matter(path, text.replace("\r\n", "\n"), problems)
     if front is None:
@@ -317,47 +317,33 @@ def _load_file(path: Path, problems: list[Problem]) -> Entry | None:
 
     for key in data:
         if key not in KNOWN_KEYS:
-            problems.append(Problem(path, at(key), f"unknown front-matter key {key!r}"))
-    entry_id = data.get("id", path.stem)
-    if isinstance(entry_id, int) and not isinstance(entry_id, bool):
-        entry_id = str(entry_id)
-    if not isinstance(entry_id, str) or not entry_id.strip():
-        problems.append(Problem(path, at("id"), "id must be a non-empty string; file skipped"))
+            problems.append(_problem(path, at(key), f"unknown front-matter key {key!r}"))
+    context = _Context(path, at, [])
+    try:
+        matter = FrontMatter.model_validate(data, context=context)
+    except ValidationError as error:  # the first reason to skip the file, as the file reads
+        first = error.errors()[0]
+        key = str(first["loc"][0]) if first["loc"] else ""
+        problems.append(_problem(path, at(key), first["msg"]))
         return None
-    kind = data.get("kind")
-    if kind is None:
-        problems.append(Problem(path, 1, "missing kind; file skipped"))
-        return None
-    if not isinstance(kind, str) or kind not in KINDS:
-        known = ", ".join(sorted(KINDS))
-        problems.append(
-            Problem(path, at("kind"), f"unknown kind {kind!r} (known: {known}); file skipped")
-        )
-        return None
-    title = data.get("title")
-    if not isinstance(title, str) or not title.strip():
-        line = at("title") if "title" in data else 1
-        problems.append(Problem(path, line, "missing title; file skipped"))
-        return None
-    aliases = _strings(path, at("aliases"), "aliases", data.get("aliases"), problems)
-    tags = _strings(path, at("tags"), "tags", data.get("tags"), problems)
-    names = _strings(path, at("files"), "files", data.get("files"), problems)
+    problems.extend(context.problems)
+    names = matter.files
     files: list[Path] = []
     for name in names:
         attached = path.parent / name
         if Path(name).is_absolute():
-            problems.append(Problem(path, at("files"), f"file {name!r} must be a relative path"))
+            problems.append(_problem(path, at("files"), f"file {name!r} must be a relative path"))
         elif not attached.is_file():
-            problems.append(Problem(path, at("files"), f"file {name!r} not found"))
+            problems.append(_problem(path, at("files"), f"file {name!r} not found"))
         else:
             files.append(attached)
     intro, steps = parse_steps(front.body, front.body_line)
     return Entry(
-        id=entry_id.strip(),
-        kind=kind,
-        title=title.strip(),
-        aliases=aliases,
-        tags=tags,
+        id=matter.id,
+        kind=matter.kind,
+        title=matter.title,
+        aliases=matter.aliases,
+        tags=matter.tags,
         files=tuple(files),
         body=front.body.strip(),
         source=path,
@@ -367,25 +353,94 @@ def _load_file(path: Path, problems: list[Problem]) -> Entry | None:
     )
 
 
-def _strings(
-    path: Path, line: int, key: str, value: object, problems: list[Problem]
-) -> tuple[str, ...]:
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What the front matter is checked against; problems that do not skip the file."""
+
+    path: Path
+    at: Callable[[str], int]
+    problems: list[Problem]
+
+
+def _context(info: ValidationInfo) -> _Context:
+    context = info.context
+    assert isinstance(context, _Context), "validate with context=_Context(...)"
+    return context
+
+
+_NO_ID = object()
+
+
+def _id(value: Any, info: ValidationInfo) -> str:
+    """The id, by default the file's name; YAML reads `id: 42` as a number."""
+    if value is _NO_ID:
+        value = _context(info).path.stem
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise why("id must be a non-empty string; file skipped")
+    return value.strip()
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        raise why("missing kind; file skipped")
+    if not isinstance(value, str) or value not in KINDS:
+        known = ", ".join(sorted(KINDS))
+        raise why(f"unknown kind {value!r} (known: {known}); file skipped")
+    return value
+
+
+def _title(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise why("missing title; file skipped")
+    return value.strip()
+
+
+def _strings(value: Any, info: ValidationInfo) -> tuple[str, ...]:
     """A list-of-strings field; anything else is reported and the usable strings kept."""
     if value is None:
         return ()
+    context, key = _context(info), str(info.field_name)
+    line = context.at(key)
+    problems = context.problems
     if isinstance(value, str):
-        problems.append(Problem(path, line, f"{key} must be a list of strings, not one string"))
+        problems.append(
+            _problem(context.path, line, f"{key} must be a list of strings, not one string")
+        )
         return (value.strip(),) if value.strip() else ()
     if not isinstance(value, list):
-        problems.append(Problem(path, line, f"{key} must be a list of strings"))
+        problems.append(_problem(context.path, line, f"{key} must be a list of strings"))
         return ()
     kept: list[str] = []
     for item in value:
         if isinstance(item, str) and item.strip():
             kept.append(item.strip())
         else:
-            problems.append(Problem(path, line, f"{key} must be a list of strings: {item!r}"))
+            problems.append(
+                _problem(context.path, line, f"{key} must be a list of strings: {item!r}")
+            )
     return tuple(dict.fromkeys(kept))
+
+
+Strings = Annotated[tuple[str, ...], PlainValidator(_strings)]
+
+
+class FrontMatter(BaseModel):
+    """The YAML between the `---` lines. Checked in this order; the first bad one skips the file.
+
+    An unusable id, kind or title skips the file; bad aliases, tags or files are
+    reported and the usable part kept, so that a typo costs one alias, not the entry.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: Annotated[str, PlainValidator(_id)] = Field(_NO_ID, validate_default=True)
+    kind: Annotated[str, PlainValidator(_kind)] = Field(None, validate_default=True)
+    title: Annotated[str, PlainValidator(_title)] = Field(None, validate_default=True)
+    aliases: Strings = ()
+    tags: Strings = ()
+    files: Strings = ()
 
 
 def _drop_duplicates(entries: list[Entry], problems: list[Problem]) -> list[Entry]:
@@ -396,7 +451,7 @@ def _drop_duplicates(entries: list[Entry], problems: list[Problem]) -> list[Entr
         for entry in same if len(same) > 1 else ():
             where = ", ".join(f"{e.source}:{e.line}" for e in same if e is not entry)
             problems.append(
-                Problem(entry.source, entry.line, f"duplicate id {entry.id!r}: also {where}")
+                _problem(entry.source, entry.line, f"duplicate id {entry.id!r}: also {where}")
             )
     return [same[0] for same in by_id.values()]
 
@@ -409,14 +464,14 @@ def _check_steps(entry: Entry) -> list[Problem]:
     ids: dict[str, ScriptStep] = {}
     for step in entry.steps:
         if step.id in ids:
-            problems.append(Problem(entry.source, step.line, f"duplicate step id {step.id!r}"))
+            problems.append(_problem(entry.source, step.line, f"duplicate step id {step.id!r}"))
         else:
             ids[step.id] = step
     for step in entry.steps:
         for answer in step.answers:
             if answer.target not in ids:
                 problems.append(
-                    Problem(entry.source, answer.line, f"link to missing step #{answer.target}")
+                    _problem(entry.source, answer.line, f"link to missing step #{answer.target}")
                 )
     reached = {entry.steps[0].id}
     queue = [entry.steps[0]]
@@ -429,6 +484,6 @@ def _check_steps(entry: Entry) -> list[Problem]:
     for step in entry.steps:
         if step.id not in reached:
             problems.append(
-                Problem(entry.source, step.line, f"step #{step.id} is unreachable from the start")
+                _problem(entry.source, step.line, f"step #{step.id} is unreachable from the start")
             )
     return problems

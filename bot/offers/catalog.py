@@ -1,5 +1,9 @@
 """Product catalog: load from YAML or CSV, validate, look up by SKU and fuzzy search.
 
+The file is read through pydantic models (`CatalogDefaults`, `CatalogRow`) into frozen
+`CatalogItem`s; every problem names the item and field (`items[3].price`, with the
+line of a CSV row) and what to write instead.
+
 Sales people type «стелаж 2700» or «vs-pr-2700» in a chat; the search must forgive
 typos, case and ё/е, while an exact SKU always wins.
 """
@@ -9,24 +13,27 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 from rapidfuzz import fuzz
 
-from bot.common.errors import InvalidFile
-from bot.common.money import to_decimal
+from bot.common.errors import FileProblem, InvalidFile
+from bot.common.formats import field_path, problems_of, why
+from bot.common.money import CURRENCY_CODE, to_decimal
 from bot.offers.pricing import DEFAULT_VAT_PERCENT, HUNDRED
 
 __all__ = [
     "CSV_COLUMNS",
     "Catalog",
-    "CatalogError",
+    "CatalogDefaults",
     "CatalogItem",
+    "CatalogRow",
     "check_catalog",
     "load_catalog",
     "normalize_search_text",
@@ -47,7 +54,6 @@ DEFAULT_CURRENCY = "RUB"
 MIN_SEARCH_SCORE = 72.0
 """Below this score a match is noise («болт» would otherwise «find» a rack)."""
 
-_CURRENCY_RE = re.compile(r"[A-Z]{3}")
 _NON_WORD_RE = re.compile(r"[^\w]+")
 
 
@@ -63,15 +69,6 @@ class CatalogItem:
     vat_percent: Decimal
     max_discount_percent: Decimal
     description: str = ""
-
-
-class CatalogError(ValueError):
-    """The catalog file cannot be used; ``problems`` lists every issue found, not just the first."""
-
-    def __init__(self, path: Path, problems: Sequence[str]) -> None:
-        super().__init__(f"{path}: " + "; ".join(problems))
-        self.path = path
-        self.problems = tuple(problems)
 
 
 def normalize_search_text(text: str) -> str:
@@ -160,128 +157,28 @@ def _word_score(word: str, item_words: frozenset[str]) -> float:
 
 
 def load_catalog(path: Path) -> Catalog:
-    """Read a ``.yaml``/``.yml`` or ``.csv`` catalog; ``CatalogError`` lists all problems."""
+    """Read a ``.yaml``/``.yml`` or ``.csv`` catalog; ``InvalidFile`` lists all problems."""
     items, problems = _read_catalog(path)
     if problems:
-        raise CatalogError(path, problems)
+        raise InvalidFile(problems, path)
     return Catalog(items)
 
 
-def check_catalog(path: Path) -> list[str]:
+def check_catalog(path: Path) -> list[FileProblem]:
     """Every problem in the file, each naming the item index and field; empty when usable."""
     _, problems = _read_catalog(path)
     return problems
 
 
-def _read_catalog(path: Path) -> tuple[list[CatalogItem], list[str]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as error:
-        return [], [f"cannot read {path}: {error.strerror or error}"]
-    except UnicodeDecodeError:
-        return [], [f"{path} is not UTF-8 text"]
-    if path.suffix.lower() == ".csv":
-        return _parse_csv(text)
-    if path.suffix.lower() in {".yaml", ".yml"}:
-        return _parse_yaml(text)
-    return [], [f"{path.name}: unsupported catalog format (use .yaml, .yml or .csv)"]
+# --- the file ------------------------------------------------------------------------------
 
-
-def _parse_yaml(text: str) -> tuple[list[CatalogItem], list[str]]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        return [], [f"invalid YAML: {error}"]
-    if not isinstance(data, Mapping):
-        return [], ["the catalog must be a mapping with an `items` list"]
-    problems: list[str] = []
-    default_currency = _currency(data.get("currency"), "currency", DEFAULT_CURRENCY, problems)
-    default_vat = _percent(data.get("vat_percent"), "vat_percent", DEFAULT_VAT_PERCENT, problems)
-    raw_items = data.get("items")
-    if not isinstance(raw_items, list) or not raw_items:
-        problems.append("items: the catalog has no items")
-        return [], problems
-    rows = [(index, None, raw) for index, raw in enumerate(raw_items)]
-    items = _parse_rows(rows, default_currency, default_vat, problems)
-    return items, problems
-
-
-def _parse_csv(text: str) -> tuple[list[CatalogItem], list[str]]:
-    first_line = text.partition("\n")[0]
-    # Excel in a Russian locale saves CSV with semicolons.
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    header = [name.strip() for name in reader.fieldnames or []]
-    missing = [column for column in ("sku", "name", "price") if column not in header]
-    if missing:
-        return [], [
-            f"header: missing column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}"
-        ]
-    unknown = [column for column in header if column not in CSV_COLUMNS]
-    problems = [f"header: unknown column(s) {', '.join(unknown)}"] if unknown else []
-    rows: list[tuple[int, int | None, Mapping[str, Any]]] = []
-    for index, row in enumerate(reader):
-        cleaned = {
-            (key or "").strip(): value.strip()
-            for key, value in row.items()
-            if isinstance(value, str) and value.strip()
-        }
-        rows.append((index, reader.line_num, cleaned))
-    if not rows:
-        problems.append("items: the catalog has no items")
-        return [], problems
-    items = _parse_rows(rows, DEFAULT_CURRENCY, DEFAULT_VAT_PERCENT, problems)
-    return items, problems
-
-
-def _parse_rows(
-    rows: Sequence[tuple[int, int | None, object]],
-    default_currency: str,
-    default_vat: Decimal,
-    problems: list[str],
-) -> list[CatalogItem]:
-    items: list[CatalogItem] = []
-    first_index: dict[str, int] = {}
-    for index, line, raw in rows:
-        where = f"items[{index}]" + (f" (line {line})" if line is not None else "")
-        if not isinstance(raw, Mapping):
-            problems.append(f"{where}: an item must be a mapping of fields")
-            continue
-        before = len(problems)
-        sku = _text(raw.get("sku"))
-        if not sku:
-            problems.append(f"{where}.sku: missing SKU")
-        elif _sku_key(sku) in first_index:
-            problems.append(
-                f"{where}.sku: duplicate SKU {sku!r} (first at items[{first_index[_sku_key(sku)]}])"
-            )
-        else:
-            first_index[_sku_key(sku)] = index
-        name = _text(raw.get("name"))
-        if not name:
-            problems.append(f"{where}.name: missing name")
-        price = _number(raw.get("price"), f"{where}.price", problems, "price")
-        if price is not None and price < 0:
-            problems.append(f"{where}.price: price must be a non-negative number, got {price}")
-        currency = _currency(raw.get("currency"), f"{where}.currency", default_currency, problems)
-        vat = _percent(raw.get("vat_percent"), f"{where}.vat_percent", default_vat, problems)
-        max_discount = _percent(
-            raw.get("max_discount_percent"), f"{where}.max_discount_percent", HUNDRED, problems
-        )
-        if len(problems) == before and price is not None:
-            items.append(
-                CatalogItem(
-                    sku=sku,
-                    name=name,
-                    unit=_text(raw.get("unit")) or DEFAULT_UNIT,
-                    price=price,
-                    currency=currency,
-                    vat_percent=vat,
-                    max_discount_percent=max_discount,
-                    description=_text(raw.get("description")),
-                )
-            )
-    return items
+NO_ITEMS = "the catalog has no items"
+WORDS = {
+    "": "an item must be a mapping of fields",
+    "sku": "missing SKU",
+    "name": "missing name",
+    "price": "missing price",
+}
 
 
 def _text(value: object) -> str:
@@ -291,36 +188,189 @@ def _text(value: object) -> str:
     return " ".join(str(value).split())
 
 
-def _number(value: object, where: str, problems: list[str], what: str) -> Decimal | None:
-    if value is None or value == "":
-        problems.append(f"{where}: missing {what}")
-        return None
-    try:
-        return to_decimal(value, where)
-    except InvalidFile as error:
-        problems.append(f"{where}: {what} must be a non-negative number ({error.problems[0].why})")
-        return None
+def _blank(value: object) -> bool:
+    return value is None or value == ""
 
 
-def _percent(value: object, where: str, default: Decimal, problems: list[str]) -> Decimal:
-    if value is None or value == "":
-        return default
+def _required_text(message: str) -> PlainValidator:
+    def required(value: object) -> str:
+        text = _text(value)
+        if not text:
+            raise why(message)
+        return text
+
+    return PlainValidator(required)
+
+
+def _price(value: object) -> Decimal:
+    if _blank(value):
+        raise why("missing price")
     try:
-        number = to_decimal(value, where)
+        price = to_decimal(value, "price")
     except InvalidFile as error:
-        problems.append(f"{where}: must be a number within 0–100 ({error.problems[0].why})")
-        return default
+        raise why(f"price must be a non-negative number ({error.problems[0].why})") from None
+    if price < 0:
+        raise why(f"price must be a non-negative number, got {price}")
+    return price
+
+
+def _percent(value: object) -> Decimal | None:
+    if _blank(value):
+        return None
+    try:
+        number = to_decimal(value, "percent")
+    except InvalidFile as error:
+        raise why(f"must be a number within 0–100 ({error.problems[0].why})") from None
     if not 0 <= number <= HUNDRED:
-        problems.append(f"{where}: must be within 0–100, got {number}")
-        return default
+        raise why(f"must be within 0–100, got {number}")
     return number
 
 
-def _currency(value: object, where: str, default: str, problems: list[str]) -> str:
-    if value is None or value == "":
-        return default
+def _currency(value: object) -> str | None:
+    if _blank(value):
+        return None
     code = str(value).strip().upper()
-    if not _CURRENCY_RE.fullmatch(code):
-        problems.append(f"{where}: expected a 3-letter currency code like RUB, got {value!r}")
-        return default
+    if not CURRENCY_CODE.fullmatch(code):
+        raise why(f"expected a 3-letter currency code like RUB, got {value!r}")
     return code
+
+
+Percent = Annotated[Decimal | None, PlainValidator(_percent)]
+Currency = Annotated[str | None, PlainValidator(_currency)]
+Text = Annotated[str, PlainValidator(_text)]
+_Format = ConfigDict(frozen=True, extra="ignore")
+
+
+class CatalogDefaults(BaseModel):
+    """The top of a YAML catalog: what its items have unless they say otherwise."""
+
+    model_config = _Format
+
+    currency: Currency = None
+    vat_percent: Percent = None
+
+
+class CatalogRow(BaseModel):
+    """One item as a YAML mapping or a CSV row gives it."""
+
+    model_config = _Format
+
+    sku: Annotated[str, _required_text("missing SKU")] = Field("", validate_default=True)
+    name: Annotated[str, _required_text("missing name")] = Field("", validate_default=True)
+    unit: Text = ""
+    price: Annotated[Decimal, PlainValidator(_price)] = Field(None, validate_default=True)
+    currency: Currency = None
+    vat_percent: Percent = None
+    max_discount_percent: Percent = None
+    description: Text = ""
+
+    def item(self, defaults: CatalogDefaults) -> CatalogItem:
+        return CatalogItem(
+            sku=self.sku,
+            name=self.name,
+            unit=self.unit or DEFAULT_UNIT,
+            price=self.price,
+            currency=self.currency or defaults.currency or DEFAULT_CURRENCY,
+            vat_percent=_first(self.vat_percent, defaults.vat_percent, DEFAULT_VAT_PERCENT),
+            max_discount_percent=_first(self.max_discount_percent, HUNDRED),
+            description=self.description,
+        )
+
+
+def _first(*numbers: Decimal | None) -> Decimal:
+    return next(number for number in numbers if number is not None)
+
+
+Row = tuple[int, int | None, object]  # index, CSV line, the raw item
+
+
+def _read_catalog(path: Path) -> tuple[list[CatalogItem], list[FileProblem]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        return [], [FileProblem(f"cannot read: {error.strerror or error}")]
+    except UnicodeDecodeError:
+        return [], [FileProblem("not UTF-8 text")]
+    if path.suffix.lower() == ".csv":
+        return _parse_csv(text)
+    if path.suffix.lower() in {".yaml", ".yml"}:
+        return _parse_yaml(text)
+    return [], [FileProblem("unsupported catalog format (use .yaml, .yml or .csv)")]
+
+
+def _parse_yaml(text: str) -> tuple[list[CatalogItem], list[FileProblem]]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        return [], [FileProblem(f"invalid YAML: {error}")]
+    if not isinstance(data, Mapping):
+        return [], [FileProblem("the catalog must be a mapping with an `items` list")]
+    problems: list[FileProblem] = []
+    try:
+        defaults = CatalogDefaults.model_validate(data)
+    except ValidationError as error:
+        problems += problems_of(error)
+        defaults = CatalogDefaults()
+    raw_items = data.get("items")
+    if not isinstance(raw_items, list) or not raw_items:
+        problems.append(FileProblem(NO_ITEMS, "items"))
+        return [], problems
+    rows = [(index, None, raw) for index, raw in enumerate(raw_items)]
+    return _parse_rows(rows, defaults, problems), problems
+
+
+def _parse_csv(text: str) -> tuple[list[CatalogItem], list[FileProblem]]:
+    first_line = text.partition("\n")[0]
+    # Excel in a Russian locale saves CSV with semicolons.
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = [column for column in ("sku", "name", "price") if column not in header]
+    if missing:
+        why = f"missing column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}"
+        return [], [FileProblem(why, "header")]
+    unknown = [column for column in header if column not in CSV_COLUMNS]
+    problems = [FileProblem(f"unknown column(s) {', '.join(unknown)}", "header")] if unknown else []
+    rows: list[Row] = []
+    for index, row in enumerate(reader):
+        cleaned = {
+            (key or "").strip(): value.strip()
+            for key, value in row.items()
+            if isinstance(value, str) and value.strip()
+        }
+        rows.append((index, reader.line_num, cleaned))
+    if not rows:
+        problems.append(FileProblem(NO_ITEMS, "items"))
+        return [], problems
+    return _parse_rows(rows, CatalogDefaults(), problems), problems
+
+
+def _parse_rows(
+    rows: Sequence[Row], defaults: CatalogDefaults, problems: list[FileProblem]
+) -> list[CatalogItem]:
+    """Every row checked on its own, so that a duplicate SKU is found beside other problems."""
+    items: list[CatalogItem] = []
+    first_index: dict[str, int] = {}
+    for index, line, raw in rows:
+        where = f"items[{index}]" + (f" (line {line})" if line is not None else "")
+        row_problems: list[FileProblem] = []
+        sku = _text(raw.get("sku")) if isinstance(raw, Mapping) else ""
+        if sku and _sku_key(sku) in first_index:
+            first = first_index[_sku_key(sku)]
+            duplicate = f"duplicate SKU {sku!r} (first at items[{first}])"
+            row_problems.append(FileProblem(duplicate, f"{where}.sku"))
+        elif sku:
+            first_index[_sku_key(sku)] = index
+        try:
+            row = CatalogRow.model_validate(raw)
+        except ValidationError as error:
+            row_problems += problems_of(error, words=WORDS, where=_in_row(where))
+        else:
+            if not row_problems:
+                items.append(row.item(defaults))
+        problems += row_problems
+    return items
+
+
+def _in_row(where: str) -> Callable[[tuple[int | str, ...]], str]:
+    return lambda loc: f"{where}.{field_path(loc)}" if loc else where

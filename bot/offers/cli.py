@@ -9,11 +9,12 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+from bot.common.errors import InvalidFile
 from bot.common.logs import configure_logging
 from bot.config import Settings
 from bot.container import build_core
 from bot.offers.documents import OfferRenderError
-from bot.offers.input import OfferInputError, load_offer_json, parse_offer_document
+from bot.offers.input import load_offer_json, parse_offer_document
 
 
 def add_offer_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,7 +43,12 @@ def cmd_offer_render(args: argparse.Namespace, settings: Settings) -> int:
     async def render() -> int:
         core = build_core(settings)
         try:
-            draft = parse_offer_document(load_offer_json(text), core.offers.catalog)
+            try:
+                draft = parse_offer_document(load_offer_json(text), core.offers.catalog)
+            except InvalidFile as error:  # not the core's files: those stop any command
+                for problem in error.problems:
+                    print(f"invalid offer: {problem}", file=sys.stderr)
+                return 1
             await core.migrate()
             offer = await core.offers.render_for_shell(draft, text.decode("utf-8"))
         finally:
@@ -63,9 +69,6 @@ def cmd_offer_render(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         return asyncio.run(render())
-    except OfferInputError as error:
-        print(f"invalid offer: {error.field}: {error.message}", file=sys.stderr)
-        return 1
     except OfferRenderError as error:
         print(f"cannot render: {error}", file=sys.stderr)
         return 1

@@ -21,46 +21,32 @@ from typing import Any
 import jinja2
 import jinja2.nodes
 import typst
-import yaml
 from docxtpl import DocxTemplate
 
+from bot.common.errors import InvalidFile
 from bot.common.money import CURRENCY_SYMBOLS, amount_in_words, format_decimal, format_money
 from bot.offers.input import ClientInfo, ManagerInfo, OfferDraft, parse_offer_document
 from bot.offers.pricing import OfferLine, OfferTotals, compute_totals
+from bot.offers.requisites import REQUISITES_FILE, Requisites, load_requisites
 
 __all__ = [
     "DOCX_TEMPLATE",
-    "REQUISITES_FILE",
     "TYPST_TEMPLATE",
-    "BankDetails",
     "DocumentLine",
     "OfferDocument",
     "OfferRenderError",
     "OfferRenderer",
-    "Requisites",
-    "RequisitesError",
     "build_offer_document",
     "check_templates",
-    "load_requisites",
     "sample_offer_document",
 ]
 
 TYPST_TEMPLATE = "offer.typ"
 DOCX_TEMPLATE = "offer.docx"
-REQUISITES_FILE = "requisites.yaml"
 FONTS_DIR = "fonts"
 """Optional folder beside the templates for a team's own fonts (the brand font)."""
 
 _DATE_FORMAT = "%d.%m.%Y"
-
-
-class RequisitesError(ValueError):
-    """``requisites.yaml`` is unusable; ``problems`` lists each missing or wrong field."""
-
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        super().__init__(f"{path}: " + "; ".join(problems))
-        self.path = path
-        self.problems = tuple(problems)
 
 
 class OfferRenderError(RuntimeError):
@@ -70,35 +56,6 @@ class OfferRenderError(RuntimeError):
         super().__init__(f"{template}: {message}")
         self.template = template
         self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class BankDetails:
-    name: str
-    account: str
-    bik: str
-    corr_account: str
-
-
-@dataclass(frozen=True, slots=True)
-class Requisites:
-    """The seller as printed on every offer, plus its default terms."""
-
-    name: str
-    inn: str
-    kpp: str
-    address: str
-    bank: BankDetails
-    director: str
-    full_name: str = ""
-    ogrn: str = ""
-    phone: str = ""
-    email: str = ""
-    site: str = ""
-    director_title: str = "Генеральный директор"
-    payment_terms: str = ""
-    delivery_terms: str = ""
-    valid_days: int = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,73 +248,6 @@ def build_offer_document(
         payment_terms=draft.payment_terms or requisites.payment_terms,
         delivery_terms=draft.delivery_terms or requisites.delivery_terms,
     )
-
-
-def load_requisites(path: Path) -> Requisites:
-    """Read the seller's ``requisites.yaml``; raise ``RequisitesError`` naming every bad field."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise RequisitesError(path, [f"cannot read: {error.strerror or error}"]) from error
-    except yaml.YAMLError as error:
-        raise RequisitesError(path, [f"invalid YAML: {error}"]) from error
-    if not isinstance(data, Mapping):
-        raise RequisitesError(path, ["expected a mapping with company, bank and defaults"])
-    problems: list[str] = []
-    company = _section(data, "company", problems)
-    bank = _section(data, "bank", problems)
-    defaults = data.get("defaults") or {}
-    if not isinstance(defaults, Mapping):
-        problems.append("defaults: expected a mapping")
-        defaults = {}
-
-    def text(section: Mapping[str, Any], prefix: str, key: str, required: bool) -> str:
-        value = section.get(key)
-        if value is None or isinstance(value, bool) or not str(value).strip():
-            if required:
-                problems.append(f"{prefix}.{key}: required")
-            return ""
-        return str(value).strip()
-
-    valid_days = defaults.get("valid_days", 14)
-    if isinstance(valid_days, bool) or not isinstance(valid_days, int) or valid_days < 1:
-        problems.append(
-            f"defaults.valid_days: expected a positive whole number, got {valid_days!r}"
-        )
-        valid_days = 14
-    requisites = Requisites(
-        name=text(company, "company", "name", True),
-        full_name=text(company, "company", "full_name", False),
-        inn=text(company, "company", "inn", True),
-        kpp=text(company, "company", "kpp", False),
-        ogrn=text(company, "company", "ogrn", False),
-        address=text(company, "company", "address", True),
-        phone=text(company, "company", "phone", False),
-        email=text(company, "company", "email", False),
-        site=text(company, "company", "site", False),
-        director=text(company, "company", "director", True),
-        director_title=text(company, "company", "director_title", False) or "Генеральный директор",
-        bank=BankDetails(
-            name=text(bank, "bank", "name", True),
-            account=text(bank, "bank", "account", True),
-            bik=text(bank, "bank", "bik", True),
-            corr_account=text(bank, "bank", "corr_account", True),
-        ),
-        payment_terms=text(defaults, "defaults", "payment_terms", False),
-        delivery_terms=text(defaults, "defaults", "delivery_terms", False),
-        valid_days=valid_days,
-    )
-    if problems:
-        raise RequisitesError(path, problems)
-    return requisites
-
-
-def _section(data: Mapping[str, Any], key: str, problems: list[str]) -> Mapping[str, Any]:
-    section = data.get(key)
-    if not isinstance(section, Mapping):
-        problems.append(f"{key}: required section is missing")
-        return {}
-    return section
 
 
 class _CachingEnvironment(jinja2.Environment):
@@ -580,7 +470,7 @@ def check_templates(templates_dir: Path) -> list[str]:
             problems.append(f"{name}: not found in {templates_dir}")
     try:
         requisites = load_requisites(templates_dir / REQUISITES_FILE)
-    except RequisitesError as error:
+    except InvalidFile as error:
         problems += [f"{REQUISITES_FILE}: {problem}" for problem in error.problems]
         return problems
     doc = sample_offer_document(requisites)

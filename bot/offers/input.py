@@ -1,7 +1,9 @@
 """Parse the JSON document behind a commercial offer into a typed, validated draft.
 
 The document comes from the CLI, the bot or a person's hand; each error names the exact
-field (``items[2].qty``) so whoever wrote the JSON can fix it without guessing.
+field (``items[2].qty``) so whoever wrote the JSON can fix it without guessing. The
+document is read through pydantic models (`OfferInput`), then its items are looked up in
+the catalog; `InvalidFile` lists every problem of the document, or of its items.
 """
 
 from __future__ import annotations
@@ -12,10 +14,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from bot.common.errors import InvalidFile
-from bot.common.money import to_decimal
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+)
+
+from bot.common.errors import FileProblem, InvalidFile
+from bot.common.formats import problems_of, why
+from bot.common.money import CURRENCY_CODE, to_decimal
 from bot.offers.catalog import Catalog, CatalogItem
 from bot.offers.pricing import DEFAULT_VAT_PERCENT, HUNDRED, OfferLine, normalize_vat_percent
 
@@ -23,7 +35,7 @@ __all__ = [
     "ClientInfo",
     "ManagerInfo",
     "OfferDraft",
-    "OfferInputError",
+    "OfferInput",
     "load_offer_json",
     "offer_number",
     "parse_offer_document",
@@ -33,38 +45,9 @@ MAX_VALID_DAYS = 365
 MAX_ITEMS = 1000
 """More lines than any real offer has; keeps a pasted garbage file from hogging the renderer."""
 
-_TOP_LEVEL_KEYS = frozenset(
-    {
-        "client",
-        "items",
-        "discount_percent",
-        "vat_percent",
-        "vat_included",
-        "currency",
-        "valid_days",
-        "manager",
-        "number",
-        "date",
-        "payment_terms",
-        "delivery_terms",
-    }
-)
-_CLIENT_KEYS = frozenset({"name", "inn", "kpp", "contact", "phone", "email", "address"})
-_MANAGER_KEYS = frozenset({"name", "phone", "email"})
-_ITEM_KEYS = frozenset({"sku", "name", "unit", "qty", "price", "discount_percent"})
 _INN_RE = re.compile(r"\d{10}|\d{12}")
 _KPP_RE = re.compile(r"\d{4}[0-9A-Z]{2}\d{3}")
-_CURRENCY_RE = re.compile(r"[A-Z]{3}")
 _DOTTED_DATE_RE = re.compile(r"(\d{2})\.(\d{2})\.(\d{4})")
-
-
-class OfferInputError(ValueError):
-    """Invalid offer input; ``field`` is a path into the document such as ``items[2].qty``."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +107,9 @@ def load_offer_json(text: str | bytes) -> dict[str, Any]:
     try:
         data = json.loads(text, parse_float=Decimal, parse_constant=Decimal)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise OfferInputError("$", f"not valid JSON: {error}") from error
+        raise _invalid("$", f"not valid JSON: {error}") from error
     if not isinstance(data, dict):
-        raise OfferInputError("$", "the offer must be a JSON object")
+        raise _invalid("$", NOT_AN_OBJECT)
     return data
 
 
@@ -141,211 +124,133 @@ def parse_offer_document(data: Mapping[str, Any], catalog: Catalog | None) -> Of
     common rate (22% when no item comes from the catalog); a catalog item whose rate
     differs from the offer's is an error, since its VAT would be printed wrong.
     """
-    if not isinstance(data, Mapping):
-        raise OfferInputError("$", "the offer must be a JSON object")
-    _reject_unknown_keys(data, _TOP_LEVEL_KEYS, "")
-    currency = _currency(data.get("currency"))
-    pairs = _lines(data.get("items"), catalog, currency)
-    return OfferDraft(
-        client=_client(data.get("client")),
-        lines=tuple(line for line, _ in pairs),
-        manager=_manager(data.get("manager")),
-        discount_percent=_percent(data.get("discount_percent"), "discount_percent"),
-        vat_percent=_vat(data, pairs),
-        vat_included=_bool(data.get("vat_included"), "vat_included", default=True),
-        currency=currency,
-        valid_days=_valid_days(data.get("valid_days")),
-        number=_optional_text(data.get("number"), "number"),
-        date=_date(data.get("date")),
-        payment_terms=_optional_text(data.get("payment_terms"), "payment_terms"),
-        delivery_terms=_optional_text(data.get("delivery_terms"), "delivery_terms"),
-    )
-
-
-def _reject_unknown_keys(data: Mapping[str, Any], allowed: frozenset[str], prefix: str) -> None:
-    """A misspelt key (``discount`` for ``discount_percent``) would silently change a price."""
-    for key in data:
-        if key not in allowed:
-            where = f"{prefix}.{key}" if prefix else str(key)
-            raise OfferInputError(
-                where, f"unknown field; expected one of {', '.join(sorted(allowed))}"
-            )
-
-
-def _mapping(value: object, field: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise OfferInputError(field, "expected an object")
-    return value
-
-
-def _client(value: object) -> ClientInfo:
-    data = _mapping(value, "client")
-    _reject_unknown_keys(data, _CLIENT_KEYS, "client")
-    inn = _required_text(data.get("inn"), "client.inn")
-    if not _INN_RE.fullmatch(inn):
-        raise OfferInputError("client.inn", f"ИНН must be 10 or 12 digits, got {inn!r}")
-    kpp = _optional_text(data.get("kpp"), "client.kpp")
-    if kpp is not None and not _KPP_RE.fullmatch(kpp):
-        raise OfferInputError("client.kpp", f"КПП must be 9 characters like 770101001, got {kpp!r}")
-    return ClientInfo(
-        name=_required_text(data.get("name"), "client.name"),
-        inn=inn,
-        contact=_required_text(data.get("contact"), "client.contact"),
-        kpp=kpp,
-        phone=_optional_text(data.get("phone"), "client.phone"),
-        email=_optional_text(data.get("email"), "client.email"),
-        address=_optional_text(data.get("address"), "client.address"),
-    )
-
-
-def _manager(value: object) -> ManagerInfo:
-    data = _mapping(value, "manager")
-    _reject_unknown_keys(data, _MANAGER_KEYS, "manager")
-    return ManagerInfo(
-        name=_required_text(data.get("name"), "manager.name"),
-        phone=_optional_text(data.get("phone"), "manager.phone"),
-        email=_optional_text(data.get("email"), "manager.email"),
-    )
-
-
-def _lines(
-    value: object, catalog: Catalog | None, currency: str
-) -> list[tuple[OfferLine, CatalogItem | None]]:
-    if value is None or (isinstance(value, list) and not value):
-        raise OfferInputError("items", "the offer has no items")
-    if not isinstance(value, list):
-        raise OfferInputError("items", "expected a list of items")
-    if len(value) > MAX_ITEMS:
-        raise OfferInputError("items", f"too many items: {len(value)} (at most {MAX_ITEMS})")
-    return [_line(raw, f"items[{index}]", catalog, currency) for index, raw in enumerate(value)]
-
-
-def _line(
-    value: object, where: str, catalog: Catalog | None, currency: str
-) -> tuple[OfferLine, CatalogItem | None]:
-    data = _mapping(value, where)
-    _reject_unknown_keys(data, _ITEM_KEYS, where)
-    sku = _optional_text(data.get("sku"), f"{where}.sku")
-    item = catalog.get(sku) if catalog is not None and sku is not None else None
-    name = _optional_text(data.get("name"), f"{where}.name")
-    price_value = data.get("price")
-    if (
-        sku is not None
-        and catalog is not None
-        and item is None
-        and (name is None or price_value is None)
-    ):
-        raise OfferInputError(
-            f"{where}.sku", f"unknown SKU {sku!r}: not in the catalog; give name and price"
-        )
-    if item is not None and price_value is None and item.currency != currency:
-        raise OfferInputError(
-            f"{where}.sku",
-            f"catalog price of {item.sku} is in {item.currency}, the offer is in {currency}; "
-            "give the price explicitly",
-        )
-    if name is None:
-        if item is None:
-            raise OfferInputError(f"{where}.name", "missing name")
-        name = item.name
-    if price_value is None:
-        if item is None:
-            raise OfferInputError(f"{where}.price", "missing price")
-        price = item.price
-    else:
-        price = _number(price_value, f"{where}.price")
-        if price < 0:
-            raise OfferInputError(f"{where}.price", f"price must not be negative, got {price}")
-    qty = _number(data.get("qty", 1), f"{where}.qty")
-    if qty <= 0:
-        raise OfferInputError(f"{where}.qty", f"quantity must be greater than 0, got {qty}")
-    unit = _optional_text(data.get("unit"), f"{where}.unit") or (item.unit if item else "шт")
-    line = OfferLine(
-        sku=item.sku if item is not None else sku,
-        name=name,
-        unit=unit,
-        qty=qty,
-        price=price,
-        discount_percent=_percent(data.get("discount_percent"), f"{where}.discount_percent"),
-        max_discount_percent=item.max_discount_percent if item is not None else None,
-    )
-    return line, item
-
-
-def _number(value: object, field: str) -> Decimal:
     try:
-        return to_decimal(value, field)
+        offer = OfferInput.model_validate(data)
+    except ValidationError as error:
+        raise InvalidFile(problems_of(error, words=WORDS, root="$")) from None
+    problems: list[FileProblem] = []
+    pairs = [
+        _line(item, f"items[{index}]", catalog, offer.currency, problems)
+        for index, item in enumerate(offer.items)
+    ]
+    resolved = [pair for pair in pairs if pair is not None]
+    vat_percent = _vat(offer, resolved, problems) if len(resolved) == len(pairs) else None
+    if problems:
+        raise InvalidFile(problems)
+    return OfferDraft(
+        client=offer.client.info(),
+        lines=tuple(line for line, _ in resolved),
+        manager=ManagerInfo(offer.manager.name, offer.manager.phone, offer.manager.email),
+        discount_percent=offer.discount_percent,
+        vat_percent=vat_percent,
+        vat_included=offer.vat_included,
+        currency=offer.currency,
+        valid_days=offer.valid_days,
+        number=offer.number,
+        date=offer.date,
+        payment_terms=offer.payment_terms,
+        delivery_terms=offer.delivery_terms,
+    )
+
+
+def _invalid(field: str, why: str) -> InvalidFile:
+    return InvalidFile([FileProblem(why, field)])
+
+
+# --- the document --------------------------------------------------------------------------
+
+NOT_AN_OBJECT = "the offer must be a JSON object"
+
+
+def _optional_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise why(f"expected text, got {type(value).__name__}")
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _required_text(value: object) -> str:
+    text = _optional_text(value)
+    if text is None:
+        raise why("required")
+    return text
+
+
+def _number(value: object) -> Decimal:
+    try:
+        return to_decimal(value, "")
     except InvalidFile as error:
-        raise OfferInputError(field, error.problems[0].why) from error
+        raise why(error.problems[0].why) from None
 
 
-def _percent(value: object, field: str) -> Decimal:
+def _percent(value: object) -> Decimal:
     if value is None:
         return Decimal(0)
-    number = _number(value, field)
+    number = _number(value)
     if not 0 <= number <= HUNDRED:
-        raise OfferInputError(field, f"must be within 0–100, got {number}")
+        raise why(f"must be within 0–100, got {number}")
     return number
 
 
-def _vat(
-    data: Mapping[str, Any], pairs: list[tuple[OfferLine, CatalogItem | None]]
-) -> Decimal | None:
-    """The offer's rate; an explicit null or 0 means «Без НДС» (returned as None)."""
-    catalog_rates = {
-        index: normalize_vat_percent(item.vat_percent)
-        for index, (_, item) in enumerate(pairs)
-        if item is not None
-    }
-    if "vat_percent" in data:
-        rate = data["vat_percent"]
-        offer_rate = None if rate is None else normalize_vat_percent(_percent(rate, "vat_percent"))
-    elif len(set(catalog_rates.values())) > 1:
-        shown = ", ".join(sorted({_rate_text(rate) for rate in catalog_rates.values()}))
-        raise OfferInputError(
-            "vat_percent", f"catalog items have different VAT rates ({shown}); split the offer"
-        )
-    else:
-        offer_rate = next(iter(catalog_rates.values()), DEFAULT_VAT_PERCENT)
-    for index, item_rate in catalog_rates.items():
-        if item_rate != offer_rate:
-            sku = pairs[index][0].sku
-            raise OfferInputError(
-                f"items[{index}].sku",
-                f"{sku} has VAT {_rate_text(item_rate)} in the catalog, the offer has "
-                f"{_rate_text(offer_rate)}; make a separate offer for it",
-            )
-    return offer_rate
+def _vat_percent(value: object) -> Decimal | None:
+    """An explicit null or 0 means «Без НДС» (None)."""
+    return None if value is None else normalize_vat_percent(_percent(value))
 
 
-def _rate_text(rate: Decimal | None) -> str:
-    return "none" if rate is None else f"{rate.normalize():f}%"
-
-
-def _bool(value: object, field: str, *, default: bool) -> bool:
+def _price(value: object) -> Decimal | None:
     if value is None:
-        return default
+        return None  # taken from the catalog, or missing
+    price = _number(value)
+    if price < 0:
+        raise why(f"price must not be negative, got {price}")
+    return price
+
+
+def _qty(value: object) -> Decimal:
+    qty = _number(value)
+    if qty <= 0:
+        raise why(f"quantity must be greater than 0, got {qty}")
+    return qty
+
+
+def _inn(value: object) -> str:
+    inn = _required_text(value)
+    if not _INN_RE.fullmatch(inn):
+        raise why(f"ИНН must be 10 or 12 digits, got {inn!r}")
+    return inn
+
+
+def _kpp(value: object) -> str | None:
+    kpp = _optional_text(value)
+    if kpp is not None and not _KPP_RE.fullmatch(kpp):
+        raise why(f"КПП must be 9 characters like 770101001, got {kpp!r}")
+    return kpp
+
+
+def _flag(value: object) -> bool:
+    if value is None:
+        return True
     if not isinstance(value, bool):
-        raise OfferInputError(field, f"expected true or false, got {value!r}")
+        raise why(f"expected true or false, got {value!r}")
     return value
 
 
 def _currency(value: object) -> str:
     if value is None:
         return "RUB"
-    if not isinstance(value, str) or not _CURRENCY_RE.fullmatch(value.strip().upper()):
-        raise OfferInputError("currency", f"expected a 3-letter code like RUB, got {value!r}")
+    if not isinstance(value, str) or not CURRENCY_CODE.fullmatch(value.strip().upper()):
+        raise why(f"expected a 3-letter code like RUB, got {value!r}")
     return value.strip().upper()
 
 
 def _valid_days(value: object) -> int | None:
     if value is None:
         return None
-    number = _number(value, "valid_days")
+    number = _number(value)
     if number != number.to_integral_value() or not 1 <= number <= MAX_VALID_DAYS:
-        raise OfferInputError(
-            "valid_days", f"must be a whole number of days within 1–{MAX_VALID_DAYS}, got {value!r}"
-        )
+        raise why(f"must be a whole number of days within 1–{MAX_VALID_DAYS}, got {value!r}")
     return int(number)
 
 
@@ -364,20 +269,182 @@ def _date(value: object) -> dt.date | None:
             return dt.date.fromisoformat(text)
         except ValueError:
             pass
-    raise OfferInputError("date", f"expected a date like 2026-11-29 or 29.11.2026, got {value!r}")
+    raise why(f"expected a date like 2026-11-29 or 29.11.2026, got {value!r}")
 
 
-def _optional_text(value: object, field: str) -> str | None:
-    if value is None:
+def _items(value: object) -> object:
+    if value is None or (isinstance(value, list) and not value):
+        raise why("the offer has no items")
+    if not isinstance(value, list):
+        raise why("expected a list of items")
+    if len(value) > MAX_ITEMS:
+        raise why(f"too many items: {len(value)} (at most {MAX_ITEMS})")
+    return value
+
+
+Text = Annotated[str | None, PlainValidator(_optional_text)]
+Required = Annotated[str, PlainValidator(_required_text)]
+Percent = Annotated[Decimal, PlainValidator(_percent)]
+
+
+def _required_field() -> Any:
+    return Field(None, validate_default=True)
+
+
+# A misspelt key (``discount`` for ``discount_percent``) would silently change a price.
+_Strict = ConfigDict(frozen=True, extra="forbid")
+
+
+class ClientInput(BaseModel):
+    model_config = _Strict
+
+    name: Required = _required_field()
+    inn: Annotated[str, PlainValidator(_inn)] = _required_field()
+    contact: Required = _required_field()
+    kpp: Annotated[str | None, PlainValidator(_kpp)] = None
+    phone: Text = None
+    email: Text = None
+    address: Text = None
+
+    def info(self) -> ClientInfo:
+        return ClientInfo(
+            self.name, self.inn, self.contact, self.kpp, self.phone, self.email, self.address
+        )
+
+
+class ManagerInput(BaseModel):
+    model_config = _Strict
+
+    name: Required = _required_field()
+    phone: Text = None
+    email: Text = None
+
+
+class ItemInput(BaseModel):
+    """A line as written; name, unit and price may come from the catalog by SKU."""
+
+    model_config = _Strict
+
+    sku: Text = None
+    name: Text = None
+    unit: Text = None
+    qty: Annotated[Decimal, PlainValidator(_qty)] = Decimal(1)
+    price: Annotated[Decimal | None, PlainValidator(_price)] = None
+    discount_percent: Percent = Decimal(0)
+
+
+class OfferInput(BaseModel):
+    """The offer document as `voronka offer render` reads it (see docs for the format)."""
+
+    model_config = _Strict
+
+    client: ClientInput
+    items: Annotated[list[ItemInput], BeforeValidator(_items)] = _required_field()
+    discount_percent: Percent = Decimal(0)
+    vat_percent: Annotated[Decimal | None, PlainValidator(_vat_percent)] = DEFAULT_VAT_PERCENT
+    vat_included: Annotated[bool, PlainValidator(_flag)] = True
+    currency: Annotated[str, PlainValidator(_currency)] = "RUB"
+    valid_days: Annotated[int | None, PlainValidator(_valid_days)] = None
+    manager: ManagerInput
+    number: Text = None
+    date: Annotated[dt.date | None, PlainValidator(_date)] = None
+    payment_terms: Text = None
+    delivery_terms: Text = None
+
+
+def _unknown(model: type[BaseModel]) -> str:
+    return f"unknown field; expected one of {', '.join(sorted(model.model_fields))}"
+
+
+WORDS = {
+    "": NOT_AN_OBJECT,
+    "*": _unknown(OfferInput),
+    "client": "expected an object",
+    "client.*": _unknown(ClientInput),
+    "manager": "expected an object",
+    "manager.*": _unknown(ManagerInput),
+    "items[]": "expected an object",
+    "items[].*": _unknown(ItemInput),
+}
+
+
+# --- the items against the catalog ---------------------------------------------------------
+
+
+def _line(
+    item: ItemInput,
+    where: str,
+    catalog: Catalog | None,
+    currency: str,
+    problems: list[FileProblem],
+) -> tuple[OfferLine, CatalogItem | None] | None:
+    """The item as an offer line, its missing name, unit and price from the catalog."""
+    sku, name, price = item.sku, item.name, item.price
+    known = catalog.get(sku) if catalog is not None and sku is not None else None
+    if (
+        sku is not None
+        and catalog is not None
+        and known is None
+        and (name is None or price is None)
+    ):
+        reason = f"unknown SKU {sku!r}: not in the catalog; give name and price"
+        problems.append(FileProblem(reason, f"{where}.sku"))
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise OfferInputError(field, f"expected text, got {type(value).__name__}")
-    text = " ".join(str(value).split())
-    return text or None
+    if known is not None and price is None and known.currency != currency:
+        reason = (
+            f"catalog price of {known.sku} is in {known.currency}, the offer is in {currency}; "
+            "give the price explicitly"
+        )
+        problems.append(FileProblem(reason, f"{where}.sku"))
+        return None
+    before = len(problems)
+    if name is None and known is None:
+        problems.append(FileProblem("missing name", f"{where}.name"))
+    if price is None and known is None:
+        problems.append(FileProblem("missing price", f"{where}.price"))
+    if len(problems) > before:
+        return None
+    line = OfferLine(
+        sku=known.sku if known is not None else sku,
+        name=name or (known.name if known else ""),
+        unit=item.unit or (known.unit if known else "шт"),
+        qty=item.qty,
+        price=price if price is not None else known.price if known else Decimal(0),
+        discount_percent=item.discount_percent,
+        max_discount_percent=known.max_discount_percent if known is not None else None,
+    )
+    return line, known
 
 
-def _required_text(value: object, field: str) -> str:
-    text = _optional_text(value, field)
-    if text is None:
-        raise OfferInputError(field, "required")
-    return text
+def _vat(
+    offer: OfferInput,
+    pairs: list[tuple[OfferLine, CatalogItem | None]],
+    problems: list[FileProblem],
+) -> Decimal | None:
+    """The offer's rate: its own, else the catalog items' common one; None is «Без НДС»."""
+    catalog_rates = {
+        index: normalize_vat_percent(item.vat_percent)
+        for index, (_, item) in enumerate(pairs)
+        if item is not None
+    }
+    if "vat_percent" in offer.model_fields_set:
+        offer_rate = offer.vat_percent
+    elif len(set(catalog_rates.values())) > 1:
+        shown = ", ".join(sorted({_rate_text(rate) for rate in catalog_rates.values()}))
+        reason = f"catalog items have different VAT rates ({shown}); split the offer"
+        problems.append(FileProblem(reason, "vat_percent"))
+        return None
+    else:
+        offer_rate = next(iter(catalog_rates.values()), DEFAULT_VAT_PERCENT)
+    for index, item_rate in catalog_rates.items():
+        if item_rate != offer_rate:
+            reason = (
+                f"{pairs[index][0].sku} has VAT {_rate_text(item_rate)} in the catalog, "
+                f"the offer has {_rate_text(offer_rate)}; make a separate offer for it"
+            )
+            problems.append(FileProblem(reason, f"items[{index}].sku"))
+    return offer_rate
+
+
+def _rate_text(rate: Decimal | None) -> str:
+    return "none" if rate is None else f"{rate.normalize():f}%"

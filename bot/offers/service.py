@@ -31,12 +31,7 @@ from bot.db.session import transaction
 from bot.deals.service import DealsService, DealView, Via
 from bot.offers import store
 from bot.offers.catalog import Catalog, CatalogItem
-from bot.offers.documents import (
-    OfferDocument,
-    OfferRenderer,
-    Requisites,
-    build_offer_document,
-)
+from bot.offers.documents import OfferDocument, OfferRenderer, build_offer_document
 from bot.offers.input import MAX_VALID_DAYS, ClientInfo, ManagerInfo, OfferDraft, offer_number
 from bot.offers.pricing import (
     OfferLine,
@@ -45,6 +40,7 @@ from bot.offers.pricing import (
     compute_totals,
     discount_violations,
 )
+from bot.offers.requisites import Requisites
 from bot.offers.store import Issue, Numbered, NumberTaken, OfferRow, Tx
 from bot.people.service import Person, Role
 
