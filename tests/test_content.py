@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.common.errors import FileProblem
 from bot.knowledge.content import (
     ContentLibrary,
     Entry,
-    Problem,
     check_content,
     load_content,
     parse_steps,
@@ -68,7 +68,7 @@ def entry_file(entry_id: str | None, kind: str = "objection", title: str = "До
     return f"---\n{head}kind: {kind}\ntitle: {title}\naliases: [у вас дорого]\n---\nОтвет.\n"
 
 
-def messages(problems: list[Problem] | tuple[Problem, ...]) -> list[str]:
+def messages(problems: list[FileProblem] | tuple[FileProblem, ...]) -> list[str]:
     return [str(problem) for problem in problems]
 
 

@@ -33,11 +33,10 @@ _SPACES = re.compile(r"\s+")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: 5x faster
 
 
-Problem = FileProblem
-"""A problem of a content file: `file`, `line` (0 when it is the whole file) and `why`."""
+# A content file's problems are FileProblems: `file`, `line` (0 for the whole file), `why`.
 
 
-def _problem(path: Path, line: int, message: str) -> Problem:
+def _problem(path: Path, line: int, message: str) -> FileProblem:
     return FileProblem(message, file=path, line=line)
 
 
@@ -95,7 +94,7 @@ class ContentLoad:
     """The entries that loaded and the problems met on the way."""
 
     entries: tuple[Entry, ...]
-    problems: tuple[Problem, ...]
+    problems: tuple[FileProblem, ...]
 
     def library(self) -> ContentLibrary:
         return ContentLibrary(self.entries)
@@ -159,7 +158,7 @@ def load_content(dirs: Sequence[Path]) -> ContentLoad:
     Duplicate ids keep the first file (in path order) and report both places.
     """
     entries: list[Entry] = []
-    problems: list[Problem] = []
+    problems: list[FileProblem] = []
     for path in _entry_files(dirs, problems):
         entry = _load_file(path, problems)
         if entry is not None:
@@ -167,7 +166,7 @@ def load_content(dirs: Sequence[Path]) -> ContentLoad:
     return ContentLoad(tuple(_drop_duplicates(entries, problems)), tuple(problems))
 
 
-def check_content(dirs: Sequence[Path]) -> list[Problem]:
+def check_content(dirs: Sequence[Path]) -> list[FileProblem]:
     """Every problem of the base: load problems plus broken or unreachable script steps."""
     loaded = load_content(dirs)
     problems = list(loaded.problems)
@@ -237,7 +236,7 @@ def _outside_fences(lines: Iterable[str]) -> Iterator[str]:
             yield line
 
 
-def _entry_files(dirs: Sequence[Path], problems: list[Problem]) -> list[Path]:
+def _entry_files(dirs: Sequence[Path], problems: list[FileProblem]) -> list[Path]:
     files: list[Path] = []
     for root in dirs:
         if not root.is_dir():
@@ -261,7 +260,7 @@ class _FrontMatter:
     body_line: int
 
 
-def _split_front_matter(path: Path, text: str, problems: list[Problem]) -> _FrontMatter | None:
+def _split_front_matter(path: Path, text: str, problems: list[FileProblem]) -> _FrontMatter | None:
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
         problems.append(_problem(path, 1, "no front matter: the file must start with a '---' line"))
@@ -295,7 +294,7 @@ def _split_front_matter(path: Path, text: str, problems: list[Problem]) -> _Fron
     return _FrontMatter({str(k): v for k, v in data.items()}, key_lines, body, end + 2)
 
 
-def _load_file(path: Path, problems: list[Problem]) -> Entry | None:
+def _load_file(path: Path, problems: list[FileProblem]) -> Entry | None:
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -359,7 +358,7 @@ class _Context:
 
     path: Path
     at: Callable[[str], int]
-    problems: list[Problem]
+    problems: list[FileProblem]
 
 
 def _context(info: ValidationInfo) -> _Context:
@@ -443,7 +442,7 @@ class FrontMatter(BaseModel):
     files: Strings = ()
 
 
-def _drop_duplicates(entries: list[Entry], problems: list[Problem]) -> list[Entry]:
+def _drop_duplicates(entries: list[Entry], problems: list[FileProblem]) -> list[Entry]:
     by_id: dict[str, list[Entry]] = {}
     for entry in entries:
         by_id.setdefault(entry.id, []).append(entry)
@@ -456,11 +455,11 @@ def _drop_duplicates(entries: list[Entry], problems: list[Problem]) -> list[Entr
     return [same[0] for same in by_id.values()]
 
 
-def _check_steps(entry: Entry) -> list[Problem]:
+def _check_steps(entry: Entry) -> list[FileProblem]:
     """Broken answer links, duplicate step ids and steps no answer leads to."""
     if not entry.steps:
         return []
-    problems: list[Problem] = []
+    problems: list[FileProblem] = []
     ids: dict[str, ScriptStep] = {}
     for step in entry.steps:
         if step.id in ids:

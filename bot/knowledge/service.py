@@ -15,10 +15,10 @@ from pathlib import Path
 import yaml
 
 from bot.common.clock import Clock
-from bot.common.errors import Forbidden, Invalid, NotFound
+from bot.common.errors import FileProblem, Forbidden, Invalid, NotFound
 from bot.db.session import Session, SessionFactory, transaction
 from bot.knowledge import store
-from bot.knowledge.content import KINDS, ContentLibrary, Entry, Problem, load_content
+from bot.knowledge.content import KINDS, ContentLibrary, Entry, load_content
 from bot.knowledge.search import Hit, SearchIndex
 from bot.people.service import Person, Role
 
@@ -49,7 +49,7 @@ class Loaded:
     """What a (re)load read: how many entries are searchable, and the files skipped."""
 
     count: int
-    problems: tuple[Problem, ...]
+    problems: tuple[FileProblem, ...]
 
 
 @dataclass(frozen=True, slots=True)
