@@ -161,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--role", choices=[r.value for r in Role], help="create this person with the role"
     )
-    chat.add_argument("--name", default="Terminal User", help="the person's name")
+    chat.add_argument(
+        "--name", default=None, help="the person's name (default: the known one, or Terminal User)"
+    )
     chat.add_argument("--team", default=None, help="the person's team (created if missing)")
     chat.add_argument("--lang", default="ru", help="Telegram language code (ru, en, ...)")
     chat.add_argument("--files-dir", type=Path, default=None, help="where sent documents are saved")

@@ -307,11 +307,13 @@ class DealsService:
         """To the stage after the deal's own (the card's ▶ button)."""
         with self._fresh_after_conflict():
             async with transaction(self._db) as session:
+                # The version first: "no next stage" of a deal closed since the card was
+                # shown would hide that someone else changed it.
                 row = await self._row(session, actor, deal_id, for_update=True)
+                row = _checked(row, expected_version)
                 following = self.funnels.funnel(row.funnel).next_stage(row.stage)
                 if following is None:
                     raise Invalid("deal.no_next_stage", title=row.title)
-                row = _checked(row, expected_version)
                 return await self._request(session, actor, row, following.key, via=via)
 
     async def _request(

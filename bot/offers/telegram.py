@@ -40,6 +40,19 @@ def _builder(context: Ctx) -> Draft:
     return draft
 
 
+def _pressed(update: Update, context: Ctx) -> Draft:
+    """The draft a builder button belongs to. Buttons carry their draft's deal, so a press
+    on an older builder (another deal's, or one from a second device) changes nothing."""
+    draft = _builder(context)
+    try:
+        pressed = cb.of(update).number(0)
+    except (IndexError, ValueError):
+        pressed = 0
+    if pressed != draft.deal_id:
+        raise Invalid("offer.stale_builder", title=draft.title)
+    return draft
+
+
 def _keep(context: Ctx, draft: Draft) -> None:
     if context.user_data is not None:
         context.user_data[DRAFT_KEY] = draft
@@ -78,7 +91,10 @@ async def open_button(update: Update, context: Ctx) -> None:
 
 
 async def _open(update: Update, context: Ctx, deal_id: int) -> None:
-    _keep(context, await context.core.offers.open_draft(context.person, deal_id))
+    """Open the builder; the deal's own draft, if one is being built, goes on."""
+    draft = (context.user_data or {}).get(DRAFT_KEY)
+    if not (isinstance(draft, Draft) and draft.deal_id == deal_id):
+        _keep(context, await context.core.offers.open_draft(context.person, deal_id))
     await _show_builder(update, context)
 
 
@@ -138,22 +154,22 @@ def _number(value: Decimal) -> str:
 def builder_keyboard(builder: Draft, t: Catalog) -> Any:
     rows: Rows = [
         [
-            (t("offer.add_item"), cb.pack(cb.OFFER_ADD)),
-            (t("offer.add_free"), cb.pack(cb.OFFER_FREE)),
+            (t("offer.add_item"), cb.pack(cb.OFFER_ADD, builder.deal_id)),
+            (t("offer.add_free"), cb.pack(cb.OFFER_FREE, builder.deal_id)),
         ],
         [
-            (t("offer.discount_button"), cb.pack(cb.OFFER_DISCOUNT)),
-            (t("offer.remove_line"), cb.pack(cb.OFFER_REMOVE)),
+            (t("offer.discount_button"), cb.pack(cb.OFFER_DISCOUNT, builder.deal_id)),
+            (t("offer.remove_line"), cb.pack(cb.OFFER_REMOVE, builder.deal_id)),
         ],
         [
-            (t("offer.payment_button"), cb.pack(cb.OFFER_TERMS, "payment")),
-            (t("offer.delivery_button"), cb.pack(cb.OFFER_TERMS, "delivery")),
-            (t("offer.valid_button"), cb.pack(cb.OFFER_TERMS, "valid")),
+            (t("offer.payment_button"), cb.pack(cb.OFFER_TERMS, builder.deal_id, "payment")),
+            (t("offer.delivery_button"), cb.pack(cb.OFFER_TERMS, builder.deal_id, "delivery")),
+            (t("offer.valid_button"), cb.pack(cb.OFFER_TERMS, builder.deal_id, "valid")),
         ],
     ]
-    last = [(t("offer.cancel_button"), cb.pack(cb.OFFER_CANCEL))]
+    last = [(t("offer.cancel_button"), cb.pack(cb.OFFER_CANCEL, builder.deal_id))]
     if builder.lines:
-        last.insert(0, (t("offer.preview_button"), cb.pack(cb.OFFER_PREVIEW)))
+        last.insert(0, (t("offer.preview_button"), cb.pack(cb.OFFER_PREVIEW, builder.deal_id)))
     rows.append(last)
     return keyboard(rows)
 
@@ -166,22 +182,24 @@ async def _show_builder(update: Update, context: Ctx, *, edit: bool = False) -> 
 
 
 async def show_builder(update: Update, context: Ctx) -> None:
+    _pressed(update, context)
     await _show_builder(update, context, edit=True)
 
 
 async def preview(update: Update, context: Ctx) -> None:
-    builder = _builder(context)
+    builder = _pressed(update, context)
     t = context.t
     rows: Rows = [
         [
-            (t("offer.generate"), cb.pack(cb.OFFER_GENERATE)),
-            (t("offer.edit"), cb.pack(cb.OFFER_SHOW)),
+            (t("offer.generate"), cb.pack(cb.OFFER_GENERATE, builder.deal_id)),
+            (t("offer.edit"), cb.pack(cb.OFFER_SHOW, builder.deal_id)),
         ]
     ]
     await show(update, builder_text(builder, context, preview=True), keyboard(rows))
 
 
 async def cancel_builder(update: Update, context: Ctx) -> None:
+    _pressed(update, context)
     if context.user_data is not None:
         context.user_data.pop(DRAFT_KEY, None)
     dialogs.finish(context.user_data)
@@ -192,7 +210,7 @@ async def cancel_builder(update: Update, context: Ctx) -> None:
 
 
 async def _prompt(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
-    _builder(context)
+    _pressed(update, context)
     dialogs.start(context.user_data, dialog)
     if update.callback_query is not None:
         await update.callback_query.answer()
@@ -215,8 +233,8 @@ async def ask_discount(update: Update, context: Ctx) -> None:
 
 
 async def ask_terms(update: Update, context: Ctx) -> None:
-    field_name = cb.of(update).get(0)
-    terms, t = context.core.offers.terms(_builder(context)), context.t
+    field_name = cb.of(update).get(1)
+    terms, t = context.core.offers.terms(_pressed(update, context)), context.t
     if field_name == "payment":
         text = t("offer.payment_prompt", current=terms.payment)
     elif field_name == "delivery":
@@ -227,14 +245,14 @@ async def ask_terms(update: Update, context: Ctx) -> None:
 
 
 async def choose_item(update: Update, context: Ctx) -> None:
-    item = context.core.offers.item(cb.of(update).get(0))
+    item = context.core.offers.item(cb.of(update).get(1))
     t = context.t
     text = t("offer.qty_prompt", name=item.name, price=format_amount(item.price), unit=item.unit)
     await _prompt(update, context, Dialog(dialogs.OFFER_QTY, data={"sku": item.sku}), text)
 
 
 async def remove_line(update: Update, context: Ctx) -> None:
-    _keep(context, context.core.offers.without_last_line(context.person, _builder(context)))
+    _keep(context, context.core.offers.without_last_line(context.person, _pressed(update, context)))
     await _show_builder(update, context, edit=True)
 
 
@@ -249,8 +267,14 @@ async def answer_search(update: Update, context: Ctx, dialog: Dialog, text: str)
     if not items:
         await reply(update, context.t("offer.search_none", query=text[:60]))
         return
+    deal_id = _builder(context).deal_id
     rows = [
-        [(f"{item.name[:40]} · {format_amount(item.price)}", cb.pack(cb.OFFER_ITEM, item.sku))]
+        [
+            (
+                f"{item.name[:40]} · {format_amount(item.price)}",
+                cb.pack(cb.OFFER_ITEM, deal_id, item.sku),
+            )
+        ]
         for item in items
     ]
     dialogs.finish(context.user_data)
@@ -322,7 +346,7 @@ async def _changed(update: Update, context: Ctx, draft: Draft) -> None:
 
 
 async def generate(update: Update, context: Ctx) -> None:
-    builder = _builder(context)
+    builder = _pressed(update, context)
     core, t = context.core, context.t
     result = await core.offers.submit(context.person, builder)
     if context.user_data is not None:
@@ -385,8 +409,9 @@ async def approve(update: Update, context: Ctx) -> None:
 async def reject(update: Update, context: Ctx) -> None:
     offer_id = cb.of(update).number(0)
     await context.core.offers.pending(context.person, offer_id)
-    skip = keyboard([[(context.t("common.skip"), cb.pack(cb.DEAL_SKIP))]])
-    dialogs.start(context.user_data, Dialog(dialogs.OFFER_REJECT, data={"offer_id": offer_id}))
+    question = Dialog(dialogs.OFFER_REJECT, data={"offer_id": offer_id})
+    skip = keyboard([[(context.t("common.skip"), cb.pack(cb.DEAL_SKIP, question.marker))]])
+    dialogs.start(context.user_data, question)
     assert update.callback_query is not None
     await update.callback_query.answer()
     await reply(update, context.t("offer.reject_prompt"), skip)

@@ -143,6 +143,13 @@ class Dialog:
         self.kind = DialogKind(self.kind)
         self.data = _checked(self.kind, self.data)
 
+    @property
+    def marker(self) -> str:
+        """Which question exactly (kind, deal, step): a button that answers one carries it,
+        so a press from an older question cannot answer a newer one."""
+        step = self.data.get("step") or self.data.get("offer_id") or ""
+        return f"{self.kind.value}.{self.deal_id}.{step}"
+
 
 def _checked(kind: DialogKind, data: dict[str, Any]) -> dict[str, Any]:
     return DATA[kind].model_validate(data).model_dump(exclude_none=True)

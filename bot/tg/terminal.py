@@ -12,6 +12,7 @@ from bot.tg.app import build_application
 from bot.tg.offline import BotMessage, ChatClient, OfflineRequest
 from bot.tg.plain import plain
 
+DEFAULT_NAME = "Terminal User"
 HELP = (
     "Type messages as in Telegram. A number presses that button of the last message with buttons. "
     "/quit leaves."
@@ -101,13 +102,16 @@ async def run_terminal_chat(
     *,
     user_id: int,
     role: Role | None,
-    name: str,
+    name: str | None,
     team: str | None,
     language: str,
     files_dir: Path,
 ) -> None:
     await core.migrate()
     await core.load_content()
+    if name is None:  # keep the name a known person has, as Telegram would send it
+        known = await core.people.identify(user_id, "", language)
+        name = known.name if known is not None else DEFAULT_NAME
     if role is not None:
         await core.people.ensure_person(user_id, name, role, team, language)
     async with TerminalChat(

@@ -116,7 +116,10 @@ async def _created(update: Update, context: Ctx, deal: DealView) -> None:
 async def _new_deal_step(update: Update, context: Ctx, dialog: Dialog, text: str | None) -> None:
     """One answer in the /new dialog (None when skipped)."""
     t, data = context.t, dialog.data
-    skip = keyboard([[(t("common.skip"), cb.pack(cb.DEAL_SKIP))]])
+
+    def skip() -> InlineKeyboardMarkup:
+        return keyboard([[(t("common.skip"), cb.pack(cb.DEAL_SKIP, dialog.marker))]])
+
     step = data["step"]
     if step == "title":
         if text is None:
@@ -124,16 +127,16 @@ async def _new_deal_step(update: Update, context: Ctx, dialog: Dialog, text: str
             return
         data["title"] = text
         data["step"] = "client"
-        await reply(update, t("deal.new_client"), skip)
+        await reply(update, t("deal.new_client"), skip())
     elif step == "client":
         data["contact"] = text
         data["step"] = "amount"
-        await reply(update, t("deal.new_amount"), skip)
+        await reply(update, t("deal.new_amount"), skip())
     elif step == "amount":
         if text is not None:
             data["amount"], data["currency"] = parse_amount(text)
         data["step"] = "next_step"
-        await reply(update, t("deal.new_next_step"), skip)
+        await reply(update, t("deal.new_next_step"), skip())
     else:
         next_step = None
         if text is not None:
@@ -177,9 +180,10 @@ async def _moved(update: Update, context: Ctx, result: MoveResult) -> None:
         )
     # One message per move: the confirmation, ↩ Undo, and the question that follows it.
     if target.lost:
-        dialogs.start(context.user_data, Dialog(dialogs.LOST_COMMENT, deal.id))
+        comment = Dialog(dialogs.LOST_COMMENT, deal.id)
+        dialogs.start(context.user_data, comment)
         text = f"{text}\n\n{t('deal.lost_comment')}"
-        rows.append([(t("common.skip"), cb.pack(cb.DEAL_SKIP))])
+        rows.append([(t("common.skip"), cb.pack(cb.DEAL_SKIP, comment.marker))])
     elif result.needs_next_step:
         dialogs.start(context.user_data, Dialog(dialogs.NEXT_STEP, deal.id))
         text = f"{text}\n\n{t('next_step.ask_after_move')}"
@@ -390,11 +394,15 @@ async def _tell_new_owner(context: Ctx, deal: DealView) -> None:
 
 
 async def skip_button(update: Update, context: Ctx) -> None:
-    """«Пропустить» on a typed question: a /new step or the lost comment."""
+    """«Пропустить» on a typed question: a /new step, the lost comment, a rejection's reason.
+
+    The button names the question it was shown with; pressed after the person moved on (a
+    later step, another dialog, another device), it skips nothing.
+    """
     dialog = dialogs.current(context.user_data)
     if update.callback_query:
         await update.callback_query.answer()
-    if dialog is None:
+    if dialog is None or cb.of(update).get(0) != dialog.marker:
         await show(update, context.t("common.expired_button"))
         return
     if dialog.kind == dialogs.NEW_DEAL:
@@ -404,6 +412,10 @@ async def skip_button(update: Update, context: Ctx) -> None:
         await reject_without_comment(update, context, dialog)
         return
     dialogs.finish(context.user_data)
+    if dialog.kind == dialogs.LOST_COMMENT:
+        deal = await context.core.deals.card(context.person, dialog.deal_id)
+        await _settle(update, context.t("deal.lost_no_comment", title=deal.title))
+        return
     await _settle(update, context.t("common.cancelled"))
 
 
