@@ -129,3 +129,16 @@ async def test_naming_a_new_team_for_an_invite_goes_on_in_another_process(
         replies = await admin.send("Сибирь")
         assert "https://t.me/" in replies[-1].text and "Сибирь" in replies[-1].text
         assert "Сибирь" in [name for _, name in await second.core.people.team_names(person)]
+
+
+async def test_the_bot_still_answers_when_the_state_cannot_be_saved(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, anna = await harness.person()
+
+    async def unavailable(*_args: object) -> None:
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(harness.core.conversations, "keep", unavailable)
+    replies = await anna.send("/new")
+    assert [r.text for r in replies] == [ru("deal.new_title")]

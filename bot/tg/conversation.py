@@ -36,6 +36,7 @@ class _Turn:
     person: Person | None = None
     user_data: dict[Any, Any] = field(default_factory=dict)
     saved: str | None = None
+    failed: bool = False  # saving failed once in this update: do not try before every call
 
 
 _turn: ContextVar[_Turn | None] = ContextVar("voronka_turn", default=None)
@@ -66,13 +67,21 @@ async def resume(context: Ctx) -> None:
 
 
 async def _save() -> None:
+    """Save the state if it changed. Never raises: when the database cannot take it, the
+    bot must still be able to answer (an apology, at least); the question is then asked
+    again from the state last saved."""
     current = _turn.get()
-    if current is None or current.person is None:
+    if current is None or current.person is None or current.failed:
         return
     state = dialogs.snapshot(current.user_data)
     if state == current.saved:
         return
-    await current.application.bot_data.core.conversations.keep(current.person, state)
+    try:
+        await current.application.bot_data.core.conversations.keep(current.person, state)
+    except Exception:
+        current.failed = True
+        log.exception("could not save the dialog state of person %s", current.person.id)
+        return
     current.saved = state
 
 
