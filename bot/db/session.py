@@ -55,8 +55,10 @@ async def transaction(
 async def reading(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
     """A read of plain rows on the hottest paths: a connection without a session around it.
 
-    It sees one consistent state like a transaction and is rolled back on return; the
-    session's bookkeeping (a fifth of a short read) is skipped.
+    Each statement sees committed rows; the connection goes back to the pool on return with
+    nothing written (on SQLite without even a rollback: a read opens no transaction there).
+    Rows come buffered, as from every async driver, so they may be read after the block.
+    The session's bookkeeping (a fifth of a short read) is skipped.
     """
     engine = factory.kw["bind"]
     async with engine.connect() as connection:
