@@ -1,4 +1,4 @@
-"""One engine and session factory per process; SQLite tuned for a bot."""
+"""One engine and session factory per process; SQLite tuned for a bot (`bot.db.sqlite`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.db.sqlite_inline import connect_inline
+from bot.db.sqlite import apply_pragmas, sqlite_url
 
 # What a service holds to open its transactions and hands to its store, named here so that
 # services need no SQLAlchemy import of their own.
@@ -27,27 +27,21 @@ Engine: TypeAlias = AsyncEngine
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the engine; on SQLite turn on WAL, foreign keys and a busy timeout."""
+    """Create the engine; SQLite gets one connection, WAL, foreign keys and a busy timeout.
+
+    One connection: transactions wait for it on the event loop (up to `pool_timeout`), so
+    this process never meets SQLite's write lock held by itself.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         options: dict[str, Any] = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
         options.update(kwargs)
-        connect_args = {"async_creator_fn": connect_inline, **options.pop("connect_args", {})}
-        engine = create_async_engine(url, connect_args=connect_args, **options)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        engine = create_async_engine(sqlite_url(parsed), **options)
+        event.listen(engine.sync_engine, "connect", apply_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -67,8 +61,10 @@ async def transaction(
 async def reading(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
     """A read of plain rows on the hottest paths: a connection without a session around it.
 
-    It sees one consistent state like a transaction and is rolled back on return; the
-    session's bookkeeping (a fifth of a short read) is skipped.
+    Each statement sees committed rows; the connection goes back to the pool on return with
+    nothing written (on SQLite without even a rollback: a read opens no transaction there).
+    Rows come buffered, as from every async driver, so they may be read after the block.
+    The session's bookkeeping (a fifth of a short read) is skipped.
     """
     engine = factory.kw["bind"]
     async with engine.connect() as connection:
