@@ -11,7 +11,7 @@ from bot.common.errors import InvalidFile
 from bot.config import Settings
 from bot.conversations.service import ConversationsService
 from bot.db.migrate import upgrade
-from bot.db.session import Engine, SessionFactory, create_engine, create_session_factory
+from bot.db.session import Engine, SessionFactory, create_engine, create_session_factory, dispose
 from bot.deals.funnel import FunnelConfig, load_funnels
 from bot.deals.service import DealsService
 from bot.deals.team_funnels import TeamFunnelsService
@@ -56,7 +56,7 @@ class Core:
         log.info("knowledge base: %d entries", loaded.count)
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await dispose(self.engine)
 
 
 def _requisites(settings: Settings) -> Requisites:
@@ -125,5 +125,5 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         team_funnels=TeamFunnelsService(db, funnels),
         offers=offers,
         reports=reports,
-        conversations=ConversationsService(db, clock),
+        conversations=ConversationsService(db, clock, sole_writer=engine.dialect.name == "sqlite"),
     )

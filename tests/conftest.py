@@ -21,7 +21,7 @@ from bot.config import Settings, load_settings
 from bot.container import Core, build_core
 from bot.db.migrate import upgrade
 from bot.db.models import Base
-from bot.db.session import create_engine
+from bot.db.session import create_engine, dispose
 from bot.people.service import Person, Role
 from bot.tg.app import build_application
 from bot.tg.offline import ChatClient, OfflineRequest
@@ -40,7 +40,7 @@ def _migrate(url: str) -> None:
     async def run() -> None:
         engine = create_engine(url)
         await upgrade(engine)
-        await engine.dispose()
+        await dispose(engine)
 
     run_in_thread(run())
 

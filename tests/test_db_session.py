@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.db.session import create_engine, create_session_factory, reading, transaction
+from bot.db.session import create_engine, create_session_factory, dispose, reading, transaction
 
 SCHEMA = (
     "CREATE TABLE counters (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
@@ -34,7 +34,7 @@ async def engine(url: str) -> AsyncIterator[AsyncEngine]:
         for statement in SCHEMA:
             await connection.execute(text(statement))
     yield engine
-    await engine.dispose()
+    await dispose(engine)
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ async def _notes(url: str) -> list[str]:
             rows = await connection.execute(text("SELECT body FROM notes ORDER BY id"))
             return [row.body for row in rows]
     finally:
-        await other.dispose()
+        await dispose(other)
 
 
 async def test_the_file_is_created_with_wal_foreign_keys_and_a_busy_timeout(
@@ -148,3 +148,19 @@ async def test_a_cancelled_transaction_leaves_nothing_and_frees_the_connection(
     async with transaction(factory) as session:
         await session.execute(text("INSERT INTO notes (counter_id, body) VALUES (1, 'next')"))
     assert await _notes(url) == ["next"]
+
+
+async def test_a_read_sees_committed_rows_without_waiting_for_an_open_transaction(
+    factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async with transaction(factory) as session:
+        await session.execute(text("INSERT INTO notes (counter_id, body) VALUES (1, 'open')"))
+        # The bot's one connection is held by this transaction; the read does not queue
+        # behind it (its own connection, WAL) and sees only what was committed.
+        async with reading(factory) as connection:
+            count = await asyncio.wait_for(
+                connection.execute(text("SELECT count(*) FROM notes")), timeout=10
+            )
+        assert count.scalar() == 0
+    async with reading(factory) as connection:
+        assert (await connection.execute(text("SELECT count(*) FROM notes"))).scalar() == 1

@@ -4,30 +4,61 @@ The state itself is an opaque JSON document here: its shape (which dialog, which
 offer being built) belongs to the interface that holds the dialog (`bot/tg/dialogs.py`).
 Keeping it in a row rather than in process memory is what lets a restart, or another
 process behind the same database, go on where the person was.
+
+How it is read depends on who else may write it. On PostgreSQL several processes may serve
+one person, so the row is read at every update. SQLite is one process's database (a bot
+process; the shell's commands do not touch dialogs), so there the row is read once per
+person after a start and then kept in memory: every change is written to the database
+before it is kept, so memory never holds what a restart would lose. This spares the
+hottest path, a text move, one read per update (benchmarks/deals.py).
 """
 
 from __future__ import annotations
+
+from collections import OrderedDict
 
 from bot.common.clock import Clock
 from bot.conversations import store
 from bot.db.session import SessionFactory, reading, transaction
 from bot.people.service import Person
 
+KEPT_PEOPLE = 10_000  # states kept in memory at most (SQLite); the least recently used go
+
 
 class ConversationsService:
-    def __init__(self, db: SessionFactory, clock: Clock) -> None:
+    def __init__(self, db: SessionFactory, clock: Clock, *, sole_writer: bool) -> None:
+        """`sole_writer`: this process is the only one that writes dialog states (SQLite)."""
         self._db = db
         self._clock = clock
+        self._kept: OrderedDict[int, str | None] | None = OrderedDict() if sole_writer else None
 
     async def state_of(self, person: Person) -> str | None:
-        """The person's saved state; read at every update, so it never goes stale."""
+        """The person's saved state."""
+        kept = self._kept
+        if kept is not None and person.telegram_id in kept:
+            kept.move_to_end(person.telegram_id)
+            return kept[person.telegram_id]
         async with reading(self._db) as connection:
-            return await store.read_state(connection, person.telegram_id)
+            state = await store.read_state(connection, person.telegram_id)
+        self._keep_in_memory(person.telegram_id, state)
+        return state
 
     async def keep(self, person: Person, state: str | None) -> None:
         """Save the person's state; None means nothing is pending and drops the row."""
+        if self._kept is not None:
+            self._kept.pop(person.telegram_id, None)  # a failed write must not leave it kept
         async with transaction(self._db) as session:
             if state is None:
                 await store.delete_state(session, person.telegram_id)
             else:
                 await store.write_state(session, person.telegram_id, state, self._clock())
+        self._keep_in_memory(person.telegram_id, state)
+
+    def _keep_in_memory(self, telegram_id: int, state: str | None) -> None:
+        kept = self._kept
+        if kept is None:
+            return
+        kept[telegram_id] = state
+        kept.move_to_end(telegram_id)
+        while len(kept) > KEPT_PEOPLE:
+            kept.popitem(last=False)

@@ -6,9 +6,10 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Conversation, table_of
+from bot.db.session import Reads
 
 _CONVERSATIONS = table_of(Conversation)
 # Read at every update of a registered person: built once.
@@ -17,7 +18,7 @@ _STATE = select(_CONVERSATIONS.c.state).where(
 )
 
 
-async def read_state(connection: AsyncConnection, telegram_id: int) -> str | None:
+async def read_state(connection: Reads, telegram_id: int) -> str | None:
     result = await connection.execute(_STATE, {"telegram_id": telegram_id})
     return result.scalar_one_or_none()
 

@@ -32,11 +32,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.clock import Clock
 from bot.common.errors import Conflict
 from bot.db.models import Client, Deal, Note, StageTransition, Team, User, table_of
+from bot.db.session import Reads
 from bot.deals.matching import DealRef
 from bot.people.service import Person, Role
 
@@ -442,9 +443,7 @@ class DealLists:
             return None
         return list(entry[1].values())
 
-    async def load(
-        self, connection: AsyncConnection, scope: Scope, since: datetime
-    ) -> list[DealRef]:
+    async def load(self, connection: Reads, scope: Scope, since: datetime) -> list[DealRef]:
         """Read the list from the database and keep it, unless a write lands while it is read."""
         generation = self._generation
         params: dict[str, object] = {"since": since}
@@ -454,7 +453,7 @@ class DealLists:
             query, params["owner_id"] = REFS_OF_OWNER, scope.owner_id
         else:
             query, params["team_id"] = REFS_OF_TEAM, scope.team_id
-        refs = [DealRef(*row) for row in await connection.execute(query, params)]
+        refs = [DealRef(*tuple(row)) for row in await connection.execute(query, params)]
         self.put(scope, refs, generation)
         return refs
 

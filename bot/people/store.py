@@ -14,10 +14,11 @@ from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Row, Select, bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.clock import Clock
 from bot.db.models import Invite, Team, User, table_of
+from bot.db.session import Reads
 
 USERS, TEAMS, INVITES = table_of(User), table_of(Team), table_of(Invite)
 
@@ -139,7 +140,7 @@ class Identities:
 # --- users ----------------------------------------------------------------------------------
 
 
-async def identity(connection: AsyncConnection, telegram_id: int) -> Identity | None:
+async def identity(connection: Reads, telegram_id: int) -> Identity | None:
     """The fast path: one prebuilt statement on a bare connection."""
     row = (await connection.execute(_WHO, {"telegram_id": telegram_id})).first()
     return Identity(person_row(row), row.reachable) if row is not None else None
