@@ -100,8 +100,9 @@ class _ThreadReads:
             return connection.execute(statement, parameters or {}).freeze()
 
     def close(self) -> None:
+        """Close the connection in the thread that made it (sqlite3 requires that)."""
+        self._thread.submit(self._engine.dispose).result()
         self._thread.shutdown(wait=True)
-        self._engine.dispose()
 
 
 _THREAD_READS: WeakKeyDictionary[AsyncEngine, _ThreadReads] = WeakKeyDictionary()
