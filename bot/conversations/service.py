@@ -15,9 +15,8 @@ hottest path, a text move, one read per update (benchmarks/deals.py).
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from bot.common.clock import Clock
+from bot.common.lru import LRU
 from bot.conversations import store
 from bot.db.session import SessionFactory, reading, transaction
 from bot.people.service import Person
@@ -30,35 +29,27 @@ class ConversationsService:
         """`sole_writer`: this process is the only one that writes dialog states (SQLite)."""
         self._db = db
         self._clock = clock
-        self._kept: OrderedDict[int, str | None] | None = OrderedDict() if sole_writer else None
+        self._kept: LRU[int, str | None] | None = LRU(KEPT_PEOPLE) if sole_writer else None
 
     async def state_of(self, person: Person) -> str | None:
         """The person's saved state."""
         kept = self._kept
         if kept is not None and person.telegram_id in kept:
-            kept.move_to_end(person.telegram_id)
-            return kept[person.telegram_id]
+            return kept.get(person.telegram_id, None)
         async with reading(self._db) as connection:
             state = await store.read_state(connection, person.telegram_id)
-        self._keep_in_memory(person.telegram_id, state)
+        if kept is not None:
+            kept.put(person.telegram_id, state)
         return state
 
     async def keep(self, person: Person, state: str | None) -> None:
         """Save the person's state; None means nothing is pending and drops the row."""
         if self._kept is not None:
-            self._kept.pop(person.telegram_id, None)  # a failed write must not leave it kept
+            self._kept.pop(person.telegram_id)  # a failed write must not leave it kept
         async with transaction(self._db) as session:
             if state is None:
                 await store.delete_state(session, person.telegram_id)
             else:
                 await store.write_state(session, person.telegram_id, state, self._clock())
-        self._keep_in_memory(person.telegram_id, state)
-
-    def _keep_in_memory(self, telegram_id: int, state: str | None) -> None:
-        kept = self._kept
-        if kept is None:
-            return
-        kept[telegram_id] = state
-        kept.move_to_end(telegram_id)
-        while len(kept) > KEPT_PEOPLE:
-            kept.popitem(last=False)
+        if self._kept is not None:
+            self._kept.put(person.telegram_id, state)

@@ -11,7 +11,6 @@ import datetime as dt
 import io
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +23,7 @@ import typst
 from docxtpl import DocxTemplate
 
 from bot.common.errors import InvalidFile
+from bot.common.lru import LRU
 from bot.common.money import CURRENCY_SYMBOLS, amount_in_words, format_decimal, format_money
 from bot.offers.input import ClientInfo, ManagerInfo, OfferDraft, parse_offer_document
 from bot.offers.pricing import OfferLine, OfferTotals, compute_totals
@@ -264,7 +264,7 @@ class _CachingEnvironment(jinja2.Environment):
 
     def __init__(self) -> None:
         super().__init__(undefined=jinja2.StrictUndefined, autoescape=True)
-        self._compiled: OrderedDict[str, jinja2.Template] = OrderedDict()
+        self._compiled: LRU[str, jinja2.Template] = LRU(self._MAX_CACHED)
         self._compiled_lock = threading.Lock()
 
     def from_string(
@@ -276,15 +276,12 @@ class _CachingEnvironment(jinja2.Environment):
         if not isinstance(source, str) or globals or template_class:
             return super().from_string(source, globals, template_class)
         with self._compiled_lock:
-            template = self._compiled.get(source)
-            if template is not None:
-                self._compiled.move_to_end(source)
-                return template
+            template: jinja2.Template | None = self._compiled.get(source, None)
+        if template is not None:
+            return template
         template = super().from_string(source)
         with self._compiled_lock:
-            self._compiled[source] = template
-            while len(self._compiled) > self._MAX_CACHED:
-                self._compiled.popitem(last=False)
+            self._compiled.put(source, template)
         return template
 
     def forget(self) -> None:

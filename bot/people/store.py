@@ -7,7 +7,6 @@ transaction.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -17,6 +16,7 @@ from sqlalchemy import CursorResult, Row, Select, bindparam, insert, select, upd
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.common.clock import Clock
+from bot.common.lru import LRU
 from bot.db.models import Invite, Team, User, table_of
 from bot.db.session import Reads
 
@@ -111,24 +111,19 @@ class Identities:
     def __init__(self, clock: Clock, *, ttl: timedelta, limit: int = 10_000) -> None:
         self._clock = clock
         self._ttl = ttl
-        self._limit = limit
-        self._people: OrderedDict[int, tuple[datetime, Person]] = OrderedDict()
+        self._people: LRU[int, tuple[datetime, Person]] = LRU(limit)
 
     def get(self, telegram_id: int) -> Person | None:
-        found = self._people.get(telegram_id)
+        found = self._people.get(telegram_id, None)
         if found is None:
             return None
         if self._clock() >= found[0]:
-            del self._people[telegram_id]
+            self._people.pop(telegram_id)
             return None
-        self._people.move_to_end(telegram_id)
         return found[1]
 
     def put(self, person: Person) -> None:
-        self._people[person.telegram_id] = (self._clock() + self._ttl, person)
-        self._people.move_to_end(person.telegram_id)
-        while len(self._people) > self._limit:
-            self._people.popitem(last=False)
+        self._people.put(person.telegram_id, (self._clock() + self._ttl, person))
 
     def forget(self) -> None:
         self._people.clear()
