@@ -90,8 +90,8 @@ Text300 = Annotated[str, _Blank, StringConstraints(max_length=300)]
 Text500 = Annotated[str, _Blank, StringConstraints(max_length=500)]
 
 
-def _moment(value: Any, info: ValidationInfo, *, past: bool) -> datetime:
-    """An aware time in UTC; `past` refuses times after now (history cannot be ahead)."""
+def _moment(value: Any, now: datetime, *, past: bool) -> datetime:
+    """An aware time in UTC; `past` refuses times after `now` (history cannot be ahead)."""
     try:
         parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
@@ -100,25 +100,27 @@ def _moment(value: Any, info: ValidationInfo, *, past: bool) -> datetime:
         raise why(TIME_FORMAT)
     if parsed.tzinfo is None:
         raise why(NO_OFFSET)
-    now = _context(info).now
     if past and parsed > now:
         raise why(f"in the future (now is {now.astimezone(UTC).isoformat()})")
-    return parsed.astimezone(UTC)
+    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
 
 
 def _past(value: Any, info: ValidationInfo) -> datetime:
-    return _moment(value, info, past=True)
+    return _moment(value, _context(info).now, past=True)
 
 
 def _any_time(value: Any, info: ValidationInfo) -> datetime:
-    return _moment(value, info, past=False)
+    return _moment(value, _context(info).now, past=False)
 
 
 def _person(value: Any, info: ValidationInfo, team: str | None) -> int:
+    return _person_in(value, _context(info), team)
+
+
+def _person_in(value: Any, context: ImportContext, team: str | None) -> int:
     """A Telegram id of a known user, or of one to create when creating users."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_TELEGRAM_ID:
         raise why("expected a Telegram user id (a positive whole number)")
-    context = _context(info)
     if value not in context.users:
         if not context.create_users:
             raise why(f"no user with Telegram id {value}; {USE_CREATE_USERS}")
@@ -369,6 +371,10 @@ def _move(
     if not isinstance(entry, dict):
         errors.append(_error(WORDS["history[]"], number, None, entry))
         return None
+    try:
+        return _valid_move(entry, funnel, team, _context(info))
+    except PydanticCustomError:
+        pass  # read again field by field, to name every problem of the entry
     before = len(errors)
     values: list[Any] = []
     for name, read in _MOVE_FIELDS:
@@ -380,6 +386,30 @@ def _move(
     if len(errors) > before:
         return None
     return ImportMove(*values)
+
+
+def _valid_move(
+    entry: dict[str, Any], funnel: Funnel | None, team: str | None, context: ImportContext
+) -> ImportMove:
+    """An entry read in one go, raising at its first problem: the path of a sound file.
+
+    Nine moves in ten of a real file are sound; reading them without a call per field keeps
+    a million of them within a few seconds. Any problem sends the entry to `_MOVE_FIELDS`.
+    """
+    source, target, at, by, via = (
+        entry.get("from"), entry.get("to"), entry.get("at"), entry.get("by_telegram_id"),
+        entry.get("via"),
+    )  # fmt: skip
+    if target is None or at is None:
+        raise why("required")
+    if source is not None:
+        source = _stage_of(funnel, source)
+    moved_at = _moment(at, context.now, past=True)
+    if by is not None and (type(by) is not int or by not in context.users):
+        by = _person_in(by, context, team)
+    if type(via) is not str or not 0 < len(via) <= 20 or not via.strip():
+        via = _move_via(via, funnel, team, None)
+    return ImportMove(source, _stage_of(funnel, target), moved_at, by, via)
 
 
 def _move_from(value: Any, funnel: Funnel | None, _team: str | None, _info: Any) -> str | None:

@@ -231,11 +231,9 @@ class ImportStore:
         return {external_id: deal_id for deal_id, external_id in result}
 
     async def insert_history(
-        self, session: AsyncSession, moves: Sequence[NewMove], deal_ids: Mapping[str, int]
+        self, session: AsyncSession, moves: Iterable[NewMove], deal_ids: Mapping[str, int]
     ) -> None:
         """Insert the moves of deals just inserted (`deal_ids` from `insert_deals`)."""
-        if not moves:
-            return
         params: list[dict[str, Any]] = [
             {
                 "deal_id": deal_ids[m.external_id], "from_stage": m.from_stage,
@@ -244,7 +242,8 @@ class ImportStore:
             }
             for m in moves
         ]  # fmt: skip
-        await session.execute(insert(TRANSITIONS), params)
+        if params:
+            await session.execute(insert(TRANSITIONS), params)
 
 
 def _deals_after(after: int, limit: int) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import ChainMap
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -308,19 +308,18 @@ def _new_deal(
     )  # fmt: skip
 
 
-def _new_moves(rows: Sequence[ImportedDeal], users: Mapping[int, int]) -> list[NewMove]:
-    moves = []
+def _new_moves(rows: Sequence[ImportedDeal], users: Mapping[int, int]) -> Iterator[NewMove]:
+    """The rows' moves one at a time: a batch holds a hundred thousand, and each one freed as
+    soon as the store has read it spares the garbage collector the whole list."""
     for row in rows:
         last = len(row.history) - 1
         for index, move in enumerate(row.history):
             # The file keeps one lost reason per deal: it belongs to the move that lost it.
             reason = row.lost_reason if index == last and row.lost_reason else None
             by_id = None if move.by_telegram_id is None else users[move.by_telegram_id]
-            moves.append(
-                NewMove(row.external_id, move.from_stage, move.to_stage, move.at, by_id,
-                        move.via, reason)
-            )  # fmt: skip
-    return moves
+            yield NewMove(
+                row.external_id, move.from_stage, move.to_stage, move.at, by_id, move.via, reason
+            )
 
 
 __all__: Sequence[str] = (
