@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.common.clock import Clock, system_clock
 from bot.common.errors import InvalidFile
 from bot.config import Settings
-from bot.conversations.service import ConversationsService
+from bot.conversations.service import ConversationsService, DeliveriesService
 from bot.db.migrate import upgrade
 from bot.db.session import Engine, SessionFactory, create_engine, create_session_factory, dispose
 from bot.deals.funnel import FunnelConfig, load_funnels
@@ -44,6 +44,7 @@ class Core:
     reports: ReportsService
     team_funnels: TeamFunnelsService
     conversations: ConversationsService
+    deliveries: DeliveriesService
 
     async def migrate(self) -> None:
         await upgrade(self.engine)
@@ -126,4 +127,5 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         offers=offers,
         reports=reports,
         conversations=ConversationsService(db, clock, sole_writer=engine.dialect.name == "sqlite"),
+        deliveries=DeliveriesService(db, clock),
     )

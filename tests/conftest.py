@@ -144,7 +144,9 @@ class Harness:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.request = OfflineRequest()
-        self.app = build_application(core, request=self.request, rate_limit=False)
+        self.app = build_application(
+            core, request=self.request, rate_limit=False, backoff=(0.0,) * 4
+        )
         self._next_id = 1000
 
     async def person(

@@ -96,3 +96,11 @@ class InvalidFile(ValueError):
     def heading(self) -> str:
         """ "Invalid funnel file (VORONKA_FUNNEL_FILE)"."""
         return f"Invalid {self.what}" + (f" ({self.setting})" if self.setting else "")
+
+
+class AlreadyHandled(Exception):
+    """This update was handled before (a redelivery): nothing is to change, nothing sent."""
+
+
+class Unavailable(Exception):
+    """The database cannot be reached or used right now; nothing was written."""

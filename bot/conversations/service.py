@@ -15,6 +15,8 @@ hottest path, a text move, one read per update (benchmarks/deals.py).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.common.clock import Clock
 from bot.common.lru import LRU
 from bot.conversations import store
@@ -22,6 +24,7 @@ from bot.db.session import SessionFactory, reading, transaction
 from bot.people.service import Person
 
 KEPT_PEOPLE = 10_000  # states kept in memory at most (SQLite); the least recently used go
+HANDLED_KEPT = timedelta(days=2)  # Telegram redelivers an update for at most a day
 
 
 class ConversationsService:
@@ -53,3 +56,28 @@ class ConversationsService:
                 await store.write_state(session, person.telegram_id, state, self._clock())
         if self._kept is not None:
             self._kept.put(person.telegram_id, state)
+
+
+class DeliveriesService:
+    """Which Telegram updates were handled: a redelivered one changes nothing, sends nothing.
+
+    An update that changes something is recorded by its own transaction
+    (`bot.db.session.transaction`); one that only answers is recorded when it is done.
+    """
+
+    def __init__(self, db: SessionFactory, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def handled(self, update_id: int) -> bool:
+        async with reading(self._db) as connection:
+            return await store.handled(connection, update_id)
+
+    async def mark_handled(self, update_id: int) -> None:
+        async with transaction(self._db) as session:
+            await store.mark_handled(session, update_id, self._clock())
+
+    async def forget_old(self) -> int:
+        """Drop records older than any redelivery; returns how many went."""
+        async with transaction(self._db) as session:
+            return await store.forget_handled(session, self._clock() - HANDLED_KEPT)

@@ -1,14 +1,16 @@
-"""The conversations table: one JSON document per person, read by id, written by upsert."""
+"""The conversations table (one JSON document per person, read by id, written by upsert) and
+the handled updates (recorded by `bot.db.session.transaction`; read, completed and pruned here)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import CursorResult, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Conversation, table_of
+from bot.db.models import Conversation, HandledUpdate, table_of
 from bot.db.session import Reads
 
 _CONVERSATIONS = table_of(Conversation)
@@ -37,3 +39,26 @@ async def write_state(session: AsyncSession, telegram_id: int, state: str, at: d
 
 async def delete_state(session: AsyncSession, telegram_id: int) -> None:
     await session.execute(delete(_CONVERSATIONS).where(_CONVERSATIONS.c.telegram_id == telegram_id))
+
+
+_HANDLED = table_of(HandledUpdate)
+_SEEN = select(_HANDLED.c.update_id).where(_HANDLED.c.update_id == bindparam("update_id"))
+
+
+async def handled(connection: Reads, update_id: int) -> bool:
+    result = await connection.execute(_SEEN, {"update_id": update_id})
+    return result.first() is not None
+
+
+async def mark_handled(session: AsyncSession, update_id: int, at: datetime) -> None:
+    """Record an update that changed nothing; a record already there is kept."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(_HANDLED).values(update_id=update_id, handled_at=at)
+    await session.execute(statement.on_conflict_do_nothing(index_elements=[_HANDLED.c.update_id]))
+
+
+async def forget_handled(session: AsyncSession, before: datetime) -> int:
+    statement = delete(_HANDLED).where(_HANDLED.c.handled_at < before)
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return int(result.rowcount or 0)

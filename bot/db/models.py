@@ -301,3 +301,17 @@ class Conversation(Base):
     telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     state: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HandledUpdate(Base):
+    """A Telegram update already handled, so a redelivery changes nothing and sends nothing.
+
+    Written in the same transaction as the first change the update made (see
+    `bot.db.session.transaction`), so a crash before that commit leaves the update to be
+    handled when Telegram delivers it again. Kept two days: Telegram keeps updates one.
+    """
+
+    __tablename__ = "handled_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    handled_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

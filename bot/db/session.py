@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Executable, Result, event
+from sqlalchemy import Executable, Result, event, exc, insert
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, FrozenResult, make_url
 from sqlalchemy.ext.asyncio import (
@@ -20,6 +21,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.common.delivery import current as current_delivery
+from bot.common.errors import AlreadyHandled, Unavailable
+from bot.db.models import HandledUpdate, table_of
 from bot.db.sqlite import apply_pragmas, sqlite_url
 
 # What a service holds to open its transactions and hands to its store, named here so that
@@ -53,13 +57,59 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+# What "the database cannot be used right now" looks like from SQLAlchemy and the drivers:
+# a server gone or refusing, a pool with no connection to lend, SQLite locked or unopenable.
+_OUTAGES: tuple[type[BaseException], ...] = (
+    exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSError, TimeoutError,
+)  # fmt: skip
+
+_RECORD = insert(table_of(HandledUpdate))  # built once: it runs in every write of an update
+
+
+def _unavailable(error: BaseException) -> bool:
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, _OUTAGES)
+
+
+@asynccontextmanager
+async def outage_as_unavailable() -> AsyncIterator[None]:
+    """Raise `Unavailable` for an outage, so callers above the database need not know it."""
+    try:
+        yield
+    except Exception as error:
+        if _unavailable(error):
+            raise Unavailable(f"{type(error).__name__}: {error}") from error
+        raise
+
+
 @asynccontextmanager
 async def transaction(
     factory: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """One service call, one transaction: commit on success, roll back on error."""
-    async with factory() as session, session.begin():
+    """One service call, one transaction: commit on success, roll back on error.
+
+    Inside the handling of a Telegram update (`bot.common.delivery`), the first transaction
+    also records the update's id: a redelivered update then raises `AlreadyHandled` here,
+    before it changes anything, and the record commits or rolls back with the change.
+    An outage raises `Unavailable`.
+    """
+    delivery = current_delivery()
+    records = delivery is not None and not delivery.committed
+    async with outage_as_unavailable(), factory() as session, session.begin():
+        if delivery is not None and records:
+            await _record(session, delivery.update_id)
         yield session
+    if delivery is not None and records:
+        delivery.committed = True
+
+
+async def _record(session: AsyncSession, update_id: int) -> None:
+    """No savepoint: a duplicate ends the whole transaction anyway."""
+    try:
+        await session.execute(_RECORD, {"update_id": update_id, "handled_at": datetime.now(UTC)})
+    except exc.IntegrityError:
+        raise AlreadyHandled(update_id) from None
 
 
 class Reads(Protocol):
@@ -127,8 +177,9 @@ async def reading(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[Re
     """
     engine = factory.kw["bind"]
     reads = _THREAD_READS.get(engine)
-    if reads is not None:
-        yield reads
-        return
-    async with engine.connect() as connection:
-        yield connection
+    async with outage_as_unavailable():
+        if reads is not None:
+            yield reads
+            return
+        async with engine.connect() as connection:
+            yield connection

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
@@ -31,7 +32,7 @@ from bot.people.telegram.invite import invite_handlers
 from bot.people.telegram.team import team_handlers
 from bot.reports.telegram.handlers import report_handlers
 from bot.tg.context import BotData, Ctx
-from bot.tg.conversation import SavingRequest
+from bot.tg.conversation import AFTER_COMMIT_BACKOFF, SavingRequest
 from bot.tg.handlers import basics
 from bot.tg.handlers.access import gate
 from bot.tg.handlers.errors import on_error
@@ -100,8 +101,10 @@ def build_application(
     token: str | None = None,
     request: BaseRequest | None = None,
     rate_limit: bool = True,
+    backoff: Sequence[float] = AFTER_COMMIT_BACKOFF,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The real application. Tests and `voronka chat` pass an offline `request`."""
+    """The real application. Tests and `voronka chat` pass an offline `request`; `backoff`
+    is how long to wait before each retry of an answer to a committed action."""
     settings = core.settings
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
@@ -114,7 +117,8 @@ def build_application(
         .post_init(on_start)
     )
     # Bot API calls save the person's dialog state first (see bot/tg/conversation.py).
-    builder = builder.request(SavingRequest(request or HTTPXRequest(connection_pool_size=256)))
+    inner = request or HTTPXRequest(connection_pool_size=256)
+    builder = builder.request(SavingRequest(inner, backoff))
     if request is not None:
         builder = builder.get_updates_request(request)
     if rate_limit:

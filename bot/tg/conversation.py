@@ -9,16 +9,20 @@ the person's answer would then be read as something else.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from telegram import Update
+from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
 
+from bot.common import delivery
 from bot.tg import dialogs
 
 if TYPE_CHECKING:
@@ -29,7 +33,7 @@ log = logging.getLogger("voronka.dialogs")
 
 
 @dataclass
-class _Turn:
+class Turn:
     """One update being handled: whose state it is and what was saved last."""
 
     application: Any
@@ -39,16 +43,16 @@ class _Turn:
     failed: bool = False  # saving failed once in this update: do not try before every call
 
 
-_turn: ContextVar[_Turn | None] = ContextVar("voronka_turn", default=None)
+_turn: ContextVar[Turn | None] = ContextVar("voronka_turn", default=None)
 
 
 @asynccontextmanager
-async def turn(application: Any, update: object) -> AsyncIterator[None]:
+async def turn(application: Any, update: object) -> AsyncIterator[Turn | None]:
     """Handle one update; whatever it changed in the person's state is saved at the end."""
-    current = _Turn(application) if isinstance(update, Update) else None
+    current = Turn(application) if isinstance(update, Update) else None
     token = _turn.set(current)
     try:
-        yield
+        yield current
         await _save()
     finally:
         _turn.reset(token)
@@ -85,11 +89,26 @@ async def _save() -> None:
     current.saved = state
 
 
-class SavingRequest(BaseRequest):
-    """A Bot API request that first saves what the current update changed (see above)."""
+# Pauses before the retries of a Bot API call that failed after the update committed a
+# change: about 8 s in all, bounded so that one chat cannot hold its update for long.
+AFTER_COMMIT_BACKOFF = (0.5, 1.0, 2.0, 4.0)
+MAX_RETRY_AFTER = 10.0  # longest 429 `retry_after` waited for, in seconds
 
-    def __init__(self, inner: BaseRequest) -> None:
+
+class SavingRequest(BaseRequest):
+    """A Bot API request that first saves what the current update changed (see above), and
+    that does not give up on the answer to an action already committed.
+
+    When an update has committed a change (`bot.common.delivery`), its confirmation must get
+    through: the person would otherwise be told "try again" and do it twice. So a call that
+    then fails with a timeout, a network error, a 5xx or a 429 is retried after the pauses of
+    `backoff` (a 429's own `retry_after`, when it is longer, up to MAX_RETRY_AFTER). Before
+    a commit nothing is retried here: the apology says to try again, and that is true.
+    """
+
+    def __init__(self, inner: BaseRequest, backoff: Sequence[float] = AFTER_COMMIT_BACKOFF) -> None:
         self.inner = inner
+        self.backoff = tuple(backoff)
 
     @property
     def read_timeout(self) -> float | None:
@@ -112,6 +131,36 @@ class SavingRequest(BaseRequest):
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
         await _save()
-        return await self.inner.do_request(
-            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-        )
+        for attempt in range(len(self.backoff) + 1):
+            try:
+                code, payload = await self.inner.do_request(
+                    url, method, request_data, read_timeout, write_timeout, connect_timeout,
+                    pool_timeout,
+                )  # fmt: skip
+            except NetworkError:  # TimedOut is one
+                if attempt == len(self.backoff) or not _committed():
+                    raise
+                pause = self.backoff[attempt]
+            else:
+                if not (code == 429 or code >= 500) or attempt == len(self.backoff):
+                    return code, payload
+                if not _committed():
+                    return code, payload
+                pause = max(self.backoff[attempt], min(_retry_after(payload), MAX_RETRY_AFTER))
+            log.warning("Bot API %s failed after a commit; retrying in %.1f s", method, pause)
+            await asyncio.sleep(pause)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _committed() -> bool:
+    current = delivery.current()
+    return current is not None and current.committed
+
+
+def _retry_after(payload: bytes) -> float:
+    """The `retry_after` of a 429 answer, in seconds (0 when there is none)."""
+    try:
+        answer = json.loads(payload)
+        return float(answer.get("parameters", {}).get("retry_after", 0))
+    except (ValueError, TypeError, AttributeError):
+        return 0.0

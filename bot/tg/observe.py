@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from telegram import Update
 from telegram.ext import Application, BaseHandler
 
+from bot.common.delivery import Delivery, delivering
 from bot.tg import conversation
 
 log = logging.getLogger("voronka.updates")
@@ -67,7 +68,12 @@ class VoronkaApplication(Application[Any, Any, Any, Any, Any, Any]):
         token = _current.set(trace)
         started = time.perf_counter()
         try:
-            async with conversation.turn(self, update):
+            if isinstance(update, Update):
+                with delivering(update.update_id) as current:
+                    async with conversation.turn(self, update) as turn:
+                        await super().process_update(update)
+                    await self._complete(current, trace, registered=bool(turn and turn.person))
+            else:
                 await super().process_update(update)
         finally:
             _current.reset(token)
@@ -85,3 +91,19 @@ class VoronkaApplication(Application[Any, Any, Any, Any, Any, Any]):
                 trace.outcome,
                 (time.perf_counter() - started) * 1000,
             )
+
+    async def _complete(self, current: Delivery, trace: Trace, *, registered: bool) -> None:
+        """Record an update of a registered person that changed nothing, so a redelivery
+        sends nothing either (one that changed something was recorded with the change)."""
+        if current.committed or trace.outcome in _NOT_RECORDED:
+            return
+        if not registered:
+            return  # strangers' updates are not worth a row each
+        try:
+            await self.bot_data.core.deliveries.mark_handled(current.update_id)
+        except Exception:
+            log.warning("could not record update %s as handled", current.update_id, exc_info=True)
+
+
+# Outcomes after which the update must be handled again if it comes again.
+_NOT_RECORDED = frozenset({"duplicate", "unavailable", "error"})

@@ -67,6 +67,13 @@ def _buttons(markup: Any) -> list[list[tuple[str, str]]]:
     ]
 
 
+def _error_answer(status: int) -> dict[str, Any]:
+    answer: dict[str, Any] = {"ok": False, "error_code": status, "description": "Internal Error"}
+    if status == 429:
+        answer.update(description="Too Many Requests: retry after 0", parameters={"retry_after": 0})
+    return answer
+
+
 class OfflineRequest(BaseRequest):
     """Answers the Bot API like Telegram would, and remembers what the bot sent."""
 
@@ -76,7 +83,13 @@ class OfflineRequest(BaseRequest):
         self.messages: dict[tuple[int, int], BotMessage] = {}
         self.outbox: list[BotMessage] = []  # sends and edits, in order
         self.blocked_chats: set[int] = set()
+        self.failures: list[tuple[str, int]] = []  # (method, status) answered next, in order
         self._ids = itertools.count(1)
+
+    def fail(self, method: str, status: int, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with `status` (429 asks to wait 0 s),
+        as Telegram does when it is overloaded or the network between fails."""
+        self.failures.extend([(method, status)] * times)
 
     @property
     def read_timeout(self) -> float | None:
@@ -113,6 +126,10 @@ class OfflineRequest(BaseRequest):
                 data = content if isinstance(content, bytes) else content.read()
                 files[part] = (filename or part, data)
         self.calls.append(ApiCall(name, params, files))
+        failure = next((f for f in self.failures if f[0] == name), None)
+        if failure is not None:
+            self.failures.remove(failure)
+            return failure[1], json.dumps(_error_answer(failure[1])).encode()
         chat_id = params.get("chat_id")
         if chat_id is not None and int(str(chat_id)) in self.blocked_chats:
             return 403, json.dumps(
@@ -202,7 +219,9 @@ class OfflineRequest(BaseRequest):
 class ChatClient:
     """One person talking to the bot: `send("text")`, `click("button")`, `last_reply()`."""
 
-    _update_ids = itertools.count(1)
+    # Update ids only grow, also across runs of `voronka chat` on one database: the bot
+    # drops an update whose id it has handled before, as Telegram's redeliveries.
+    _update_ids = itertools.count(time.time_ns() // 1000)
     _message_ids = itertools.count(10_000_000)
 
     def __init__(
@@ -225,6 +244,8 @@ class ChatClient:
             self.user["username"] = username
         if language_code:
             self.user["language_code"] = language_code
+        self.last_sent: dict[str, Any] | None = None
+        self.last_update: dict[str, Any] | None = None
 
     @property
     def user_id(self) -> int:
@@ -242,7 +263,22 @@ class ChatClient:
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        self.last_sent = message
         return await self.feed({"message": message})
+
+    async def edit(self, text: str) -> list[BotMessage]:
+        """Edit the last message this person typed, as Telegram's "Edit" does."""
+        if self.last_sent is None:
+            raise LookupError("nothing was typed to edit")
+        message = {**self.last_sent, "text": text, "edit_date": int(time.time())}
+        return await self.feed({"edited_message": message})
+
+    async def redeliver(self) -> list[BotMessage]:
+        """Deliver the last update again with its id, as Telegram does when its confirmation
+        was lost."""
+        if self.last_update is None:
+            raise LookupError("nothing was delivered yet")
+        return await self.feed(dict(self.last_update))
 
     async def send_sticker(self) -> list[BotMessage]:
         message = {
@@ -320,8 +356,10 @@ class ChatClient:
         return mine[-1]
 
     async def feed(self, payload: dict[str, Any]) -> list[BotMessage]:
+        """Deliver one update; a payload without `update_id` gets the next one."""
         before = len(self.request.outbox)
-        payload["update_id"] = next(self._update_ids)
+        payload.setdefault("update_id", next(self._update_ids))
+        self.last_update = payload
         update = Update.de_json(payload, self.application.bot)
         await self.application.process_update(update)
         return [m for m in self.request.outbox[before:] if m.chat_id == self.user_id]

@@ -1,6 +1,14 @@
-"""The gate at group -1: strangers and deactivated people get one polite refusal, nothing else."""
+"""The gate at group -1: who is writing is established here, or nothing else runs.
+
+Strangers and deactivated people get one polite refusal. A redelivered update is dropped
+silently. An edit of a sent message is never applied (it would repeat the action). And when
+who is writing cannot be established (the database is down, say), the gate fails closed:
+one "temporarily unavailable" answer that names nothing, and no handler runs.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from telegram import Update
 from telegram.constants import ChatType
@@ -10,11 +18,17 @@ from bot.tg import conversation
 from bot.tg.context import Ctx
 from bot.tg.observe import mark
 
+log = logging.getLogger("voronka.gate")
+
 
 def _is_invite_start(update: Update) -> bool:
     message = update.message
     text = message.text if message else None
     return bool(text and text.startswith("/start ") and len(text.split()) == 2)
+
+
+def _is_edit(update: Update) -> bool:
+    return update.edited_message is not None or update.edited_business_message is not None
 
 
 async def gate(update: Update, context: Ctx) -> None:
@@ -27,10 +41,25 @@ async def gate(update: Update, context: Ctx) -> None:
     if in_group and update.callback_query is None and update.my_chat_member is None:
         mark("ignored", "gate")  # the bot only talks in private chats and inline mode
         raise ApplicationHandlerStop
-    person = await context.core.people.identify(user.id, user.full_name, context.language)
+    try:
+        if await context.core.deliveries.handled(update.update_id):
+            mark("duplicate", "gate")  # Telegram delivered it again: it was handled
+            raise ApplicationHandlerStop
+        person = await context.core.people.identify(user.id, user.full_name, context.language)
+        if person is not None and person.active:
+            context.person = person
+            await conversation.resume(context)
+    except ApplicationHandlerStop:
+        raise
+    except Exception:
+        log.warning("could not tell who wrote update %s", update.update_id, exc_info=True)
+        await unavailable(update, context)
+        raise ApplicationHandlerStop from None
     if person is not None and person.active:
-        context.person = person
-        await conversation.resume(context)
+        if _is_edit(update):
+            mark("edit_ignored", "gate")
+            await _answer(update, context.t("common.edit_ignored"))
+            raise ApplicationHandlerStop
         return
     if update.my_chat_member is not None:
         raise ApplicationHandlerStop  # a stranger added the bot somewhere: nothing to say
@@ -42,7 +71,20 @@ async def gate(update: Update, context: Ctx) -> None:
 
 async def refuse(update: Update, context: Ctx) -> None:
     mark("refused", "gate")
-    text = context.t("common.refusal", company=context.core.settings.company_name)
+    await _answer(update, context.t("common.refusal", company=context.core.settings.company_name))
+
+
+async def unavailable(update: Update, context: Ctx) -> None:
+    """Whoever it is, nothing but that the bot cannot answer now. Never raises."""
+    mark("unavailable", "gate")
+    try:
+        await _answer(update, context.t("common.unavailable"))
+    except Exception:
+        log.warning("could not say so either", exc_info=True)
+
+
+async def _answer(update: Update, text: str) -> None:
+    """The one answer the gate gives: to a button, an inline query or a message."""
     if update.inline_query is not None:
         await update.inline_query.answer([], cache_time=0, is_personal=True)
     elif update.callback_query is not None:

@@ -1,4 +1,4 @@
-"""One global error handler: people never see a traceback."""
+"""One global error handler: people never see a traceback, and never a wrong "try again"."""
 
 from __future__ import annotations
 
@@ -6,12 +6,21 @@ import logging
 
 from telegram import Update
 
-from bot.common.errors import DomainError
+from bot.common import delivery
+from bot.common.errors import AlreadyHandled, DomainError, Unavailable
 from bot.tg.context import Ctx
 from bot.tg.observe import mark
 from bot.tg.replies import reply
 
 log = logging.getLogger("voronka.errors")
+
+
+def _apology(context: Ctx) -> str:
+    """What to say about an unexpected error: "try again" only if nothing was committed."""
+    current = delivery.current()
+    if current is not None and current.committed:
+        return context.t("common.done_unconfirmed")
+    return context.t("common.error")
 
 
 async def on_error(update: object, context: Ctx) -> None:
@@ -20,17 +29,24 @@ async def on_error(update: object, context: Ctx) -> None:
     if not isinstance(update, Update):
         log.error("error outside an update", exc_info=error)
         return
+    if isinstance(error, AlreadyHandled):
+        mark("duplicate")  # another delivery of this update got there first
+        return
     if isinstance(error, DomainError):
         mark("refused")
         text = context.t(error.key, **error.params)
+    elif isinstance(error, Unavailable):
+        mark("unavailable")
+        log.warning("database unavailable during update %s: %s", update.update_id, error)
+        text = context.t("common.unavailable")
     else:
         mark("error")
         log.error("error while handling update %s", update.update_id, exc_info=error)
-        text = context.t("common.error")
+        text = _apology(context)
     try:
         if update.callback_query is not None:
             await update.callback_query.answer()
         if update.effective_chat is not None:
             await reply(update, text)
     except Exception:  # the apology itself failed (e.g. the person blocked the bot)
-        log.exception("could not tell the person about the error")
+        log.warning("could not tell the person about the error", exc_info=True)
