@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.cli import main
 from bot.common.clock import FrozenClock
 from bot.common.i18n import catalog
 from bot.container import build_core
@@ -234,3 +235,42 @@ async def test_an_entry_with_a_long_non_ascii_id_still_gets_working_buttons(
         assert all(len(data.encode()) <= 64 for row in answer.buttons for _, data in row)
         await anna.click("👍", answer)
         assert (await _events(harness))[-1][:2] == (Event.UP, entry_id)
+
+
+async def test_only_files_inside_the_content_folder_are_sent_and_the_rest_is_reported(
+    tmp_path: Path,
+    sqlite_url: str,
+    clock: FrozenClock,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    knowledge, scripts = tmp_path / "kb", tmp_path / "scripts"
+    (knowledge / "docs").mkdir(parents=True)
+    scripts.mkdir()
+    (tmp_path / "secret.txt").write_text("пароль", encoding="utf-8")
+    (knowledge / "docs/price.pdf").write_bytes(b"%PDF")
+    (knowledge / "link.pdf").symlink_to(tmp_path / "secret.txt")
+    entry = knowledge / "racks.md"
+    entry.write_text(
+        "---\nid: racks\nkind: product\ntitle: Стеллажи\n"
+        f'files: [docs/price.pdf, ../secret.txt, "{tmp_path / "secret.txt"}", link.pdf]\n'
+        "---\nПолочные стеллажи.\n",
+        encoding="utf-8",
+    )
+    with caplog.at_level("WARNING"):
+        async with _harness_on(tmp_path, sqlite_url, clock, knowledge, scripts) as harness:
+            _, anna = await harness.person()
+            replies = await anna.send("стеллажи")
+    assert replies[0].text.startswith("<b>Стеллажи</b>")
+    assert [m.document for m in replies if m.document] == [("price.pdf", b"%PDF")]
+    logged = [r.getMessage() for r in caplog.records if "content problem" in r.getMessage()]
+    assert len(logged) == 3
+    assert all(f"{entry}:5: file '" in line and "of entry 'racks'" in line for line in logged)
+    monkeypatch.setenv("VORONKA_KNOWLEDGE_DIR", str(knowledge))
+    monkeypatch.setenv("VORONKA_SCRIPTS_DIR", str(scripts))
+    assert main(["content", "check"]) == 1
+    checked = capsys.readouterr().out
+    for name in ("'../secret.txt'", repr(str(tmp_path / "secret.txt")), "'link.pdf'"):
+        assert f"{entry}:5: file {name} of entry 'racks'" in checked
+    assert "docs/price.pdf" not in checked

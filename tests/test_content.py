@@ -170,8 +170,101 @@ def test_missing_attached_files_and_non_list_fields_are_reported(tmp_path: Path)
     assert messages(check_content([tmp_path / "kb"])) == [
         f"{path}:5: aliases must be a list of strings, not one string",
         f"{path}:6: tags must be a list of strings: 3",
-        f"{path}:7: file 'missing.pdf' not found",
+        f"{path}:7: file 'missing.pdf' of entry 'e' not found",
     ]
+
+
+def _product(files: str) -> str:
+    return f"---\nid: racks\nkind: product\ntitle: Стеллажи\nfiles: {files}\n---\nТекст\n"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../secret.txt", "../../../../../../../../etc/hostname", "products/../../secret.txt"],
+)
+def test_a_file_outside_the_content_folder_through_dots_is_an_error_and_not_attached(
+    tmp_path: Path, name: str
+) -> None:
+    write(tmp_path, "secret.txt", "пароль")
+    path = write(tmp_path, "kb/racks.md", _product(f'["{name}"]'))
+    loaded = load_content([tmp_path / "kb"])
+    (entry,) = loaded.entries  # the entry itself still loads, without the file
+    assert entry.files == ()
+    expected = (
+        f"{path}:5: file {name!r} of entry 'racks' is outside the content folder "
+        f"{tmp_path / 'kb'}: it is not attached"
+    )
+    assert messages(loaded.problems) == [expected]
+    assert messages(check_content([tmp_path / "kb"])) == [expected]
+
+
+def test_an_absolute_file_path_is_an_error_and_not_attached(tmp_path: Path) -> None:
+    secret = write(tmp_path, "secret.txt", "пароль")
+    inside = write(tmp_path, "kb/price.pdf", "%PDF")  # absolute even when it points inside
+    path = write(tmp_path, "kb/racks.md", _product(f'["{secret}", "{inside}"]'))
+    loaded = load_content([tmp_path / "kb"])
+    assert loaded.entries[0].files == ()
+    assert messages(check_content([tmp_path / "kb"])) == [
+        f"{path}:5: file {str(where)!r} of entry 'racks' is an absolute path: "
+        "give it relative to the entry's file"
+        for where in (secret, inside)
+    ]
+
+
+def test_a_symlink_to_outside_the_content_folder_is_an_error_and_not_attached(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, "secret.txt", "пароль")
+    write(tmp_path, "outside/notes.pdf", "%PDF")
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb/price.pdf").symlink_to(tmp_path / "secret.txt")
+    (tmp_path / "kb/docs").symlink_to(tmp_path / "outside", target_is_directory=True)
+    (tmp_path / "kb/loop.pdf").symlink_to(tmp_path / "kb/loop.pdf")
+    path = write(tmp_path, "kb/racks.md", _product("[price.pdf, docs/notes.pdf, loop.pdf]"))
+    loaded = load_content([tmp_path / "kb"])
+    assert loaded.entries[0].files == ()
+    kb = tmp_path / "kb"
+    outside = f"of entry 'racks' is outside the content folder {kb}: it is not attached"
+    assert messages(check_content([tmp_path / "kb"])) == [
+        f"{path}:5: file 'price.pdf' {outside}",
+        f"{path}:5: file 'docs/notes.pdf' {outside}",
+        f"{path}:5: file 'loop.pdf' of entry 'racks' cannot be resolved"
+        " (a symlink loop or a bad character)",
+    ]
+
+
+def test_an_entry_file_linked_from_outside_the_folder_is_not_read(tmp_path: Path) -> None:
+    write(tmp_path, "private/notes.md", "---\nid: notes\nkind: faq\ntitle: Заметки\n---\nТайна\n")
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb/notes.md").symlink_to(tmp_path / "private/notes.md")
+    loaded = load_content([tmp_path / "kb"])
+    assert loaded.entries == ()
+    kb = tmp_path / "kb"
+    assert messages(loaded.problems) == [
+        f"{kb / 'notes.md'}: the file links to outside the content folder {kb}"
+    ]
+
+
+def test_files_in_subfolders_and_links_within_the_folder_are_attached(tmp_path: Path) -> None:
+    """`..` is fine as long as the file stays inside; so is a folder that is itself a link."""
+    write(tmp_path, "real-kb/docs/price.pdf", "%PDF")
+    write(tmp_path, "real-kb/shared/terms.pdf", "%PDF")
+    (tmp_path / "real-kb/latest.pdf").symlink_to(tmp_path / "real-kb/docs/price.pdf")
+    write(tmp_path, "real-kb/products/racks.md", _product("[../docs/price.pdf, ../latest.pdf]"))
+    write(
+        tmp_path,
+        "real-kb/terms.md",
+        "---\nid: terms\nkind: company\ntitle: Условия\nfiles: [shared/terms.pdf]\n---\nТ\n",
+    )
+    (tmp_path / "kb").symlink_to(tmp_path / "real-kb", target_is_directory=True)
+    kb = tmp_path / "kb"
+    loaded = load_content([kb])
+    assert loaded.problems == ()
+    assert {entry.id: entry.files for entry in loaded.entries} == {
+        "racks": (kb / "products/../docs/price.pdf", kb / "products/../latest.pdf"),
+        "terms": (kb / "shared/terms.pdf",),
+    }
+    assert check_content([kb]) == []
 
 
 def test_unknown_front_matter_key_is_reported(tmp_path: Path) -> None:

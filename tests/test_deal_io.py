@@ -179,10 +179,11 @@ async def test_json_and_csv_writers_give_the_same_deals(any_core: Core, clock: F
     reader = csv.DictReader(io.StringIO(table.getvalue()))
     assert tuple(reader.fieldnames or ()) == CSV_FIELDS
     first, second = list(reader)
+    # A leading + is escaped like the start of a formula (tests/test_safe_exports.py).
     assert first == {
         "id": str(deals[0]["id"]), "external_id": deals[0]["external_id"],
         "title": "Стеллажи на 400 паллет", "client_name": "ООО «Ромашка»",
-        "client_contact": "Иван Петров", "client_phone": "+7 900 111-22-33", "client_email": "",
+        "client_contact": "Иван Петров", "client_phone": "'+7 900 111-22-33", "client_email": "",
         "owner_telegram_id": "3", "team": "Урал", "funnel": "b2b", "stage": "needs",
         "status": "open", "amount": "150000.00", "currency": "RUB", "lost_reason": "",
         "next_step_text": "Позвонить после КП", "next_step_due": "2026-12-02T07:00:00+00:00",

@@ -8,7 +8,6 @@ reason the export first gives deals made in the bot a permanent `external_id`.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import ChainMap
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
@@ -20,6 +19,7 @@ from typing import Any, TextIO
 
 from bot.common.clock import Clock
 from bot.common.money import KOPECK
+from bot.common.sheets import CsvWriter
 from bot.deals.funnel import FunnelConfig
 from bot.deals.import_file import ImportContext, ImportedDeal, read_rows
 from bot.deals.import_store import (
@@ -117,13 +117,18 @@ class DealTransfer:
         return count
 
     async def write_csv(self, out: TextIO) -> int:
-        """Write a header and one row per deal (empty cells for nulls); returns how many."""
-        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
-        writer.writeheader()
+        """Write a header and one row per deal (empty cells for nulls); returns how many.
+
+        Text goes through `bot.common.sheets`, so a title or name that a spreadsheet would read
+        as a formula is written as text (the JSON export keeps it as it is).
+        """
+        writer = CsvWriter(out)
+        writer.writerow(CSV_FIELDS)
         count = 0
         async with aclosing(self.export_deals()) as deals:
             async for deal in deals:
-                writer.writerow(csv_row(deal))
+                row = csv_row(deal)
+                writer.writerow(row[name] for name in CSV_FIELDS)
                 count += 1
         return count
 
@@ -253,11 +258,16 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def csv_row(deal: Mapping[str, Any]) -> dict[str, Any]:
-    """One exported deal flattened for a spreadsheet: nested fields get a prefix."""
+    """One exported deal flattened for a spreadsheet: nested fields get a prefix.
+
+    The amount, a string in JSON so that it stays exact, is a number here: a spreadsheet
+    should sum it, and text starting with `-` would be escaped as a formula.
+    """
     client = deal["client"] or {}
     next_step = deal["next_step"] or {}
     flat = {name: deal.get(name) for name in CSV_FIELDS}
     flat.update(
+        amount=None if deal["amount"] is None else Decimal(deal["amount"]),
         client_name=client.get("name"),
         client_contact=client.get("contact"),
         client_phone=client.get("phone"),

@@ -3,7 +3,9 @@
 One entry per file. Loading never fails as a whole: a broken file is skipped and
 reported with its path and line, so the bot starts with the rest of the base. The front
 matter is read through a pydantic model (`FrontMatter`); a problem is the `FileProblem`
-of every file format, with the file and the line of the key at fault.
+of every file format, with the file and the line of the key at fault. Entry files and their
+attached `files` must stay inside their content folder (`..`, absolute paths and symlinks
+followed): the bot sends attached files to anyone who opens the entry.
 """
 
 from __future__ import annotations
@@ -159,8 +161,8 @@ def load_content(dirs: Sequence[Path]) -> ContentLoad:
     """
     entries: list[Entry] = []
     problems: list[FileProblem] = []
-    for path in _entry_files(dirs, problems):
-        entry = _load_file(path, problems)
+    for folder, path in _entry_files(dirs, problems):
+        entry = _load_file(path, problems, folder)
         if entry is not None:
             entries.append(entry)
     return ContentLoad(tuple(_drop_duplicates(entries, problems)), tuple(problems))
@@ -236,19 +238,43 @@ def _outside_fences(lines: Iterable[str]) -> Iterator[str]:
             yield line
 
 
-def _entry_files(dirs: Sequence[Path], problems: list[FileProblem]) -> list[Path]:
-    files: list[Path] = []
+@dataclass(frozen=True, slots=True)
+class _Folder:
+    """A content folder as configured (for messages) and resolved (to check paths against)."""
+
+    root: Path
+    real: Path
+
+    def holds(self, path: Path) -> bool | None:
+        """Whether `path`, every `..` and symlink followed, is inside; None when it cannot
+        be resolved (a symlink loop, a NUL in the name)."""
+        try:
+            return path.resolve().is_relative_to(self.real)
+        except (OSError, RuntimeError, ValueError):
+            return None
+
+
+def _entry_files(dirs: Sequence[Path], problems: list[FileProblem]) -> list[tuple[_Folder, Path]]:
+    """The entry files of each folder; one that is a symlink to outside its folder is
+    reported and not read, so content cannot pull in a file from elsewhere on the server."""
+    files: list[tuple[_Folder, Path]] = []
     for root in dirs:
         if not root.is_dir():
             problems.append(_problem(root, 0, "content folder not found"))
             continue
+        folder = _Folder(root, root.resolve())
         for path in sorted(root.rglob(f"*{ENTRY_SUFFIX}")):
             relative = path.relative_to(root).parts
             if any(part.startswith(".") for part in relative):
                 continue
             if path.name.lower() == "readme.md" or not path.is_file():
                 continue
-            files.append(path)
+            if not folder.holds(path):
+                problems.append(
+                    _problem(path, 0, f"the file links to outside the content folder {root}")
+                )
+                continue
+            files.append((folder, path))
     return files
 
 
@@ -294,7 +320,7 @@ def _split_front_matter(path: Path, text: str, problems: list[FileProblem]) -> _
     return _FrontMatter({str(k): v for k, v in data.items()}, key_lines, body, end + 2)
 
 
-def _load_file(path: Path, problems: list[FileProblem]) -> Entry | None:
+def _load_file(path: Path, problems: list[FileProblem], folder: _Folder) -> Entry | None:
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -326,16 +352,13 @@ def _load_file(path: Path, problems: list[FileProblem]) -> Entry | None:
         problems.append(_problem(path, at(key), first["msg"]))
         return None
     problems.extend(context.problems)
-    names = matter.files
     files: list[Path] = []
-    for name in names:
-        attached = path.parent / name
-        if Path(name).is_absolute():
-            problems.append(_problem(path, at("files"), f"file {name!r} must be a relative path"))
-        elif not attached.is_file():
-            problems.append(_problem(path, at("files"), f"file {name!r} not found"))
-        else:
+    for name in matter.files:
+        attached, problem = _attachment(path, name, matter.id, folder)
+        if attached is not None:
             files.append(attached)
+        else:
+            problems.append(_problem(path, at("files"), problem))
     intro, steps = parse_steps(front.body, front.body_line)
     return Entry(
         id=matter.id,
@@ -350,6 +373,27 @@ def _load_file(path: Path, problems: list[FileProblem]) -> Entry | None:
         steps=steps,
         intro=intro if steps else "",
     )
+
+
+def _attachment(path: Path, name: str, entry_id: str, folder: _Folder) -> tuple[Path | None, str]:
+    """The file `name` of the entry at `path`, or why it cannot be attached.
+
+    Only a file inside the entry's content folder is attached: `files` is written by content
+    authors, and `../../../../etc/hostname`, `/etc/hostname` or a symlink to it would send a
+    file of the server to whoever opens the entry.
+    """
+    what = f"file {name!r} of entry {entry_id!r}"
+    if Path(name).is_absolute():
+        return None, f"{what} is an absolute path: give it relative to the entry's file"
+    attached = path.parent / name
+    inside = folder.holds(attached)
+    if inside is None:
+        return None, f"{what} cannot be resolved (a symlink loop or a bad character)"
+    if not inside:
+        return None, f"{what} is outside the content folder {folder.root}: it is not attached"
+    if not attached.is_file():
+        return None, f"{what} not found"
+    return attached, ""
 
 
 @dataclass(frozen=True, slots=True)

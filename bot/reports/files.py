@@ -1,8 +1,11 @@
-"""`voronka report` and `/export`: per-manager measures and the deals of a period, XLSX or CSV."""
+"""`voronka report` and `/export`: per-manager measures and the deals of a period, XLSX or CSV.
+
+Names and titles come from people: every cell goes through `bot.common.sheets`, so text
+stays text in whatever spreadsheet opens the file.
+"""
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from decimal import Decimal
@@ -10,6 +13,7 @@ from decimal import Decimal
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from bot.common.sheets import CsvWriter, append_row
 from bot.reports.metrics import Period, TeamFigures
 
 MANAGER_COLUMNS = (
@@ -51,13 +55,13 @@ def to_xlsx(report: Report) -> bytes:
     sheet = book.active
     assert sheet is not None
     sheet.title = "Managers"
-    sheet.append(MANAGER_COLUMNS)
+    append_row(sheet, MANAGER_COLUMNS)
     for row in report.managers:
-        sheet.append([_cell(value) for value in row])
+        append_row(sheet, [_cell(value) for value in row])
     deals = book.create_sheet("Deals")
-    deals.append(DEAL_COLUMNS)
+    append_row(deals, DEAL_COLUMNS)
     for row in report.deals:
-        deals.append([_cell(value) for value in row])
+        append_row(deals, [_cell(value) for value in row])
     for ws in (sheet, deals):
         for cell in ws[1]:
             cell.font = Font(bold=True)
@@ -72,12 +76,10 @@ def to_csv(report: Report) -> tuple[str, str]:
 
     def table(header: tuple[str, ...], rows: tuple[tuple[object, ...], ...]) -> str:
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = CsvWriter(buffer)
         writer.writerow(header)
         for row in rows:
-            writer.writerow(
-                ["" if v is None else v.isoformat() if hasattr(v, "isoformat") else v for v in row]
-            )
+            writer.writerow([v.isoformat() if hasattr(v, "isoformat") else v for v in row])
         return buffer.getvalue()
 
     return table(MANAGER_COLUMNS, report.managers), table(DEAL_COLUMNS, report.deals)
