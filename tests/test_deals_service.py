@@ -206,7 +206,11 @@ async def test_followups_are_asked_once_per_next_step(any_core: Core, clock: Fro
     clock.advance(minutes=89)
     assert await any_core.deals.followups_due(grace) == []
     clock.advance(minutes=2)
-    assert [d.title for d in await any_core.deals.followups_due(grace)] == ["Ромашка"]
+    (due,) = await any_core.deals.followups_due(grace)
+    assert due.title == "Ромашка"
+    assert await any_core.deals.followups_due(grace) == [due]  # due until it is asked
+    assert due.next_step_due is not None
+    await any_core.deals.followup_asked(due.id, due.next_step_due)
     assert await any_core.deals.followups_due(grace) == []
     await any_core.deals.set_next_step(anna, deal.id, "встреча", clock() + timedelta(hours=1))
     clock.advance(hours=2)

@@ -180,6 +180,9 @@ class SentLog(Base):
     recipient: Mapped[int] = mapped_column(BigInteger)
     key: Mapped[str] = mapped_column(String(100))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Claimed and being sent until then; None once Telegram accepted it. A claim whose lease
+    # ran out unsent (the process died sending) may be claimed again.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class KnowledgeEvent(Base):

@@ -602,15 +602,20 @@ class DealsService:
         return result
 
     async def followups_due(self, grace: timedelta) -> list[DealView]:
-        """Deals whose next step passed `grace` ago and were not asked about; marks them asked.
+        """Deals whose next step passed `grace` ago and were not asked about.
 
-        Marking is bookkeeping, not a change of the deal: the version stays, so a card shown
-        before the question still works.
+        Who sends the question claims it first (the sent log), and marks it asked once sent:
+        marking here would lose the question if the process died before sending it.
         """
         now = self._clock()
         async with transaction(self._db) as session:
-            found = await store.take_followups_due(session, now - grace)
+            found = await store.followups_due(session, now - grace)
         return [self._view(row, now) for row in found]
+
+    async def followup_asked(self, deal_id: int, due: datetime) -> None:
+        """The question about the step due at `due` was sent (or can never be)."""
+        async with transaction(self._db) as session:
+            await store.mark_followup_asked(session, deal_id, due)
 
     # --- helpers ----------------------------------------------------------------------
 

@@ -353,32 +353,31 @@ async def open_deals_of_reachable_owners(session: AsyncSession) -> list[DealRow]
     return [DealRow(*row) for row in await session.execute(query)]
 
 
-async def take_followups_due(session: AsyncSession, before: datetime) -> list[DealRow]:
-    """Open deals whose next step was due before `before` and not asked about; marks them asked.
-
-    Marking is bookkeeping, not a change of the deal: the version stays, so a card shown
-    before the question still works.
-    """
+async def followups_due(session: AsyncSession, before: datetime) -> list[DealRow]:
+    """Open deals whose next step was due before `before` and not asked about yet."""
     deals = DEALS.c
-    due = deals.next_step_due <= before
     query = _with_reachable_owner(
         VIEW.where(
             deals.status == "open",
             deals.next_step_due.is_not(None),
-            due,
+            deals.next_step_due <= before,
             or_(
                 deals.followup_asked_for.is_(None), deals.followup_asked_for != deals.next_step_due
             ),
         )
     )
-    found = [DealRow(*row) for row in await session.execute(query)]
-    if found:
-        await session.execute(
-            update(DEALS)  # a step moved meanwhile is not marked: it is not due
-            .where(deals.id.in_([row.id for row in found]), due)
-            .values(followup_asked_for=deals.next_step_due)
-        )
-    return found
+    return [DealRow(*row) for row in await session.execute(query)]
+
+
+async def mark_followup_asked(session: AsyncSession, deal_id: int, due: datetime) -> None:
+    """Bookkeeping, not a change of the deal: the version stays, so a card shown before the
+    question still works. A step moved meanwhile is not marked: it is not due."""
+    deals = DEALS.c
+    await session.execute(
+        update(DEALS)
+        .where(deals.id == deal_id, deals.next_step_due == due)
+        .values(followup_asked_for=due)
+    )
 
 
 # --- teams' funnels -------------------------------------------------------------------------

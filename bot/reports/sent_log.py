@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.common.clock import Clock
 from bot.db.session import SessionFactory, transaction
 from bot.reports.store import ReportsStore
 
+LEASE = timedelta(minutes=5)  # far longer than a digest takes to send, retries included
+
 
 class SentLogService:
-    """A claim is a unique row: a second process, a restart or a retry cannot claim it again."""
+    """Scheduled messages as an outbox: claimed with a lease, confirmed once Telegram took them.
 
-    def __init__(self, db: SessionFactory, clock: Clock, store: ReportsStore) -> None:
+    A claim is a unique row, so a second process, a restart or a retry cannot claim a message
+    being sent or sent. A process killed while sending leaves a claim whose lease runs out;
+    the next run claims it again and sends it. A message can therefore go out twice only if
+    the process dies between Telegram accepting it and `confirm`.
+    """
+
+    def __init__(
+        self, db: SessionFactory, clock: Clock, store: ReportsStore, lease: timedelta = LEASE
+    ) -> None:
         self._db = db
         self._clock = clock
         self._store = store
+        self._lease = lease
 
     async def claim(self, kind: str, recipient: int, key: str) -> bool:
-        """True when this caller may send; False when it was (being) sent already."""
+        """True when this caller may send; False when it is being sent or was sent."""
+        now = self._clock()
         async with transaction(self._db) as session:
-            return await self._store.claim(session, kind, recipient, key, self._clock())
+            return await self._store.claim(session, kind, recipient, key, now, now + self._lease)
+
+    async def confirm(self, kind: str, recipient: int, key: str) -> None:
+        """Telegram accepted it (or refused for good): never again."""
+        async with transaction(self._db) as session:
+            await self._store.confirm(session, kind, recipient, key, self._clock())
 
     async def release(self, kind: str, recipient: int, key: str) -> None:
         """Give a claim back after a failed send, so a later run retries it."""

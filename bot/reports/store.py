@@ -563,22 +563,47 @@ class ReportsStore:
     # --- the sent log -------------------------------------------------------------------
 
     async def claim(
-        self, session: AsyncSession, kind: str, recipient: int, key: str, now: datetime
+        self,
+        session: AsyncSession,
+        kind: str,
+        recipient: int,
+        key: str,
+        now: datetime,
+        lease_until: datetime,
     ) -> bool:
-        """Insert the claim unless it exists; True when this call inserted it.
+        """Claim a message until `lease_until`; True when this call holds the claim.
 
-        ON CONFLICT DO NOTHING rather than catching the unique violation: on PostgreSQL a
-        violation would leave the transaction aborted.
+        A new claim is an insert (ON CONFLICT DO NOTHING rather than catching the unique
+        violation: on PostgreSQL a violation would leave the transaction aborted). A claim
+        whose lease ran out unsent is taken over by an update that only one caller can win.
         """
         dialect = session.get_bind().dialect.name
         make = postgresql_insert if dialect == "postgresql" else sqlite_insert
         statement = (
             make(_SENT)
-            .values(kind=kind, recipient=recipient, key=key, sent_at=now)
+            .values(kind=kind, recipient=recipient, key=key, sent_at=now, lease_until=lease_until)
             .on_conflict_do_nothing(index_elements=["kind", "recipient", "key"])
         )
-        result = await session.execute(statement)
-        return bool(getattr(result, "rowcount", 0))
+        if getattr(await session.execute(statement), "rowcount", 0):
+            return True
+        s = _SENT.c
+        expired = (
+            update(_SENT)
+            .where(s.kind == kind, s.recipient == recipient, s.key == key)
+            .where(s.lease_until.is_not(None), s.lease_until < now)
+            .values(sent_at=now, lease_until=lease_until)
+        )
+        return bool(getattr(await session.execute(expired), "rowcount", 0))
+
+    async def confirm(
+        self, session: AsyncSession, kind: str, recipient: int, key: str, now: datetime
+    ) -> None:
+        s = _SENT.c
+        await session.execute(
+            update(_SENT)
+            .where(s.kind == kind, s.recipient == recipient, s.key == key)
+            .values(sent_at=now, lease_until=None)
+        )
 
     async def release(self, session: AsyncSession, kind: str, recipient: int, key: str) -> None:
         s = _SENT.c

@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram.error import Forbidden, TelegramError
+from telegram.error import Forbidden
 from telegram.ext import Application, JobQueue
 
 from bot.common.i18n import catalog
@@ -61,7 +61,11 @@ def nudge_text(
 
 
 async def send_nudges(application: App) -> int:
-    """One message per manager with something to say; never twice on the same local day."""
+    """One message per manager with something to say; never twice on the same local day.
+
+    Each nudge is claimed, sent and confirmed on its own: one that fails (Telegram, or a bug
+    building it) is given back for the next run and does not stop the others.
+    """
     core = application.bot_data.core
     day = core.clock().astimezone(core.settings.tz).date().isoformat()
     sent = 0
@@ -69,50 +73,66 @@ async def send_nudges(application: App) -> int:
         recipient = nudge.person.telegram_id
         if not await core.sent_log.claim("nudge", recipient, day):
             continue
-        text, rows = nudge_text(nudge, core.funnels, core.settings.tz, core.clock())
         try:
+            text, rows = nudge_text(nudge, core.funnels, core.settings.tz, core.clock())
             await application.bot.send_message(recipient, text, reply_markup=keyboard(rows))
             sent += 1
         except Forbidden:
             await core.people.mark_unreachable(recipient)
-        except TelegramError:
+        except Exception:
             log.warning("nudge to %s failed; will retry on the next run", recipient, exc_info=True)
             await core.sent_log.release("nudge", recipient, day)
+            continue
+        await core.sent_log.confirm("nudge", recipient, day)
     return sent
 
 
 async def send_followups(application: App) -> int:
-    """Ask "how did it go?" once per next step, after its time plus the grace period."""
+    """Ask "how did it go?" once per next step, after its time plus the grace period.
+
+    Claimed in the sent log per deal and step, so two processes never both ask; confirmed
+    and marked asked only once Telegram took it, so a process dying meanwhile loses nothing
+    (its claim's lease runs out and the next run asks).
+    """
     core = application.bot_data.core
     grace = timedelta(minutes=core.settings.next_step_grace_minutes)
     sent = 0
     for deal in await core.deals.followups_due(grace):
-        people = await core.people.people_of(deal.team_id)
-        owner = next((p for p in people if p.id == deal.owner_id), None)
-        t = catalog(owner.language if owner else "ru")
-        text = t(
-            "followup.ask",
-            text=deal.next_step_text or t("next_step.default_text"),
-            title=deal.title,
-        )
-        rows = [
-            [(t("followup.forward"), cb.pack(cb.DEAL_PICK, deal.id, deal.version))],
-            [
-                (t("followup.new_step"), cb.pack(cb.DEAL_STEP, deal.id)),
-                (t("followup.lost"), cb.pack(cb.DEAL_LOSE, deal.id, deal.version)),
-            ],
-            [(t("followup.later"), cb.pack(cb.FOLLOWUP_LATER, deal.id))],
-        ]
+        assert deal.next_step_due is not None
+        recipient, key = deal.owner_telegram_id, f"{deal.id}:{deal.next_step_due.isoformat()}"
+        if not await core.sent_log.claim("followup", recipient, key):
+            continue
         try:
-            await application.bot.send_message(
-                deal.owner_telegram_id, text, reply_markup=keyboard(rows)
-            )
+            await _ask_followup(application, deal)
             sent += 1
         except Forbidden:
-            await core.people.mark_unreachable(deal.owner_telegram_id)
-        except TelegramError:
-            log.warning("follow-up for deal %s failed", deal.id, exc_info=True)
+            await core.people.mark_unreachable(recipient)
+        except Exception:
+            log.warning("follow-up for deal %s failed; will retry", deal.id, exc_info=True)
+            await core.sent_log.release("followup", recipient, key)
+            continue
+        await core.sent_log.confirm("followup", recipient, key)
+        await core.deals.followup_asked(deal.id, deal.next_step_due)
     return sent
+
+
+async def _ask_followup(application: App, deal: DealView) -> None:
+    core = application.bot_data.core
+    people = await core.people.people_of(deal.team_id)
+    owner = next((p for p in people if p.id == deal.owner_id), None)
+    t = catalog(owner.language if owner else "ru")
+    text = t(
+        "followup.ask", text=deal.next_step_text or t("next_step.default_text"), title=deal.title
+    )
+    rows = [
+        [(t("followup.forward"), cb.pack(cb.DEAL_PICK, deal.id, deal.version))],
+        [
+            (t("followup.new_step"), cb.pack(cb.DEAL_STEP, deal.id)),
+            (t("followup.lost"), cb.pack(cb.DEAL_LOSE, deal.id, deal.version)),
+        ],
+        [(t("followup.later"), cb.pack(cb.FOLLOWUP_LATER, deal.id))],
+    ]
+    await application.bot.send_message(deal.owner_telegram_id, text, reply_markup=keyboard(rows))
 
 
 async def _nudge_job(context: Ctx) -> None:

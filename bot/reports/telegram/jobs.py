@@ -26,6 +26,7 @@ App = Application[Any, Any, Any, Any, BotData, Any]
 
 log = logging.getLogger("voronka.jobs")
 
+CATCH_UP_EVERY = timedelta(minutes=5)
 RETRY_DELAYS = (1.0, 3.0, 9.0)  # network errors; RetryAfter waits what Telegram says
 
 
@@ -51,8 +52,11 @@ async def _deliver(send: Callable[[], Awaitable[Any]]) -> None:
 async def send_digests(application: App) -> int:
     """Send every digest that is due and not yet claimed in the sent log.
 
-    Runs at the configured time and once at start; anything already claimed is skipped, so a
-    restart, a crash after sending or a second process never repeats it.
+    Runs every few minutes from start: anything claimed is skipped, so a restart or a second
+    process never repeats it; a claim left by a process killed while sending runs out and is
+    sent again. One digest that fails (Telegram, or a bug building a team's figures or
+    chart) is given back for the next run and does not stop the others; only `Forbidden`
+    (the person blocked the bot) is final.
     """
     core = application.bot_data.core
     sent = 0
@@ -77,6 +81,12 @@ async def send_digests(application: App) -> int:
                     "digest to %s failed; it will be retried", person.telegram_id, exc_info=True
                 )
                 await core.sent_log.release(run.kind, person.telegram_id, run.key)
+                continue
+            except Exception:
+                log.exception("digest %s of team %s could not be built", run.kind, run.team_id)
+                await core.sent_log.release(run.kind, person.telegram_id, run.key)
+                continue
+            await core.sent_log.confirm(run.kind, person.telegram_id, run.key)
     return sent
 
 
@@ -105,7 +115,8 @@ async def _digest_job(context: Ctx) -> None:
 
 
 def schedule_digests(queue: JobQueue[Any], settings: Settings) -> None:
-    """At the digest time every day, and once soon after start: after downtime, send what's due."""
+    """At the digest time every day, and every few minutes from start: after downtime, a
+    failed send or a claim left by a killed process, what is due goes out."""
     digest_at = time(settings.digest_time.hour, settings.digest_time.minute, tzinfo=settings.tz)
     queue.run_daily(_digest_job, digest_at, name="digests")
-    queue.run_once(_digest_job, 5, name="digests-catch-up")
+    queue.run_repeating(_digest_job, CATCH_UP_EVERY, first=5, name="digests-catch-up")
