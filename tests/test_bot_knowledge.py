@@ -274,3 +274,22 @@ async def test_only_files_inside_the_content_folder_are_sent_and_the_rest_is_rep
     for name in ("'../secret.txt'", repr(str(tmp_path / "secret.txt")), "'link.pdf'"):
         assert f"{entry}:5: file {name} of entry 'racks'" in checked
     assert "docs/price.pdf" not in checked
+
+
+async def test_a_long_question_and_a_long_answer_reach_the_asker_whole(harness: Harness) -> None:
+    """A question of 4,000 characters, an answer of 3,500 (its limit): the answer goes out
+    in parts, none over Telegram's limit."""
+    _, lead = await harness.person(Role.LEAD, name="Лида")
+    _, anna = await harness.person(name="Анна")
+    question = " ".join(["как оформить отпуск за свой счёт в пятницу"] * 95)[:4000]
+    answer = " ".join([f"пункт {n}: заявление в кадры через портал." for n in range(120)])[:3500]
+    await anna.send(question)
+    await anna.click("Спросить руководителя")
+    await lead.click("Ответить", lead.last_reply())
+    before = len(harness.request.calls)
+    await lead.send(answer)
+    sent = [c.params["text"] for c in harness.request.calls[before:] if c.method == "sendMessage"]
+    assert sent and all(len(text) <= 4096 for text in sent)
+    to_anna = [m.text for m in anna.messages()][-3:]
+    assert answer[-40:] in "\n".join(to_anna)
+    assert lead.last_reply().text.startswith("Ответ отправлен: Анна")

@@ -23,7 +23,7 @@ from bot.tg.dialogs import Dialog
 from bot.tg.markdown import to_plain, to_telegram_html
 from bot.tg.observe import mark
 from bot.tg.render import MESSAGE_LIMIT, keyboard
-from bot.tg.replies import reply, show
+from bot.tg.replies import reply, send_to, show
 
 LAST_QUESTION = "kb_last_question"
 MAYBE_TEXT = "kb_maybe_text"
@@ -314,7 +314,7 @@ async def ask_lead(update: Update, context: Ctx) -> None:
         t = catalog(lead.language)
         text = t("kb.question_for_lead", name=person.name, question=question.question)
         markup = keyboard([[(t("kb.answer_button"), cb.pack(cb.KB_ANSWER, question.id))]])
-        await context.bot.send_message(lead.telegram_id, text, reply_markup=markup)
+        await send_to(context.bot, lead.telegram_id, text, markup)
     await show(update, context.t("kb.sent_to_lead", names=", ".join(a.name for a in answerers)))
 
 
@@ -335,7 +335,8 @@ async def record_lead_answer(update: Update, context: Ctx, dialog: Dialog, text:
     )
     dialogs.finish(context.user_data)
     asker_t = catalog(question.asker.language)
-    await context.bot.send_message(
+    await send_to(
+        context.bot,
         question.asker.telegram_id,
         asker_t(
             "kb.answer_for_asker", name=context.person.name, question=question.question, answer=text

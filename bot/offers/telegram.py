@@ -20,7 +20,7 @@ from bot.tg import dialogs
 from bot.tg.context import Ctx
 from bot.tg.dialogs import Dialog
 from bot.tg.render import keyboard
-from bot.tg.replies import reply, show
+from bot.tg.replies import reply, send_to, show
 
 DRAFT_KEY = "offer_draft"
 SEARCH_RESULTS = 8
@@ -372,7 +372,7 @@ async def generate(update: Update, context: Ctx) -> None:
                   total=format_amount(result.offer.total), what=what)  # fmt: skip
         rows = [[(at("offer.approve"), cb.pack(cb.OFFER_APPROVE, result.offer.id)),
                  (at("offer.reject"), cb.pack(cb.OFFER_REJECT, result.offer.id))]]  # fmt: skip
-        await context.bot.send_message(approver.telegram_id, text, reply_markup=keyboard(rows))
+        await send_to(context.bot, approver.telegram_id, text, keyboard(rows))
 
 
 async def _send_documents(context: Ctx, chat_id: int, documents: Documents) -> None:
@@ -430,7 +430,7 @@ async def _reject(update: Update, context: Ctx, offer_id: int, comment: str | No
         title=decision.deal_title,
         comment=comment,
     )
-    await context.bot.send_message(decision.creator.telegram_id, text)
+    await send_to(context.bot, decision.creator.telegram_id, text)
 
 
 async def reject_without_comment(update: Update, context: Ctx, dialog: Dialog) -> None:

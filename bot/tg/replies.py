@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
@@ -19,6 +19,21 @@ async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None =
     return await chat.send_message(
         parts[-1], parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
     )
+
+
+async def send_to(
+    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> Message:
+    """Send to someone else's chat (a lead, an asker, an approver): split past Telegram's
+    limit like `reply`, the buttons on the last part. Texts that carry what people typed (a
+    question and its answer, a comment) can be longer than one message."""
+    parts = split_message(text)
+    for part in parts[:-1]:
+        await bot.send_message(chat_id, part, parse_mode=ParseMode.HTML)
+    return await bot.send_message(
+        chat_id, parts[-1], parse_mode=ParseMode.HTML, reply_markup=markup,
+        disable_web_page_preview=True,
+    )  # fmt: skip
 
 
 async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:

@@ -35,7 +35,7 @@ from bot.tg.context import Ctx
 from bot.tg.dialogs import Dialog
 from bot.tg.observe import mark
 from bot.tg.render import keyboard
-from bot.tg.replies import reply, show
+from bot.tg.replies import reply, send_to, show
 
 # --- showing ------------------------------------------------------------------------------
 
@@ -390,7 +390,7 @@ async def _tell_new_owner(context: Ctx, deal: DealView) -> None:
     text = catalog(owner.language)(
         "deal.reassigned_to_you", title=deal.title, by=context.person.name
     )
-    await context.bot.send_message(owner.telegram_id, text)
+    await send_to(context.bot, owner.telegram_id, text)
 
 
 async def skip_button(update: Update, context: Ctx) -> None:
