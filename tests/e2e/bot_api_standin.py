@@ -929,6 +929,9 @@ class BotApiStandin:
 
         self._ids = itertools.count(1)
         self._next_update_id = 100_000_001
+        self._faults: list[tuple[str, int, int]] = []  # (method, status, retry_after), in order
+        self._delivered: dict[int, JsonDict] = {}  # update id -> the update as delivered
+        self._redeliveries: list[JsonDict] = []
         self._updates: list[JsonDict] = []
         self._allowed_updates: frozenset[str] | None = None
         self._poll_generation = 0
@@ -1429,6 +1432,32 @@ class BotApiStandin:
         self._messages[(chat_id, msg["message_id"])] = msg
         return msg
 
+    def fail_next(self, method: str, status: int, times: int = 1, retry_after: int = 0) -> None:
+        """Answer the next `times` calls of `method` with `status`, as Telegram does when it
+        is overloaded (429 with `retry_after`, 5xx). Injected faults are not `errors`."""
+        with self._cond:
+            self._faults.extend([(method, status, retry_after)] * times)
+
+    def redeliver(self, update_id: int) -> None:
+        """Deliver an update again with its own id, as Telegram does when the bot's
+        confirming `getUpdates` was lost: the next poll returns it whatever its offset."""
+        with self._cond:
+            self._redeliveries.append(copy.deepcopy(self._delivered[update_id]))
+            self._cond.notify_all()
+
+    def last_update_id(self, user_id: int) -> int:
+        """The id of the latest update delivered from this user."""
+        with self._cond:
+            ids = [
+                update_id
+                for update_id, update in self._delivered.items()
+                if any(
+                    isinstance(part, dict) and part.get("from", {}).get("id") == user_id
+                    for part in update.values()
+                )
+            ]
+            return max(ids)
+
     def _enqueue(self, body: JsonDict) -> None:
         self._updates.append({"update_id": self._next_update_id, **body})
         self._next_update_id += 1
@@ -1498,6 +1527,15 @@ class BotApiStandin:
             self._cond.notify_all()
             if token != self.token:
                 return self._fail(method, params, ApiError(401, "Unauthorized"))
+            fault = next((f for f in self._faults if f[0] == method), None)
+            if fault is not None:
+                self._faults.remove(fault)
+                _, status, retry_after = fault
+                payload: JsonDict = {"ok": False, "error_code": status, "description": "Fault"}
+                if status == 429:
+                    payload["description"] = f"Too Many Requests: retry after {retry_after}"
+                    payload["parameters"] = {"retry_after": retry_after}
+                return status, payload
             handler: Callable[[JsonDict], Any] | None = getattr(
                 self, f"_api_{method.lower()}", None
             )
@@ -1815,8 +1853,13 @@ class BotApiStandin:
                 )
             # Telegram never stores updates of types the bot did not ask for.
             self._updates = [u for u in self._updates if self._update_allowed(u)]
+            if self._redeliveries:
+                again, self._redeliveries = self._redeliveries, []
+                return again
             if self._updates:
-                return copy.deepcopy(self._updates[:limit])
+                batch = copy.deepcopy(self._updates[:limit])
+                self._delivered.update((u["update_id"], u) for u in batch)
+                return batch
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []

@@ -29,6 +29,7 @@ class BotProcess:
 
     def __init__(self, standin: BotApiStandin, data_dir: Path) -> None:
         self.standin = standin
+        self.data_dir = data_dir
         self.env = {
             **os.environ,
             **standin.bot_env(),

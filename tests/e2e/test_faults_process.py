@@ -1,0 +1,53 @@
+"""Faults against the real `voronka run`: a redelivered update, Telegram failing to take the
+answer to a committed move (issue 11)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from tests.e2e.bot_api_standin import BotApiStandin
+from tests.e2e.conftest import BotProcess
+from tests.e2e.test_bot_process import say
+
+pytestmark = pytest.mark.e2e
+
+ANNA = 7201
+
+
+def _moves(bot_process: BotProcess) -> int:
+    path = bot_process.data_dir / "voronka.db"
+    with sqlite3.connect(path) as connection:
+        return int(connection.execute("SELECT count(*) FROM stage_transitions").fetchone()[0])
+
+
+def _registered(standin: BotApiStandin, bot_process: BotProcess) -> None:
+    invite = bot_process.invite("manager", team="Урал")
+    bot_process.start()
+    say(standin, ANNA, f"/start {invite['token']}", replies=2)
+    say(standin, ANNA, "/new Фиалка, 100 000", replies=2)
+
+
+def test_a_redelivered_move_moves_once_and_is_not_answered_again(
+    standin: BotApiStandin, bot_process: BotProcess
+) -> None:
+    _registered(standin, bot_process)
+    assert "Фиалка" in say(standin, ANNA, "фиалка дальше")
+    moves, answers = _moves(bot_process), standin.sent_count(ANNA)
+    standin.redeliver(standin.last_update_id(ANNA))
+    say(standin, ANNA, "/help")  # handled after the redelivery: it has been dealt with
+    assert _moves(bot_process) == moves
+    assert standin.sent_count(ANNA) == answers + 1  # only /help's answer
+
+
+def test_a_move_is_confirmed_when_telegram_fails_at_first(
+    standin: BotApiStandin, bot_process: BotProcess
+) -> None:
+    _registered(standin, bot_process)
+    moves = _moves(bot_process)
+    standin.fail_next("sendMessage", 500)
+    standin.fail_next("sendMessage", 429, retry_after=1)
+    answer = say(standin, ANNA, "фиалка дальше")
+    assert "Фиалка" in answer and "попробуйте ещё раз" not in answer
+    assert _moves(bot_process) == moves + 1
