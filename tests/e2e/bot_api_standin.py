@@ -930,7 +930,9 @@ class BotApiStandin:
         self._ids = itertools.count(1)
         self._next_update_id = 100_000_001
         self._faults: list[tuple[str, int, int]] = []  # (method, status, retry_after), in order
+        self._holds: dict[str, threading.Event] = {}  # method -> released when set
         self._delivered: dict[int, JsonDict] = {}  # update id -> the update as delivered
+        self._delivery_counts: dict[int, int] = {}  # update id -> times returned by getUpdates
         self._redeliveries: list[JsonDict] = []
         self._updates: list[JsonDict] = []
         self._allowed_updates: frozenset[str] | None = None
@@ -1438,12 +1440,25 @@ class BotApiStandin:
         with self._cond:
             self._faults.extend([(method, status, retry_after)] * times)
 
+    def hold_next(self, method: str) -> threading.Event:
+        """Keep the next call of `method` waiting, unanswered, until the event is set: the
+        bot is then caught in the middle of an update (to be killed there, say)."""
+        released = threading.Event()
+        with self._cond:
+            self._holds[method] = released
+        return released
+
     def redeliver(self, update_id: int) -> None:
         """Deliver an update again with its own id, as Telegram does when the bot's
         confirming `getUpdates` was lost: the next poll returns it whatever its offset."""
         with self._cond:
             self._redeliveries.append(copy.deepcopy(self._delivered[update_id]))
             self._cond.notify_all()
+
+    def times_delivered(self, update_id: int) -> int:
+        """How many times getUpdates returned this update (more than once: redelivered)."""
+        with self._cond:
+            return self._delivery_counts.get(update_id, 0)
 
     def last_update_id(self, user_id: int) -> int:
         """The id of the latest update delivered from this user."""
@@ -1522,6 +1537,14 @@ class BotApiStandin:
         competing bot instance, so only the latter is reported as a 409 error.
         """
         self._request_context.client_gone = client_gone
+        with self._cond:
+            held = self._holds.pop(method, None)
+        if held is not None:
+            with self._cond:
+                self._calls.append((method, params))
+                self._cond.notify_all()
+            held.wait(timeout=60)
+            return HTTPStatus.BAD_GATEWAY, {"ok": False, "error_code": 502, "description": "Held"}
         with self._cond:
             self._calls.append((method, params))
             self._cond.notify_all()
@@ -1855,10 +1878,16 @@ class BotApiStandin:
             self._updates = [u for u in self._updates if self._update_allowed(u)]
             if self._redeliveries:
                 again, self._redeliveries = self._redeliveries, []
+                for update in again:
+                    count = self._delivery_counts.get(update["update_id"], 0)
+                    self._delivery_counts[update["update_id"]] = count + 1
                 return again
             if self._updates:
                 batch = copy.deepcopy(self._updates[:limit])
-                self._delivered.update((u["update_id"], u) for u in batch)
+                for update in batch:
+                    self._delivered[update["update_id"]] = update
+                    count = self._delivery_counts.get(update["update_id"], 0)
+                    self._delivery_counts[update["update_id"]] = count + 1
                 return batch
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -81,6 +81,12 @@ class BotProcess:
         self.process.kill()
         self.process.wait()
 
+    def kill_now(self) -> None:
+        """kill -9 at once, whatever the bot is doing (updates may be unconfirmed)."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
     def restart(self) -> None:
         self.kill()
         polls = len(self.standin.calls_to("getUpdates"))

@@ -51,3 +51,33 @@ def test_a_move_is_confirmed_when_telegram_fails_at_first(
     answer = say(standin, ANNA, "фиалка дальше")
     assert "Фиалка" in answer and "попробуйте ещё раз" not in answer
     assert _moves(bot_process) == moves + 1
+
+
+def test_killed_after_the_commit_the_redelivered_move_changes_nothing(
+    standin: BotApiStandin, bot_process: BotProcess
+) -> None:
+    """kill -9 while the move's answer is on its way, and Telegram delivers the update again
+    to the restarted bot (as when the confirming poll was lost): it knows it was handled.
+
+    (PTB confirms an update with its next poll as soon as it has fetched it, so a kill alone
+    does not bring it back; the stand-in is told to.)"""
+    _registered(standin, bot_process)
+    moves, answers = _moves(bot_process), standin.sent_count(ANNA)
+    sending = len(standin.calls_to("sendMessage"))
+    released = standin.hold_next("sendMessage")
+    standin.send_message(ANNA, "фиалка дальше", first_name=f"U{ANNA}")
+    standin.wait_until(
+        lambda: len(standin.calls_to("sendMessage")) > sending or None,
+        timeout=20,
+        what="the move's answer to be on its way",
+    )
+    bot_process.kill_now()
+    released.set()
+    move = standin.last_update_id(ANNA)
+    assert _moves(bot_process) == moves + 1  # committed before the answer
+    bot_process.start()
+    standin.redeliver(move)
+    say(standin, ANNA, "/help")  # after the redelivered update
+    assert _moves(bot_process) == moves + 1
+    assert standin.sent_count(ANNA) == answers + 1  # /help's answer only
+    assert standin.times_delivered(move) == 2
