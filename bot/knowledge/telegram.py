@@ -22,7 +22,7 @@ from bot.tg.context import Ctx
 from bot.tg.dialogs import Dialog
 from bot.tg.markdown import to_plain, to_telegram_html
 from bot.tg.observe import mark
-from bot.tg.render import MESSAGE_LIMIT, keyboard
+from bot.tg.render import MESSAGE_LIMIT, fit, keyboard
 from bot.tg.replies import reply, send_to, show
 
 LAST_QUESTION = "kb_last_question"
@@ -403,7 +403,7 @@ async def inline_query(update: Update, context: Ctx) -> None:
     results = []
     for entry in context.core.knowledge.found(context.person, query.query, limit=INLINE_RESULTS):
         body = entry.body if not entry.is_branching else (entry.intro or entry.steps[0].text)
-        text = f"<b>{escape(entry.title)}</b>\n\n{to_telegram_html(body)}"[:MESSAGE_LIMIT]
+        text = fit(f"<b>{escape(entry.title)}</b>\n\n{to_telegram_html(body)}")
         results.append(
             InlineQueryResultArticle(
                 id=entry_token(entry.id),

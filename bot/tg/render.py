@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -32,6 +33,39 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     if current:
         parts.append(current)
     return parts
+
+
+_TAG = re.compile(r"<(/?)([a-zA-Z-]+)[^>]*>")
+_HALF_TAG = re.compile(r"<[^>]*$")
+_HALF_ENTITY = re.compile(r"&[#\w]*$")
+MORE = "…"
+
+
+def fit(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """The text cut to `limit` with «…», still valid Telegram HTML: no tag or entity cut in
+    half, every tag left open closed. For one message that must not be split (an inline
+    answer, a caption)."""
+    if len(text) <= limit:
+        return text
+    budget = limit - len(MORE)
+    while True:
+        cut = _HALF_ENTITY.sub("", _HALF_TAG.sub("", text[:budget]))
+        closers = _closers(cut)
+        if len(cut) + len(MORE) + len(closers) <= limit:
+            return cut + MORE + closers
+        budget -= max(len(closers), 1)
+
+
+def _closers(html: str) -> str:
+    """The closing tags of the tags left open in `html`, innermost first."""
+    still_open: list[str] = []
+    for match in _TAG.finditer(html):
+        closing, name = match.group(1), match.group(2).lower()
+        if not closing:
+            still_open.append(name)
+        elif name in still_open:
+            del still_open[len(still_open) - 1 - still_open[::-1].index(name)]
+    return "".join(f"</{name}>" for name in reversed(still_open))
 
 
 def keyboard(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:

@@ -19,7 +19,7 @@ from bot.reports.chart import render_digest_chart
 from bot.reports.digest import Digest
 from bot.reports.telegram.digest import DigestRenderer
 from bot.tg.context import BotData, Ctx
-from bot.tg.render import CAPTION_LIMIT, split_message
+from bot.tg.render import CAPTION_LIMIT, fit, split_message
 
 # The application carries the one core of the process (`application.bot_data.core`).
 App = Application[Any, Any, Any, Any, BotData, Any]
@@ -102,7 +102,7 @@ async def _render_digest(application: App, digest: Digest, language: str) -> tup
 
 async def _send_digest(application: App, chat_id: int, text: str, chart: bytes) -> None:
     bot = application.bot
-    title = text.split("\n", 1)[0][:CAPTION_LIMIT]
+    title = fit(text.split("\n", 1)[0], CAPTION_LIMIT)
     await _deliver(
         lambda: bot.send_photo(chat_id, InputFile(chart, filename="digest.png"), caption=title)
     )
