@@ -390,3 +390,16 @@ async def test_buttons_on_someone_elses_deal_are_refused(
     replies = await boris.press(own_message, data)
     assert replies[-1].text == ru("deal.not_yours", title="Ромашка")
     assert (await harness.core.deals.card(anna_person, deal.id)).version == deal.version
+
+
+async def test_a_lost_comment_over_the_limit_is_refused_and_asked_again(harness: Harness) -> None:
+    person, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    await anna.send("Ромашка → проиграна")
+    await anna.click("Выбрали конкурента")
+    long_comment = "ушли к конкуренту " * 200
+    replies = await anna.send(long_comment)
+    assert [r.text for r in replies] == [ru("deal.bad_note", limit=3000)]
+    assert (await anna.send("ушли к Азия-Стеллаж"))[-1].text == ru("deal.lost_comment_saved")
+    card = await harness.core.deals.card(person, (await harness.core.deals.refs(person))[0].id)
+    assert [note.text for note in card.notes] == ["ушли к Азия-Стеллаж"]

@@ -213,3 +213,20 @@ async def test_numbers_are_unique_and_increase(harness: Harness) -> None:
         await anna.click("Предпросмотр")
         numbers.append((await anna.click("Сформировать"))[0].text.split("</b>")[0][-12:])
     assert numbers == ["КП-2026-0001", "КП-2026-0002"]
+
+
+async def test_a_rejection_comment_over_the_limit_is_refused_before_anything_is_decided(
+    harness: Harness,
+) -> None:
+    _, lead = await harness.person(Role.LEAD, name="Лида")
+    _, anna = await harness.person(name="Анна")
+    await _build(anna, discount="11")
+    await anna.click("Предпросмотр")
+    await anna.click("Сформировать")
+    await lead.click("Отклонить", lead.last_reply())
+    long_comment = "скидка велика " * 300
+    text = long_comment.strip()
+    replies = await lead.send(long_comment)
+    assert [r.text for r in replies] == [ru("common.too_long", length=len(text), limit=1000)]
+    assert (await lead.send("Максимум 10%"))[-1].text == ru("offer.rejected_lead")
+    assert "Максимум 10%" in anna.last_reply().text

@@ -679,9 +679,13 @@ def _clean(text: str, limit: int, key: str) -> str:
 
 
 def _optional(text: str | None, limit: int) -> str | None:
+    """Typed text with its spaces tidied; refused, before anything is written, when longer
+    than `limit` (cutting it would lose what the person wrote without telling them)."""
     if text is None:
         return None
-    cleaned = " ".join(text.split())[:limit]
+    cleaned = " ".join(text.split())
+    if len(cleaned) > limit:
+        raise Invalid("common.too_long", length=len(cleaned), limit=limit)
     return cleaned or None
 
 

@@ -47,6 +47,7 @@ from bot.people.service import Person, Role
 MAX_LINES = 300
 MAX_NAME = 300
 MAX_TERMS = 500
+MAX_COMMENT = 1000  # an approver's comment on a decision
 NUMBER_ATTEMPTS = 5
 """Tries at the next number when others take it meanwhile, before "busy, try again"."""
 RECENT_OFFERS = 5
@@ -404,7 +405,9 @@ class OffersService:
         An approval renders the documents between two short transactions: the first checks
         who may decide, the second claims the offer (once only) and records the decision.
         """
-        comment_text = (comment or "").strip()[:1000] or None
+        comment_text = (comment or "").strip() or None
+        if comment_text is not None and len(comment_text) > MAX_COMMENT:
+            raise Invalid("common.too_long", length=len(comment_text), limit=MAX_COMMENT)
         async with transaction(self._db) as session:
             offer, creator, spec = await self._decidable(session, actor, offer_id)
             assert offer.deal_id is not None
@@ -417,7 +420,7 @@ class OffersService:
                     session, actor, offer_id, False, comment_text, violations
                 )
                 view = replace(_view(offer), status="rejected")
-                return Decision(view, deal.title, creator, False, comment, None)
+                return Decision(view, deal.title, creator, False, comment_text, None)
         totals, violations = self._priced(creator, spec)
 
         async def record(session: Tx, issue: Issue) -> tuple[OfferView, str | None]:
@@ -429,7 +432,7 @@ class OffersService:
 
         draft = self._draft_of(spec, deal, creator)
         (view, moved), rendered = await self._issue(draft, totals, record, keep_files=True)
-        return Decision(view, deal.title, creator, True, comment, _documents(rendered), moved)
+        return Decision(view, deal.title, creator, True, comment_text, _documents(rendered), moved)
 
     async def render_for_shell(self, draft: OfferDraft, source: str) -> RenderedOffer:
         """`voronka offer render`: the bot's issuing path for an offer typed as JSON.

@@ -9,7 +9,7 @@ from typing import Any
 from telegram import InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.common.errors import Invalid, InvalidFile
+from bot.common.errors import DomainError, Invalid, InvalidFile
 from bot.common.i18n import Catalog, catalog, format_amount
 from bot.common.money import to_decimal
 from bot.deals.matching import DealMatcher
@@ -418,10 +418,16 @@ async def reject(update: Update, context: Ctx) -> None:
 
 
 async def _reject(update: Update, context: Ctx, offer_id: int, comment: str | None) -> None:
+    try:
+        decision = await context.core.offers.decide(
+            context.person, offer_id, approve=False, comment=comment
+        )
+    except Invalid:
+        raise  # the comment was refused (too long): the question stays open for another
+    except DomainError:
+        dialogs.finish(context.user_data)  # decided by someone else meanwhile, say
+        raise
     dialogs.finish(context.user_data)
-    decision = await context.core.offers.decide(
-        context.person, offer_id, approve=False, comment=comment
-    )
     await reply(update, context.t("offer.rejected_lead"))
     ct = catalog(decision.creator.language)
     text = ct(
