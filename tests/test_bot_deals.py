@@ -1,16 +1,20 @@
 """Deals through the real Application: create, list, move by text and buttons, undo, steps."""
 
+from pathlib import Path
+
 import pytest
+import yaml
 from sqlalchemy import select
 
 from bot.common.clock import FrozenClock
 from bot.common.i18n import catalog
+from bot.container import build_core
 from bot.db.models import Deal, User
 from bot.db.session import transaction
 from bot.deals.service import Via
 from bot.deals.telegram.nudges import send_followups, send_nudges
 from bot.people.service import Person, Role
-from tests.conftest import Harness
+from tests.conftest import Harness, make_settings
 
 ru = catalog("ru")
 en = catalog("en")
@@ -403,3 +407,32 @@ async def test_a_lost_comment_over_the_limit_is_refused_and_asked_again(harness:
     assert (await anna.send("ушли к Азия-Стеллаж"))[-1].text == ru("deal.lost_comment_saved")
     card = await harness.core.deals.card(person, (await harness.core.deals.refs(person))[0].id)
     assert [note.text for note in card.notes] == ["ушли к Азия-Стеллаж"]
+
+
+async def test_won_words_reach_a_funnels_won_stage_whatever_its_name(tmp_path: Path) -> None:
+    """A session on a funnel whose won stage is «Оплачено»: «ландыш выиграна» wins the deal,
+    and of «Орион» and «Орион-М», «орион-м → счёт» moves the one named."""
+    from tests.test_move_matching import PAID_FUNNEL
+
+    funnel_file = tmp_path / "funnel.yaml"
+    funnel_file.write_text(yaml.safe_dump(PAID_FUNNEL, allow_unicode=True), encoding="utf-8")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
+    core = build_core(make_settings(tmp_path, url, funnel_file=funnel_file))
+    await core.migrate()
+    harness = Harness(core)
+    await harness.app.initialize()
+    try:
+        person, anna = await harness.person()
+        for title in ("Ландыш", "Орион", "Орион-М"):
+            await anna.send(f"/new {title}")
+        await anna.send("орион-м → счёт выставлен")
+        assert (await anna.send("ландыш выиграна"))[-1].text == "Отметить «Ландыш» выигранной?"
+        await anna.click("Да")
+        del person
+        async with transaction(core.db) as session:
+            rows = await session.execute(select(Deal.title, Deal.stage))
+            stages = {row.title: row.stage for row in rows}
+        assert stages == {"Ландыш": "paid", "Орион": "contact", "Орион-М": "invoice"}
+    finally:
+        await harness.app.shutdown()
+        await core.close()

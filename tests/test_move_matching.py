@@ -73,3 +73,58 @@ def test_move_messages_are_understood(name: str) -> None:
     assert not wrong_moves, "a wrong silent move is a failure on its own"
     assert accuracy >= 0.95
     assert len(messages) >= 80
+
+
+PAID_FUNNEL = {
+    "funnels": [
+        {
+            "key": "shop",
+            "name": {"ru": "Магазин", "en": "Shop"},
+            "default": True,
+            "stages": [
+                {"key": "contact", "name": {"ru": "Контакт", "en": "Contact"}},
+                {"key": "invoice", "name": {"ru": "Счёт выставлен", "en": "Invoiced"}},
+                {"key": "paid", "name": {"ru": "Оплачено", "en": "Paid"}, "won": True},
+                {"key": "gone", "name": {"ru": "Ушёл", "en": "Gone"}, "lost": True},
+            ],
+        }
+    ],
+    "lost_reasons": [{"key": "price", "name": {"ru": "Цена", "en": "Price"}}],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "stage"),
+    [
+        ("ландыш выиграна", "paid"), ("ландыш → выиграли", "paid"), ("ландыш закрыли", "paid"),
+        ("ландыш оплатили", "paid"), ("Landysh won", "paid"), ("ландыш closed won", "paid"),
+        ("ландыш проиграна", "gone"), ("ландыш слили", "gone"), ("ландыш отказались", "gone"),
+        ("ландыш -> lost", "gone"), ("ландыш closed lost", "gone"),
+    ],
+)  # fmt: skip
+def test_won_and_lost_words_reach_any_funnels_won_and_lost_stages(text: str, stage: str) -> None:
+    from bot.deals.funnel import parse_funnels
+
+    deals = [DealRef(1, "Ландыш", None, "shop", "invoice", "open", 1)]
+    intent = DealMatcher(deals, parse_funnels(PAID_FUNNEL)).parse(text)
+    assert (intent.kind, intent.stage) == (IntentKind.MOVE, stage)
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("орион-м → кп", "Орион-М"), ("Орион М → кп", "Орион-М"), ("ОРИОН-М в кп", "Орион-М"),
+        ("орион → кп", "Орион"), ("Ёлка-2 → кп", "Елка 2"),
+    ],
+)  # fmt: skip
+def test_a_name_typed_exactly_moves_that_deal_however_alike_the_others(
+    text: str, title: str
+) -> None:
+    deals = [
+        DealRef(1, "Орион", None, "b2b", "lead", "open", 1),
+        DealRef(2, "Орион-М", None, "b2b", "lead", "open", 1),
+        DealRef(3, "Елка 2", None, "b2b", "lead", "open", 1),
+        DealRef(4, "Елка", None, "b2b", "lead", "open", 1),
+    ]
+    intent = DealMatcher(deals, load_funnels(PACKAGE_DEFAULTS / "funnel.yaml")).parse(text)
+    assert (intent.kind, intent.deal.title, intent.stage) == (IntentKind.MOVE, title, "offer")

@@ -38,6 +38,12 @@ NEXT_WORDS = {stem(w) for w in ("дальше", "далее", "следующи�
 STAGE_FILLER = {stem(w) for w in ("этап", "стадия", "стадию", "в", "во", "на", "к", "to", "into",
                 "the", "stage", "step", "move", "перевести", "переводим", "двигаем", "сделка",
                 "сделку", "теперь", "уже", "now")}  # fmt: skip
+# Winning and losing, in words any funnel understands, whatever its file names the stages.
+WON_WORDS = {stem(w) for w in ("выиграна", "выиграли", "выиграл", "выиграла", "выигрыш",
+             "закрыли", "оплатили", "оплачено", "оплачена", "won", "win")}  # fmt: skip
+LOST_WORDS = {stem(w) for w in ("проиграна", "проиграли", "проиграл", "проиграла", "слили",
+              "слилась", "слился", "отказались", "отказ", "lost", "lose")}  # fmt: skip
+CLOSED = stem("closed")  # «closed won», «closed lost»
 PREPOSITIONS = {"в", "во", "на", "к", "to", "into", "по", "у", "для", "про", "with", "for"}
 
 CONFIDENT = 80.0  # a deal or stage scoring this much may be acted on...
@@ -232,7 +238,15 @@ class DealMatcher:
         return found
 
     def resolve_deal(self, part: str) -> tuple[tuple[DealRef, ...], bool]:
-        """(candidates, confident). One confident deal, several plausible ones, or none."""
+        """(candidates, confident). One confident deal, several plausible ones, or none.
+
+        A part that names exactly one deal (ignoring case, ё/е, punctuation and spaces) is
+        that deal, however alike the others: «Орион-М» is not a question between it and
+        «Орион».
+        """
+        exact = self._exactly_named(part)
+        if exact is not None:
+            return (exact,), True
         scored = self.score_deals(part)
         if not scored or scored[0][1] < PLAUSIBLE:
             return (), False
@@ -240,6 +254,16 @@ class DealMatcher:
         close = [deal for deal, score in scored if score >= PLAUSIBLE and top - score < MARGIN]
         confident = top >= CONFIDENT and len(close) == 1
         return tuple(close[:6]), confident
+
+    def _exactly_named(self, part: str) -> DealRef | None:
+        typed = exact_key(part)
+        if not typed:
+            return None
+        named = [
+            deal for deal in self._deals
+            if exact_key(deal.title) == typed or (deal.client and exact_key(deal.client) == typed)
+        ]  # fmt: skip
+        return named[0] if len(named) == 1 else None
 
     # --- stages -------------------------------------------------------------------------
 
@@ -256,6 +280,9 @@ class DealMatcher:
         if set(stems) <= NEXT_WORDS:
             following = funnel.next_stage(deal.stage)
             return ((following.key,), True, 100.0) if following else ((), False, 0.0)
+        outcome = _outcome_stage(set(stems) - {CLOSED}, funnel)
+        if outcome is not None:
+            return (outcome,), True, 100.0
         scored = _score_stages(" ".join(stems), funnel)
         if not scored or scored[0][1] < STAGE_TYPO:
             return (), False, 0.0
@@ -347,6 +374,25 @@ class DealMatcher:
         if explicit:
             return Intent(IntentKind.NOT_FOUND, text=tokens[0] if tokens else "", explicit=True)
         return Intent(IntentKind.NONE)
+
+
+def exact_key(name: str) -> str:
+    """A name as compared for an exact match: case, ё/е, punctuation and spaces aside."""
+    return _NOT_A_LETTER.sub("", fold(name))
+
+
+_NOT_A_LETTER = re.compile(r"[\W_]+")
+
+
+def _outcome_stage(stems: set[str], funnel: Funnel) -> str | None:
+    """The funnel's lost stage for words of losing, its (first) won stage for winning."""
+    if not stems:
+        return None
+    if stems <= LOST_WORDS and any(stage.lost for stage in funnel.stages):
+        return funnel.lost_stage.key
+    if stems <= WON_WORDS and any(stage.won for stage in funnel.stages):
+        return funnel.won_stage.key
+    return None
 
 
 _StageForms = tuple[tuple[str, ...], tuple[str, ...]]
