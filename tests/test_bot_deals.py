@@ -436,3 +436,35 @@ async def test_won_words_reach_a_funnels_won_stage_whatever_its_name(tmp_path: P
     finally:
         await harness.app.shutdown()
         await core.close()
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+async def test_a_title_of_emoji_only_is_refused_with_a_hint(
+    harness: Harness, language: str
+) -> None:
+    _, anna = await harness.person(language=language)
+    replies = await anna.send("/new 🔥🔥🔥, 100 000")
+    t = catalog(language)
+    assert [r.text for r in replies] == [t("deal.title_without_letters", title="🔥🔥🔥")]
+    assert await _stored(harness) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "params"),
+    [
+        ("/new A2, 0", "amount.not_positive", {"value": "0"}),
+        ("/new A2, 0,005", "amount.invalid", {"value": "0,005"}),
+    ],
+)
+async def test_a_zero_or_fractional_kopeck_amount_is_explained(
+    harness: Harness, line: str, key: str, params: dict[str, str]
+) -> None:
+    _, anna = await harness.person()
+    assert [r.text for r in await anna.send(line)] == [ru(key, **params)]
+    assert await _stored(harness) == []
+
+
+async def test_a_billion_after_the_title_is_the_amount(harness: Harness) -> None:
+    _, anna = await harness.person()
+    replies = await anna.send("/new A2, 1 000 000 000")
+    assert "1\u00a0000\u00a0000\u00a0000\u00a0₽" in replies[0].text

@@ -34,11 +34,46 @@ def test_amounts_as_typed(text: str, amount: str, currency: str) -> None:
     assert parse_amount(text) == (Decimal(amount).quantize(Decimal("0.01")), currency)
 
 
-@pytest.mark.parametrize("text", ["сто тысяч", "-5", "0", "1.2.3", "", "много"])
+@pytest.mark.parametrize("text", ["сто тысяч", "-5", "1.2.3", "", "много", "0,005"])
 def test_bad_amounts_are_refused(text: str) -> None:
     with pytest.raises(Invalid) as error:
         parse_amount(text)
     assert error.value.key == "amount.invalid"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("0", "amount.not_positive"), ("0 ₽", "amount.not_positive"),
+     ("999999999999999999999", "amount.too_large"), ("99 999 999 млрд", "amount.too_large")],
+)  # fmt: skip
+def test_a_zero_or_an_amount_beyond_the_ceiling_is_told_as_such(text: str, key: str) -> None:
+    with pytest.raises(Invalid) as error:
+        parse_amount(text)
+    assert error.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("line", "amount", "contact"),
+    [
+        ("A2, 1 000 000 000", "1000000000", None),
+        ("A2, 1 000 000 000, Иван +7 999 123-45-67", "1000000000", "Иван +7 999 123-45-67"),
+        ("A2, +7 999 123-45-67", None, "+7 999 123-45-67"),
+        ("A2, 89991234567", None, "89991234567"),
+        ("A2, 8 (999) 123-45-67", None, "8 (999) 123-45-67"),
+    ],
+)
+def test_a_number_of_any_size_after_the_title_is_the_amount_a_phone_is_a_contact(
+    line: str, amount: str | None, contact: str | None
+) -> None:
+    deal = parse_new_line(line)
+    expected = Decimal(amount).quantize(Decimal("0.01")) if amount else None
+    assert (deal.amount, deal.contact) == (expected, contact)
+
+
+def test_an_amount_beyond_the_ceiling_in_a_new_line_is_refused_not_taken_for_a_contact() -> None:
+    with pytest.raises(Invalid) as error:
+        parse_new_line("Огромная, 999999999999999999999")
+    assert error.value.key == "amount.too_large"
 
 
 @pytest.mark.parametrize(

@@ -168,12 +168,17 @@ def parse_amount(text: str) -> tuple[Decimal, str]:
     multiplier = (match["mult"] or "").lower().replace(".", "")
     currency_word = (match["pre"] or match["cur"] or "").lower().rstrip(".")
     number = _normalise_separators(number, has_multiplier=bool(multiplier))
+    typed = text.strip()[:40]
     try:
-        value = to_decimal(number, "amount").scaleb(_MULTIPLIERS.get(multiplier, 0))
-    except InvalidFile:
-        raise Invalid("amount.invalid", value=text.strip()[:40]) from None
-    if value <= 0 or value > MAX_AMOUNT:
-        raise Invalid("amount.invalid", value=text.strip()[:40])
+        value = Decimal(number).scaleb(_MULTIPLIERS.get(multiplier, 0))
+    except InvalidOperation:
+        raise Invalid("amount.invalid", value=typed) from None
+    if value <= 0:
+        raise Invalid("amount.not_positive", value=typed)
+    if value > MAX_AMOUNT:
+        raise Invalid("amount.too_large", value=typed, limit=format_decimal(MAX_AMOUNT, 2))
+    if value != value.quantize(KOPECK):  # «0,005»: less than a kopeck
+        raise Invalid("amount.invalid", value=typed)
     return value.quantize(KOPECK), CURRENCY_WORDS.get(currency_word, "RUB")
 
 
@@ -182,7 +187,8 @@ def _normalise_separators(number: str, *, has_multiplier: bool) -> str:
     groups = re.split(r"[.,]", number)
     if len(groups) == 1:
         return number
-    if not has_multiplier and all(len(group) == 3 for group in groups[1:]):
+    grouping = groups[0] != "0" and all(len(group) == 3 for group in groups[1:])
+    if not has_multiplier and grouping:  # «3,000», but not «0,005»
         return "".join(groups)
     if len(groups) == 2:
         return f"{groups[0]}.{groups[1]}"

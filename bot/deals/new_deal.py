@@ -53,11 +53,21 @@ def from_answers(
 
 
 def _looks_like_amount(part: str) -> bool:
-    """An attempt at an amount (maybe a wrong one), as opposed to a contact or a phone."""
-    digits = sum(char.isdigit() for char in part)
-    if digits >= 10:  # +7 999 123-45-67
+    """An attempt at an amount (maybe a wrong one), as opposed to a contact or a phone.
+
+    A phone is 10 to 15 digits written with a + or dashes, brackets, or in one run
+    («89991234567»); a number grouped by thousands («1 000 000 000») or longer than any
+    phone is an amount, however large (one above the ceiling is refused, not made a contact).
+    """
+    if not part:
         return False
-    return bool(part) and (part[0] in "0123456789$€₽-+" or bool(AMOUNT_WORDS.search(part)))
+    digits = sum(char.isdigit() for char in part)
+    if 10 <= digits <= 15 and (_PHONE_MARKS.search(part) or part.isdigit()):
+        return False
+    return part[0] in "0123456789$€₽-+" or bool(AMOUNT_WORDS.search(part))
+
+
+_PHONE_MARKS = re.compile(r"^\s*\+|\d-\d|[()]")
 
 
 def _split_commas(text: str) -> list[str]:

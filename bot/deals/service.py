@@ -185,6 +185,8 @@ class DealsService:
     ) -> DealView:
         """A new deal in the first stage of the team's funnel, owned by the actor."""
         title = _clean(title, MAX_TITLE, "deal.bad_title")
+        if not any(char.isalnum() for char in title):  # 🔥🔥: nobody could type it to move it
+            raise Invalid("deal.title_without_letters", title=title)
         now = self._clock()
         async with transaction(self._db) as session:
             funnel = await team_funnel(session, self.funnels, actor.team_id)
