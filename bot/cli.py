@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 from bot.common.errors import DomainError, InvalidFile
 from bot.common.i18n import catalog
 from bot.common.logs import configure_logging
+from bot.common.startup import CannotStart, check_data_dir
 from bot.config import Settings, SettingsError, load_settings
 from bot.container import build_core
 from bot.deals.cli import add_deals_commands
@@ -46,7 +48,7 @@ def _run_async(coroutine: Coroutine[Any, Any, int]) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """Migrate, then poll Telegram until stopped."""
+    """Check the data folder, the database and Telegram, migrate, then poll until stopped."""
     from bot.tg.run import run_polling
 
     token = settings.token()
@@ -54,7 +56,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print(NO_TOKEN, file=sys.stderr)
         return 2
     configure_logging(settings.log_level, token)
-    _run_async(_migrate(settings))
+    check_data_dir(settings.data_dir)
     run_polling(build_core(settings), token)
     return 0
 
@@ -62,6 +64,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 async def _migrate(settings: Settings) -> int:
     core = build_core(settings)
     try:
+        await core.open_database()
         await core.migrate()
     finally:
         await core.close()
@@ -207,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{error.heading}:", file=sys.stderr)
         for problem in error.problems:
             print(f"{error.file}: {problem}" if error.file else problem, file=sys.stderr)
+        return 2
+    except CannotStart as error:  # the one line says it all; the traceback is for DEBUG
+        logging.getLogger("voronka").debug("start-up failed", exc_info=error)
+        print(error, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -11,6 +11,7 @@ from bot.common.errors import InvalidFile
 from bot.config import Settings
 from bot.conversations.service import ConversationsService, DeliveriesService
 from bot.db.migrate import upgrade
+from bot.db.probe import open_database
 from bot.db.session import Engine, SessionFactory, create_engine, create_session_factory, dispose
 from bot.deals.funnel import FunnelConfig, load_funnels
 from bot.deals.service import DealsService
@@ -45,6 +46,10 @@ class Core:
     team_funnels: TeamFunnelsService
     conversations: ConversationsService
     deliveries: DeliveriesService
+
+    async def open_database(self) -> None:
+        """Connect once; a database that cannot be opened raises CannotStart saying why."""
+        await open_database(self.engine)
 
     async def migrate(self) -> None:
         await upgrade(self.engine)

@@ -146,6 +146,7 @@ class FunnelConfig:
 # --- the file ------------------------------------------------------------------------------
 
 KEY_FORM = "lowercase latin letters, digits, '_' or '-'"
+MAX_KEY = 30  # with a deal id and a version of 19 and 10 digits, 64 bytes of button data
 NAME_FORM = "give {ru: ..., en: ...} or a string"
 
 # The file's own words for a missing value or one of the wrong kind, by field path.
@@ -163,6 +164,8 @@ WORDS = {
 def _key(value: Any) -> str:
     if not isinstance(value, str) or not value or not set(value) <= KEY_CHARS:
         raise why(KEY_FORM)
+    if len(value) > MAX_KEY:  # keys travel in button data: dm:<deal>:<stage>:<version>
+        raise why(f"at most {MAX_KEY} characters")
     return value
 
 

@@ -272,6 +272,8 @@ class DealsService:
             found = await store.open_deals(session, Scope.of(actor), owner_id)
         views = [self._view(row, now) for row in found]
         views.sort(key=lambda v: (self._order(v), v.stage_changed_at))
+        # A list that shrank since its page button was made shows its last page.
+        offset = min(max(offset, 0), max(0, (len(views) - 1) // limit * limit))
         return DealPage(tuple(views[offset : offset + limit]), len(views), offset)
 
     def _order(self, view: DealView) -> tuple[str, int]:

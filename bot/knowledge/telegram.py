@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from base64 import urlsafe_b64encode
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -22,6 +23,7 @@ from bot.tg.context import Ctx
 from bot.tg.dialogs import Dialog
 from bot.tg.markdown import to_plain, to_telegram_html
 from bot.tg.observe import mark
+from bot.tg.paging import page_number, paged
 from bot.tg.render import MESSAGE_LIMIT, fit, keyboard
 from bot.tg.replies import reply, send_to, show
 
@@ -29,7 +31,6 @@ LAST_QUESTION = "kb_last_question"
 MAYBE_TEXT = "kb_maybe_text"
 dialogs.persisted(LAST_QUESTION, str)
 dialogs.persisted(MAYBE_TEXT, str)
-MAX_BROWSE_BUTTONS = 40
 INLINE_RESULTS = 10
 KINDS = ("objection", "script", "product", "company", "competitor", "market", "faq")
 
@@ -152,11 +153,19 @@ async def script_command(update: Update, context: Ctx) -> None:
     """/script <text>: a call script; without text, the list of scripts."""
     text = " ".join(context.args or [])
     if not text:
-        entries = context.core.knowledge.entries(context.person, "script")
-        rows = _entry_rows(entries)
-        await reply(update, context.t("kb.scripts_list"), keyboard(rows))
+        await _scripts(update, context, 0)
         return
     await answer_question(update, context, text, kinds=("script",))
+
+
+async def scripts_page(update: Update, context: Ctx) -> None:
+    await _scripts(update, context, page_number(cb.of(update), 0))
+
+
+async def _scripts(update: Update, context: Ctx, page: int) -> None:
+    entries = context.core.knowledge.entries(context.person, "script")
+    rows = _entry_rows(entries, page, lambda n: cb.pack(cb.SCRIPT_LIST, n))
+    await show(update, context.t("kb.scripts_list"), keyboard(rows))
 
 
 # --- browsing -------------------------------------------------------------------------------
@@ -177,27 +186,28 @@ def _kinds_keyboard(context: Ctx) -> Any:
     return keyboard(rows)
 
 
-def _entry_rows(entries: list[Entry]) -> Rows:
-    return [
-        [(e.title[:60], cb.pack(cb.KB_SHOW, entry_token(e.id)))]
-        for e in entries[:MAX_BROWSE_BUTTONS]
-    ]
+def _entry_rows(entries: list[Entry], page: int, turn: Callable[[int], str]) -> Rows:
+    return paged(
+        entries, page, lambda e: (e.title[:60], cb.pack(cb.KB_SHOW, entry_token(e.id))), turn
+    )
 
 
 async def browse(update: Update, context: Ctx) -> None:
     data = cb.of(update)
     knowledge, person, t = context.core.knowledge, context.person, context.t
-    kind, tag_index = data.get(0), data.get(1)
+    kind, tag_index, page = data.get(0), data.get(1), page_number(data, 2)
     if not kind:
         await show(update, t("kb.browse"), _kinds_keyboard(context))
         return
     tags = knowledge.tags(person, kind)
     if tag_index == "" and len(tags) > 1:
         rows: Rows = [[(t("kb.all"), cb.pack(cb.KB_BROWSE, kind, "all"))]]
-        rows += [
-            [(tag[:60], cb.pack(cb.KB_BROWSE, kind, i))]
-            for i, tag in enumerate(tags[:MAX_BROWSE_BUTTONS])
-        ]
+        rows += paged(
+            list(enumerate(tags)),
+            page,
+            lambda tag: (tag[1][:60], cb.pack(cb.KB_BROWSE, kind, tag[0])),
+            lambda n: cb.pack(cb.KB_BROWSE, kind, "", n),
+        )
         rows.append([(t("common.back"), cb.pack(cb.KB_BROWSE))])
         await show(update, t("kb.choose_tag", kind=t("kb.kind_" + kind)), keyboard(rows))
         return
@@ -208,7 +218,8 @@ async def browse(update: Update, context: Ctx) -> None:
         if not 0 <= index < len(tags):
             raise Invalid("common.expired_button")
         entries = knowledge.entries(person, kind, tags[index])
-    rows = _entry_rows(entries)
+    shown = tag_index or "all"
+    rows = _entry_rows(entries, page, lambda n: cb.pack(cb.KB_BROWSE, kind, shown, n))
     rows.append([(t("common.back"), cb.pack(cb.KB_BROWSE, kind))])
     await show(update, t("kb.choose_entry"), keyboard(rows))
 
@@ -436,6 +447,7 @@ def knowledge_handlers() -> list[Any]:
         CallbackQueryHandler(start_answer, pattern=cb.pattern(cb.KB_ANSWER)),
         CallbackQueryHandler(confirm_answer, pattern=cb.pattern(cb.KB_CONFIRM)),
         CallbackQueryHandler(browse, pattern=cb.pattern(cb.KB_BROWSE)),
+        CallbackQueryHandler(scripts_page, pattern=cb.pattern(cb.SCRIPT_LIST)),
         CallbackQueryHandler(maybe_as_question, pattern=cb.pattern(cb.KB_AS_QUESTION)),
         CallbackQueryHandler(maybe_as_note, pattern=cb.pattern(cb.KB_AS_NOTE)),
         CallbackQueryHandler(script_walk, pattern=cb.pattern(cb.SCRIPT_WALK)),

@@ -24,6 +24,7 @@ from bot.tg.replies import reply, send_to, show
 
 DRAFT_KEY = "offer_draft"
 SEARCH_RESULTS = 8
+MAX_SKU_TOKEN = 32  # with "oi:" and a deal id, within Telegram's 64 bytes of button data
 NUMBER = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:(\d+(?:[.,]\d+)?)\s*%)?\s*$")
 
 Rows = list[list[tuple[str, str]]]
@@ -245,7 +246,8 @@ async def ask_terms(update: Update, context: Ctx) -> None:
 
 
 async def choose_item(update: Update, context: Ctx) -> None:
-    item = context.core.offers.item(cb.of(update).get(1))
+    offers = context.core.offers
+    item = offers.item(cb.untoken(cb.of(update).get(1), (i.sku for i in offers.catalog.items)))
     t = context.t
     text = t("offer.qty_prompt", name=item.name, price=format_amount(item.price), unit=item.unit)
     await _prompt(update, context, Dialog(dialogs.OFFER_QTY, data={"sku": item.sku}), text)
@@ -272,7 +274,7 @@ async def answer_search(update: Update, context: Ctx, dialog: Dialog, text: str)
         [
             (
                 f"{item.name[:40]} · {format_amount(item.price)}",
-                cb.pack(cb.OFFER_ITEM, deal_id, item.sku),
+                cb.pack(cb.OFFER_ITEM, deal_id, cb.token(item.sku, MAX_SKU_TOKEN)),
             )
         ]
         for item in items

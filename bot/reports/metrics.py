@@ -60,7 +60,10 @@ def month_period(year: int, month: int, tz: ZoneInfo) -> Period:
 
 
 def parse_period(text: str, now: datetime, tz: ZoneInfo) -> Period:
-    """today | yesterday | week | month | YYYY-MM | YYYY-MM-DD (in the team's time zone)."""
+    """today | yesterday | week | month | YYYY-MM | YYYY-MM-DD (in the team's time zone).
+
+    Also YYYY-Www, a week's own label: buttons carry a period as its label.
+    """
     today = now.astimezone(tz).date()
     word = text.strip().lower()
     if word in ("", "today", "сегодня"):
@@ -72,6 +75,8 @@ def parse_period(text: str, now: datetime, tz: ZoneInfo) -> Period:
     if word in ("month", "месяц"):
         return month_period(today.year, today.month, tz)
     try:
+        if len(word) == 8 and word[4:6] == "-w":
+            return week_period(date.fromisocalendar(int(word[:4]), int(word[6:]), 1), tz)
         if len(word) == 7:
             year, month = (int(part) for part in word.split("-"))
             return month_period(year, month, tz)

@@ -1,41 +1,48 @@
-"""Callback data: every prefix in one place, and a tiny codec (Telegram allows 64 bytes)."""
+"""Callback data: every prefix in one place, and a tiny codec (Telegram allows 64 bytes).
+
+A list's page travels as the last part of the data that shows the list (`bot.tg.paging`).
+"""
 
 from __future__ import annotations
 
+import hashlib
+from base64 import urlsafe_b64encode
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from telegram import Update
 
 SEPARATOR = ":"
 MAX_BYTES = 64
+HASHED = "~"  # the start of a token that stands for a longer value
 
 # prefixes
-INVITE_ROLE = "ir"  # ir:<role>
+INVITE_ROLE = "ir"  # ir:<role>[:<page of teams>]
 INVITE_TEAM = "it"  # it:<role>:<team id or 0 or "new">
 TEAM_PERSON = "tp"  # tp:<person id>
 TEAM_SET_ROLE = "tr"  # tr:<person id>[:<role>]
-TEAM_SET_TEAM = "tt"  # tt:<person id>[:<team id>]
+TEAM_SET_TEAM = "tt"  # tt:<person id>[:<team id>]  |  tt:<person id>::<page of teams>
 TEAM_DEACTIVATE = "td"  # td:<person id>[:yes]
 TEAM_REACTIVATE = "ta"  # ta:<person id>
-TEAM_LIST = "tl"  # tl
+TEAM_LIST = "tl"  # tl[:<page>]
 DEAL_VIEW = "dv"  # dv:<deal>
 DEAL_NEXT = "dn"  # dn:<deal>:<version>
-DEAL_PICK = "dp"  # dp:<deal>:<version>  (list stages)
+DEAL_PICK = "dp"  # dp:<deal>:<version>[:<page>]  (list stages)
 DEAL_MOVE = "dm"  # dm:<deal>:<stage>:<version>
 DEAL_WIN = "dw"  # dw:<deal>:<version>  (confirm)
 DEAL_WIN_YES = "dy"  # dy:<deal>:<version>
 DEAL_WIN_AMOUNT = "da"  # da:<deal>:<version>  (type another amount)
-DEAL_LOSE = "dl"  # dl:<deal>:<version>  (reasons)
+DEAL_LOSE = "dl"  # dl:<deal>:<version>[:<page>]  (reasons)
 DEAL_LOSE_REASON = "dr"  # dr:<deal>:<reason>:<version>
 DEAL_NOTE = "dt"  # dt:<deal>
 DEAL_STEP = "ds"  # ds:<deal>
 DEAL_STEP_QUICK = "dq"  # dq:<deal>:<days; 0 = skip>
 DEAL_UNDO = "du"  # du:<transition>
-DEAL_REASSIGN = "dg"  # dg:<deal>[:<person>]
+DEAL_REASSIGN = "dg"  # dg:<deal>[:<person>]  |  dg:<deal>::<page of people>
 DEAL_CHOOSE = "dc"  # dc:<deal>  (answer to "which deal did you mean?")
 DEAL_SKIP = "dk"  # dk:<dialog marker>  (skip the pending typed answer it was shown with)
 DEAL_LIST = "dz"  # dz:<offset>:<owner id or 0>
-DEAL_FILTER = "df"  # df  (choose the owner filter)
+DEAL_FILTER = "df"  # df[:<page>]  (choose the owner filter)
 FOLLOWUP_LATER = "fl"  # fl:<deal>
 KB_SHOW = "ke"  # ke:<entry>
 KB_UP = "ku"  # ku:<entry>
@@ -43,14 +50,14 @@ KB_DOWN = "kd"  # kd:<entry>
 KB_ASK_LEAD = "kl"  # kl  (the last unanswered question goes to the lead)
 KB_ANSWER = "kq"  # kq:<question>  (the lead answers)
 KB_CONFIRM = "kc"  # kc:<question>:<1 add to the base | 0 not>
-KB_BROWSE = "kb"  # kb[:<kind>[:<tag index>]]
+KB_BROWSE = "kb"  # kb[:<kind>[:<tag index or all>[:<page>]]]  |  kb:<kind>::<page of tags>
 KB_AS_QUESTION = "kn"  # kn  («Ромашка дорого» was a question)
 KB_AS_NOTE = "km"  # km:<deal>  (...or a note on the deal)
 SCRIPT_WALK = "sw"  # sw:<entry>:<walk>
 SCRIPT_GAP = "sg"  # sg:<entry>:<walk>  (no suitable answer)
 OFFER_OPEN = "oo"  # oo:<deal>  (start the builder)
 OFFER_ADD = "oa"  # oa:<deal>  (search the catalog; every builder button names its draft's deal)
-OFFER_ITEM = "oi"  # oi:<deal>:<sku>
+OFFER_ITEM = "oi"  # oi:<deal>:<sku token>  (`token`: a long SKU as a hash)
 OFFER_FREE = "of"  # of:<deal>  (a free line)
 OFFER_DISCOUNT = "od"  # od:<deal>  (a discount on the total)
 OFFER_TERMS = "ot"  # ot:<deal>:<payment|delivery|valid>
@@ -65,8 +72,12 @@ OFFER_DOWNLOAD = "ol"  # ol:<offer>
 STATS_TEAM = "st"  # st:<team>:<period>
 LEADERBOARD_POST = "lp"  # lp:<team>:<period>
 PLAN_FOR = "pf"  # pf:<person>
-FUNNEL_TEAM = "ft"  # ft:<team>  (an admin picked the team)
+FUNNEL_TEAM = "ft"  # ft:<team>[:<page of funnels>]  (an admin picked the team)
 FUNNEL_SET = "fs"  # fs:<team>:<funnel key>
+FUNNEL_TEAMS = "fp"  # fp:<page>  (the admin's teams for /funnel)
+STATS_TEAMS = "sp"  # sp:<period>:<page>  (the admin's teams for /stats)
+PLAN_PEOPLE = "pp"  # pp:<page>  (the managers for /plan)
+SCRIPT_LIST = "sl"  # sl:<page>  (/script without words)
 
 ALL_PREFIXES = (
     INVITE_ROLE,
@@ -126,6 +137,10 @@ ALL_PREFIXES = (
     PLAN_FOR,
     FUNNEL_TEAM,
     FUNNEL_SET,
+    FUNNEL_TEAMS,
+    STATS_TEAMS,
+    PLAN_PEOPLE,
+    SCRIPT_LIST,
 )
 
 
@@ -158,6 +173,35 @@ def of(update: Update) -> Callback:
     query = update.callback_query
     assert query is not None
     return unpack(query.data or "")
+
+
+def token(value: str, limit: int) -> str:
+    """A value of any length (a SKU) as one part of callback data.
+
+    A short ASCII value without the separator travels as itself; any other as a hash of
+    17 characters that `untoken` finds again among the values it may stand for.
+    """
+    if (
+        len(value) <= limit
+        and value.isascii()
+        and SEPARATOR not in value
+        and not value.startswith(HASHED)
+    ):
+        return value
+    return _hashed(value)
+
+
+def untoken(part: str, values: Iterable[str]) -> str:
+    """The value a `token` stands for, among `values`; a hash of none of them stays as it is
+    (and then names nothing: the button is stale)."""
+    if not part.startswith(HASHED):
+        return part
+    return next((value for value in values if _hashed(value) == part), part)
+
+
+def _hashed(value: str) -> str:
+    digest = hashlib.blake2b(value.encode(), digest_size=12).digest()
+    return HASHED + urlsafe_b64encode(digest).decode()
 
 
 def pattern(prefix: str) -> str:

@@ -9,6 +9,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
+MAX_BUTTONS = 100  # in one inline keyboard
+MAX_ROW = 8  # buttons in one row
 
 
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -69,7 +71,14 @@ def _closers(html: str) -> str:
 
 
 def keyboard(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:
-    """Rows of (label, callback data) pairs."""
+    """Rows of (label, callback data) pairs, within Telegram's limits or not at all.
+
+    Telegram refuses the whole message otherwise; failing here names the keyboard at fault
+    in every test, where the offline Bot API would have accepted it. Long lists page
+    (`bot.tg.paging`).
+    """
+    if sum(len(row) for row in rows) > MAX_BUTTONS or any(len(row) > MAX_ROW for row in rows):
+        raise ValueError(f"keyboard too large for Telegram: {[len(row) for row in rows]}")
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in rows]
     )

@@ -2,17 +2,82 @@
 
 from __future__ import annotations
 
-from telegram import Bot, Update
+import asyncio
+from typing import Any
 
+from telegram import Bot, Update
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.ext import Application
+
+from bot.common.startup import CannotStart, reason
 from bot.config import Settings
 from bot.container import Core
 from bot.tg.app import build_application
 
+App = Application[Any, Any, Any, Any, Any, Any]
+
 
 def run_polling(core: Core, token: str) -> None:
-    """Poll Telegram until stopped (Ctrl+C or SIGTERM)."""
+    """Open the database, reach Telegram, migrate, then poll until stopped (Ctrl+C, SIGTERM).
+
+    Both checks come before the migrations, so a start that cannot work changes nothing and
+    says why in one line (`CannotStart`). It all runs on one event loop: the engine and the
+    Bot API client the checks opened are the ones the bot goes on with.
+    """
     application = build_application(core, token=token)
-    application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(_prepare(core, application, token))
+        try:
+            application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
+        except NetworkError as error:  # lost between the check and the command menu
+            raise _unreachable(core.settings.bot_api_url, error, token) from error
+    finally:
+        loop.run_until_complete(core.close())
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+async def _prepare(core: Core, application: App, token: str) -> None:
+    await core.open_database()
+    await reach_telegram(application, core.settings.bot_api_url, token)
+    try:
+        await core.migrate()
+    except BaseException:
+        await application.shutdown()
+        raise
+
+
+async def reach_telegram(application: App, api_url: str, token: str) -> None:
+    """The first Bot API call (getMe), with its failure put in the operator's words."""
+    try:
+        await application.initialize()
+    except InvalidToken as error:
+        raise CannotStart(
+            "Telegram rejected the bot token",
+            "Copy the token @BotFather gave the bot into VORONKA_BOT_TOKEN",
+        ) from error
+    except NetworkError as error:
+        raise _unreachable(api_url, error, token) from error
+    except TelegramError as error:
+        raise CannotStart(
+            f"Telegram at {api_url} answered the bot's first call with an error "
+            f"({_words(error, token)})",
+            "Check VORONKA_BOT_API_URL, or start the bot again in a minute",
+        ) from error
+
+
+def _unreachable(api_url: str, error: TelegramError, token: str) -> CannotStart:
+    return CannotStart(
+        f"Telegram cannot be reached at {api_url} ({_words(error, token)})",
+        "Check the network (and HTTPS_PROXY, if this machine needs one) and "
+        "VORONKA_BOT_API_URL, then start the bot again",
+    )
+
+
+def _words(error: TelegramError, token: str) -> str:
+    return reason(error).replace(token, "<token>")
 
 
 async def bot_username(settings: Settings) -> str | None:

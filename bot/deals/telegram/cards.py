@@ -14,6 +14,7 @@ from bot.deals.service import PAGE_SIZE, DealPage, DealView
 from bot.offers.service import OfferView
 from bot.people.service import Person, Role
 from bot.tg import callbacks as cb
+from bot.tg.paging import navigation, paged
 from bot.tg.render import keyboard
 
 Rows = list[list[tuple[str, str]]]
@@ -128,14 +129,21 @@ def card_keyboard(
     return keyboard(rows)
 
 
-def stage_keyboard(deal: DealView, t: Catalog, funnels: FunnelConfig) -> InlineKeyboardMarkup:
+def stage_keyboard(
+    deal: DealView, t: Catalog, funnels: FunnelConfig, page: int = 0
+) -> InlineKeyboardMarkup:
+    """The deal's other stages, two to a row; the page buttons carry the deal's version."""
     funnel = funnels.funnel(deal.funnel)
-    buttons = [
-        (stage.name(t.language), cb.pack(cb.DEAL_MOVE, deal.id, stage.key, deal.version))
-        for stage in funnel.stages
-        if stage.key != deal.stage
-    ]
-    rows: Rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows = paged(
+        [stage for stage in funnel.stages if stage.key != deal.stage],
+        page,
+        lambda stage: (
+            stage.name(t.language),
+            cb.pack(cb.DEAL_MOVE, deal.id, stage.key, deal.version),
+        ),
+        lambda n: cb.pack(cb.DEAL_PICK, deal.id, deal.version, n),
+        per_row=2,
+    )
     rows.append([(t("common.back"), cb.pack(cb.DEAL_VIEW, deal.id))])
     return keyboard(rows)
 
@@ -150,12 +158,19 @@ def stage_choice_keyboard(
     return keyboard(rows)
 
 
-def reasons_keyboard(deal: DealView, t: Catalog, funnels: FunnelConfig) -> InlineKeyboardMarkup:
-    buttons = [
-        (reason.name(t.language), cb.pack(cb.DEAL_LOSE_REASON, deal.id, reason.key, deal.version))
-        for reason in funnels.lost_reasons
-    ]
-    rows: Rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+def reasons_keyboard(
+    deal: DealView, t: Catalog, funnels: FunnelConfig, page: int = 0
+) -> InlineKeyboardMarkup:
+    rows = paged(
+        funnels.lost_reasons,
+        page,
+        lambda reason: (
+            reason.name(t.language),
+            cb.pack(cb.DEAL_LOSE_REASON, deal.id, reason.key, deal.version),
+        ),
+        lambda n: cb.pack(cb.DEAL_LOSE, deal.id, deal.version, n),
+        per_row=2,
+    )
     rows.append([(t("common.back"), cb.pack(cb.DEAL_VIEW, deal.id))])
     return keyboard(rows)
 
@@ -207,15 +222,14 @@ def list_text_and_keyboard(
         lines.append(item)
         label = ("⚠ " if deal.stalled or deal.overdue else "") + deal.title
         rows.append([(label[:60], cb.pack(cb.DEAL_VIEW, deal.id))])
-    navigation = []
-    if page.offset > 0:
-        previous = max(0, page.offset - PAGE_SIZE)
-        navigation.append((t("deal.list_prev"), cb.pack(cb.DEAL_LIST, previous, owner_id)))
-    if page.offset + len(page.deals) < page.total:
-        following = page.offset + len(page.deals)
-        navigation.append((t("deal.list_next"), cb.pack(cb.DEAL_LIST, following, owner_id)))
-    if navigation:
-        rows.append(navigation)
+    # The service reads one page (an offset); the buttons keep naming offsets, as before.
+    turning = navigation(
+        page.offset // PAGE_SIZE,
+        -(-page.total // PAGE_SIZE),
+        lambda n: cb.pack(cb.DEAL_LIST, n * PAGE_SIZE, owner_id),
+    )
+    if turning:
+        rows.append(turning)
     if viewer.role is not Role.MANAGER:
         rows.append([(t("deal.filter_by"), cb.pack(cb.DEAL_FILTER))])
     return "\n".join(lines), keyboard(rows)

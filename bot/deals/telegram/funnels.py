@@ -5,11 +5,13 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from bot.deals.funnel import Funnel
 from bot.deals.team_funnels import TeamFunnel
 from bot.tg import callbacks as cb
 from bot.tg.context import Ctx
+from bot.tg.paging import PAGE_SIZE, Rows, page_number, paged
 from bot.tg.render import keyboard
-from bot.tg.replies import reply, show
+from bot.tg.replies import show
 
 
 def _text(context: Ctx, team: TeamFunnel) -> str:
@@ -34,20 +36,29 @@ def _may_choose(context: Ctx, team: TeamFunnel) -> bool:
     )
 
 
-def _choices(context: Ctx, team: TeamFunnel) -> list[list[tuple[str, str]]]:
-    rows = []
-    for funnel in context.core.funnels.funnels:
+def _choices(context: Ctx, team: TeamFunnel, number: int | None) -> Rows:
+    """The funnels to choose from; first shown at the page of the team's current one."""
+    funnels = context.core.funnels.funnels
+    if number is None:
+        current = next((i for i, f in enumerate(funnels) if f.key == team.funnel.key), 0)
+        number = current // PAGE_SIZE
+
+    def button(funnel: Funnel) -> tuple[str, str]:
         mark = "✓ " if funnel.key == team.funnel.key else ""
-        data = cb.pack(cb.FUNNEL_SET, team.team_id, funnel.key)
-        rows.append([(f"{mark}{funnel.name(context.language)}", data)])
-    return rows
+        return f"{mark}{funnel.name(context.language)}", cb.pack(
+            cb.FUNNEL_SET, team.team_id, funnel.key
+        )
+
+    return paged(funnels, number, button, lambda n: cb.pack(cb.FUNNEL_TEAM, team.team_id, n))
 
 
-async def _show_team(update: Update, context: Ctx, team: TeamFunnel, note: str = "") -> None:
+async def _show_team(
+    update: Update, context: Ctx, team: TeamFunnel, note: str = "", page: int | None = None
+) -> None:
     text = _text(context, team)
     if _may_choose(context, team):
         text += "\n\n" + context.t("funnel.choose")
-        markup = keyboard(_choices(context, team))
+        markup = keyboard(_choices(context, team, page))
     else:
         markup = None
         if len(context.core.funnels.funnels) > 1:
@@ -57,33 +68,43 @@ async def _show_team(update: Update, context: Ctx, team: TeamFunnel, note: str =
 
 async def funnel_command(update: Update, context: Ctx) -> None:
     """One team: its funnel. An admin with several teams picks the team first."""
+    await _teams(update, context, 0)
+
+
+async def funnel_teams(update: Update, context: Ctx) -> None:
+    await _teams(update, context, page_number(cb.of(update), 0))
+
+
+async def _teams(update: Update, context: Ctx, number: int) -> None:
     teams = await context.core.team_funnels.teams(context.person)
     if not teams:
-        await reply(update, context.t("funnel.no_teams"))
+        await show(update, context.t("funnel.no_teams"))
         return
     if len(teams) == 1:
         await _show_team(update, context, teams[0])
         return
-    rows = [
-        [
-            (
-                f"{team.team} · {team.funnel.name(context.language)}",
-                cb.pack(cb.FUNNEL_TEAM, team.team_id),
-            )
-        ]
-        for team in teams
-    ]
-    await reply(update, context.t("funnel.choose_team"), keyboard(rows))
+    language = context.language
+    rows = paged(
+        teams,
+        number,
+        lambda team: (
+            f"{team.team} · {team.funnel.name(language)}",
+            cb.pack(cb.FUNNEL_TEAM, team.team_id),
+        ),
+        lambda n: cb.pack(cb.FUNNEL_TEAMS, n),
+    )
+    await show(update, context.t("funnel.choose_team"), keyboard(rows))
 
 
 async def funnel_team(update: Update, context: Ctx) -> None:
-    team_id = cb.of(update).number(0)
+    data = cb.of(update)
+    team_id, page = data.number(0), page_number(data, 1)
     teams = await context.core.team_funnels.teams(context.person)
     team = next((team for team in teams if team.team_id == team_id), None)
     if team is None:
         await show(update, context.t("team.not_found"))
         return
-    await _show_team(update, context, team)
+    await _show_team(update, context, team, page=page if data.get(1) else None)
 
 
 async def funnel_set(update: Update, context: Ctx) -> None:
@@ -97,5 +118,6 @@ def funnel_handlers() -> list[CommandHandler[Ctx, None] | CallbackQueryHandler[C
     return [
         CommandHandler("funnel", funnel_command),
         CallbackQueryHandler(funnel_team, pattern=cb.pattern(cb.FUNNEL_TEAM)),
+        CallbackQueryHandler(funnel_teams, pattern=cb.pattern(cb.FUNNEL_TEAMS)),
         CallbackQueryHandler(funnel_set, pattern=cb.pattern(cb.FUNNEL_SET)),
     ]

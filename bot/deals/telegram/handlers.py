@@ -34,6 +34,7 @@ from bot.tg import dialogs
 from bot.tg.context import Ctx
 from bot.tg.dialogs import Dialog
 from bot.tg.observe import mark
+from bot.tg.paging import PAGE_SIZE, page_number, paged
 from bot.tg.render import keyboard
 from bot.tg.replies import reply, send_to, show
 
@@ -78,9 +79,14 @@ async def _show_list(
 
 async def deals_filter(update: Update, context: Ctx) -> None:
     owners = await context.core.deals.owners(context.person)
-    buttons = [[(context.t("deal.filter_all"), cb.pack(cb.DEAL_LIST, 0, 0))]]
-    buttons += [[(owner.name[:60], cb.pack(cb.DEAL_LIST, 0, owner.id))] for owner in owners]
-    await show(update, context.t("deal.filter_by"), keyboard(buttons[:90]))
+    rows = [[(context.t("deal.filter_all"), cb.pack(cb.DEAL_LIST, 0, 0))]]
+    rows += paged(
+        owners,
+        page_number(cb.of(update), 0),
+        lambda owner: (owner.name[:60], cb.pack(cb.DEAL_LIST, 0, owner.id)),
+        lambda n: cb.pack(cb.DEAL_FILTER, n),
+    )
+    await show(update, context.t("deal.filter_by"), keyboard(rows))
 
 
 async def view_deal(update: Update, context: Ctx) -> None:
@@ -215,10 +221,10 @@ async def _went(update: Update, context: Ctx, outcome: MoveResult | Ask) -> None
         await confirm_win(update, context, outcome.deal)
 
 
-async def show_reasons(update: Update, context: Ctx, deal: DealView) -> None:
+async def show_reasons(update: Update, context: Ctx, deal: DealView, page: int = 0) -> None:
     t, funnels = context.t, context.core.funnels
     text = t("deal.choose_reason", title=deal.title)
-    await _answer(update, text, reasons_keyboard(deal, t, funnels))
+    await _answer(update, text, reasons_keyboard(deal, t, funnels, page))
 
 
 async def confirm_win(update: Update, context: Ctx, deal: DealView) -> None:
@@ -251,7 +257,7 @@ async def pick_stage(update: Update, context: Ctx) -> None:
     data = cb.of(update)
     deal = await context.core.deals.as_shown(context.person, data.number(0), data.number(1))
     t = context.t
-    markup = stage_keyboard(deal, t, context.core.funnels)
+    markup = stage_keyboard(deal, t, context.core.funnels, page_number(data, 2))
     await show(update, t("deal.choose_stage", title=deal.title), markup)
 
 
@@ -288,7 +294,7 @@ async def win_other_amount(update: Update, context: Ctx) -> None:
 async def lose_button(update: Update, context: Ctx) -> None:
     data = cb.of(update)
     deal = await context.core.deals.as_shown(context.person, data.number(0), data.number(1))
-    await show_reasons(update, context, deal)
+    await show_reasons(update, context, deal, page_number(data, 2))
 
 
 async def lose_reason(update: Update, context: Ctx) -> None:
@@ -375,7 +381,12 @@ async def reassign_button(update: Update, context: Ctx) -> None:
     if not choice.people:
         await show(update, t("deal.nobody_to_reassign"))
         return
-    rows = [[(p.name[:60], cb.pack(cb.DEAL_REASSIGN, deal.id, p.id))] for p in choice.people[:90]]
+    rows = paged(
+        choice.people,
+        page_number(data, 2),
+        lambda p: (p.name[:60], cb.pack(cb.DEAL_REASSIGN, deal.id, p.id)),
+        lambda n: cb.pack(cb.DEAL_REASSIGN, deal.id, "", n),
+    )
     rows.append([(t("common.back"), cb.pack(cb.DEAL_VIEW, deal.id))])
     await show(update, t("deal.choose_owner", title=deal.title), keyboard(rows))
 
@@ -501,7 +512,11 @@ async def act_on_intent(update: Update, context: Ctx, intent: Intent) -> bool:
         await reply(update, t("deal.choose_deal"), keyboard(rows))
     elif kind is IntentKind.ASK_STAGE:
         deal = await core.deals.card(context.person, intent.deal.id)
-        markup = stage_choice_keyboard(deal, intent.stages, t, core.funnels)
+        markup = (
+            stage_choice_keyboard(deal, intent.stages, t, core.funnels)
+            if len(intent.stages) <= PAGE_SIZE
+            else stage_keyboard(deal, t, core.funnels)  # too many close ones: all, paged
+        )
         await reply(update, t("deal.choose_stage", title=deal.title), markup)
     elif kind is IntentKind.UNKNOWN_STAGE:
         deal = await core.deals.card(context.person, intent.deal.id)

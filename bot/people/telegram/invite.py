@@ -18,7 +18,8 @@ from bot.tg import dialogs
 from bot.tg.context import Ctx
 from bot.tg.dialogs import Dialog
 from bot.tg.links import invite_link
-from bot.tg.render import column
+from bot.tg.paging import page_number, paged
+from bot.tg.render import column, keyboard
 from bot.tg.replies import reply, show
 
 NEW_TEAM = "new"
@@ -57,14 +58,21 @@ def _role(value: str | None) -> Role:
 
 
 async def choose_role(update: Update, context: Ctx) -> None:
-    role = _role(cb.of(update).get(0))
+    """The role's teams, a page at a time (the page buttons name the role again)."""
+    data = cb.of(update)
+    role = _role(data.get(0))
     teams = await context.core.people.team_names(context.person)
-    buttons = [(name, cb.pack(cb.INVITE_TEAM, role.value, team_id)) for team_id, name in teams]
-    buttons.append((context.t("invite.new_team"), cb.pack(cb.INVITE_TEAM, role.value, NEW_TEAM)))
+    rows = paged(
+        teams,
+        page_number(data, 1),
+        lambda team: (team[1], cb.pack(cb.INVITE_TEAM, role.value, team[0])),
+        lambda page: cb.pack(cb.INVITE_ROLE, role.value, page),
+    )
+    rows.append([(context.t("invite.new_team"), cb.pack(cb.INVITE_TEAM, role.value, NEW_TEAM))])
     if role is Role.ADMIN:
-        buttons.append((context.t("invite.no_team"), cb.pack(cb.INVITE_TEAM, role.value, 0)))
+        rows.append([(context.t("invite.no_team"), cb.pack(cb.INVITE_TEAM, role.value, 0))])
     text = context.t("invite.choose_team", role=context.t(f"roles.{role.value}"))
-    await show(update, text, column(buttons))
+    await show(update, text, keyboard(rows))
 
 
 async def choose_team(update: Update, context: Ctx) -> None:

@@ -2,51 +2,67 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.people.service import Person, Role, TeamInfo
 from bot.tg import callbacks as cb
 from bot.tg.context import Ctx
+from bot.tg.paging import Rows, navigation, page_number, page_of, paged
 from bot.tg.render import column, keyboard
 from bot.tg.replies import reply, show
 
-MAX_PERSON_BUTTONS = 90  # Telegram allows 100 buttons in a keyboard; keep room for navigation
 
-
-def _roster(context: Ctx, teams: list[TeamInfo]) -> tuple[str, list[tuple[str, str]]]:
+def _roster(
+    context: Ctx, teams: list[TeamInfo], number: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One page of the roster: its people under their teams' headers, and (for an admin) a
+    button for each of them. A team without people takes a line of its own."""
     t = context.t
+    places: list[tuple[TeamInfo, Person | None]] = [
+        (team, member) for team in teams for member in (team.members or (None,))
+    ]
+    page = page_of(places, number)
     lines: list[str] = []
-    buttons: list[tuple[str, str]] = []
-    for team in teams:
-        header = (
-            t("team.header", name=team.name, count=len(team.members))
-            if team.name
-            else t("team.no_team_header")
-        )
-        lines.append(header)
-        for member in team.members:
-            role = t(f"roles.{member.role.value}")
-            lines.append(t("team.member", name=member.name, role=role, active=member.active))
-            if member.id != context.person.id and len(buttons) < MAX_PERSON_BUTTONS:
-                buttons.append((f"{member.name} · {role}", cb.pack(cb.TEAM_PERSON, member.id)))
-        lines.append("")
+    rows: Rows = []
+    shown: TeamInfo | None = None
+    for team, member in page.items:
+        if team is not shown:
+            if shown is not None:
+                lines.append("")
+            header = (
+                t("team.header", name=team.name, count=len(team.members))
+                if team.name
+                else t("team.no_team_header")
+            )
+            lines.append(header)
+            shown = team
+        if member is None:
+            continue
+        role = t(f"roles.{member.role.value}")
+        lines.append(t("team.member", name=member.name, role=role, active=member.active))
+        if context.person.is_admin and member.id != context.person.id:
+            rows.append([(f"{member.name} · {role}", cb.pack(cb.TEAM_PERSON, member.id))])
     if not any(team.members for team in teams):
-        lines.append(t("team.empty"))
-    return "\n".join(lines).strip(), buttons
+        lines += ["", t("team.empty")]
+    turning = navigation(page.number, page.count, lambda n: cb.pack(cb.TEAM_LIST, n))
+    if turning:
+        rows.append(turning)
+    return "\n".join(lines).strip(), keyboard(rows) if rows else None
 
 
 async def team_command(update: Update, context: Ctx) -> None:
     """The roster: admins get a button per person to manage them."""
     teams = await context.core.people.teams(context.person)
-    text, buttons = _roster(context, teams)
-    await reply(update, text, column(buttons) if context.person.is_admin and buttons else None)
+    text, markup = _roster(context, teams, 0)
+    await reply(update, text, markup)
 
 
 async def team_list(update: Update, context: Ctx) -> None:
+    number = page_number(cb.of(update), 0)
     teams = await context.core.people.teams(context.person)
-    text, buttons = _roster(context, teams)
-    await show(update, text, column(buttons) if context.person.is_admin and buttons else None)
+    text, markup = _roster(context, teams, number)
+    await show(update, text, markup)
 
 
 def _card(context: Ctx, person: Person) -> tuple[str, list[list[tuple[str, str]]]]:
@@ -105,12 +121,14 @@ async def set_team(update: Update, context: Ctx) -> None:
     people = context.core.people
     if not data.get(1):
         person = await people.person(context.person, data.number(0))
-        buttons = [
-            (name, cb.pack(cb.TEAM_SET_TEAM, person.id, team_id))
-            for team_id, name in await people.team_names(context.person)
-        ]
-        buttons.append((context.t("common.back"), cb.pack(cb.TEAM_PERSON, person.id)))
-        await show(update, context.t("team.choose_team", name=person.name), column(buttons))
+        rows = paged(
+            await people.team_names(context.person),
+            page_number(data, 2),
+            lambda team: (team[1], cb.pack(cb.TEAM_SET_TEAM, person.id, team[0])),
+            lambda page: cb.pack(cb.TEAM_SET_TEAM, person.id, "", page),
+        )
+        rows.append([(context.t("common.back"), cb.pack(cb.TEAM_PERSON, person.id))])
+        await show(update, context.t("team.choose_team", name=person.name), keyboard(rows))
         return
     person = await people.set_team(context.person, data.number(0), data.number(1))
     text = context.t("team.team_changed", name=person.name, team=person.team_name)

@@ -24,6 +24,7 @@ from bot.tg import callbacks as cb
 from bot.tg import dialogs
 from bot.tg.context import Ctx
 from bot.tg.dialogs import Dialog
+from bot.tg.paging import page_number, paged
 from bot.tg.render import keyboard
 from bot.tg.replies import reply, show
 
@@ -54,15 +55,32 @@ async def stats_command(update: Update, context: Ctx) -> None:
     """/stats [today|week|month|YYYY-MM]"""
     reports = context.core.reports
     stats = await reports.stats(context.person, reports.period(_args(context, "today")))
+    await _stats(update, context, stats, 0)
+
+
+async def stats_teams_page(update: Update, context: Ctx) -> None:
+    """Another page of the admin's teams, for the period the list was made for."""
+    data = cb.of(update)
+    reports = context.core.reports
+    stats = await reports.stats(context.person, reports.period(data.get(0)))
+    await _stats(update, context, stats, page_number(data, 1))
+
+
+async def _stats(
+    update: Update, context: Ctx, stats: TeamChoice | MyStats | TeamStats, page: int
+) -> None:
     if isinstance(stats, TeamChoice):
         if not stats.teams:
-            await reply(update, context.t("stats.no_teams"))
+            await show(update, context.t("stats.no_teams"))
             return
-        rows = [
-            [(name, cb.pack(cb.STATS_TEAM, team_id, stats.period.label))]
-            for team_id, name in stats.teams
-        ]
-        await reply(update, context.t("stats.choose_team"), keyboard(rows))
+        label = stats.period.label
+        rows = paged(
+            stats.teams,
+            page,
+            lambda team: (team[1], cb.pack(cb.STATS_TEAM, team[0], label)),
+            lambda n: cb.pack(cb.STATS_TEAMS, label, n),
+        )
+        await show(update, context.t("stats.choose_team"), keyboard(rows))
     elif isinstance(stats, MyStats):
         text = "\n".join(
             [
@@ -71,9 +89,9 @@ async def stats_command(update: Update, context: Ctx) -> None:
                 _plan_line(context, stats.mine),
             ]
         )
-        await reply(update, text)
+        await show(update, text)
     else:
-        await reply(update, _team_stats_text(context, stats))
+        await show(update, _team_stats_text(context, stats))
 
 
 async def stats_team_button(update: Update, context: Ctx) -> None:
@@ -170,12 +188,25 @@ async def bot_added_to_group(update: Update, context: Ctx) -> None:
 
 async def plan_command(update: Update, context: Ctx) -> None:
     """/plan: a lead chooses a manager, then types the month's amount and/or deals."""
+    await _plan_choice(update, context, 0)
+
+
+async def plan_people(update: Update, context: Ctx) -> None:
+    await _plan_choice(update, context, page_number(cb.of(update), 0))
+
+
+async def _plan_choice(update: Update, context: Ctx, page: int) -> None:
     choice = await context.core.reports.plan_choice(context.person)
     if not choice.managers:
-        await reply(update, context.t("plan.nobody"))
+        await show(update, context.t("plan.nobody"))
         return
-    rows = [[(p.name[:60], cb.pack(cb.PLAN_FOR, p.id))] for p in choice.managers[:90]]
-    await reply(update, context.t("plan.choose", month=choice.month), keyboard(rows))
+    rows = paged(
+        choice.managers,
+        page,
+        lambda p: (p.name[:60], cb.pack(cb.PLAN_FOR, p.id)),
+        lambda n: cb.pack(cb.PLAN_PEOPLE, n),
+    )
+    await show(update, context.t("plan.choose", month=choice.month), keyboard(rows))
 
 
 async def plan_for(update: Update, context: Ctx) -> None:
@@ -229,7 +260,9 @@ def report_handlers() -> list[Any]:
         CommandHandler("plan", plan_command),
         CommandHandler("export", export_command),
         CallbackQueryHandler(stats_team_button, pattern=cb.pattern(cb.STATS_TEAM)),
+        CallbackQueryHandler(stats_teams_page, pattern=cb.pattern(cb.STATS_TEAMS)),
         CallbackQueryHandler(leaderboard_post, pattern=cb.pattern(cb.LEADERBOARD_POST)),
         CallbackQueryHandler(plan_for, pattern=cb.pattern(cb.PLAN_FOR)),
+        CallbackQueryHandler(plan_people, pattern=cb.pattern(cb.PLAN_PEOPLE)),
         ChatMemberHandler(bot_added_to_group, ChatMemberHandler.MY_CHAT_MEMBER),
     ]
