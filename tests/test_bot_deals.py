@@ -98,7 +98,7 @@ async def test_move_by_text_confirms_with_undo_and_asks_next_step(harness: Harne
     assert replies[0].text.endswith(ru("next_step.ask_after_move"))
     assert "Завтра" in replies[0].button_labels() and len(replies) == 1
     replies = await anna.send("позвонить завтра в 11")
-    assert replies[-1].text == "📅 Ромашка: позвонить — 01.12 11:00"
+    assert replies[-1].text == "📅 Ромашка: позвонить — вт 01.12 11:00"
     assert [stage for _, stage, _ in await _stored(harness)] == ["offer"]
 
 
@@ -129,7 +129,7 @@ async def test_a_next_step_in_the_past_or_unreadable_is_asked_again(harness: Har
     assert (await anna.send("вчера в 10"))[-1].text == ru("next_step.in_past")
     assert (await anna.send("2025-01-01 звонок"))[-1].text == ru("next_step.in_past")
     replies = await anna.send("встреча пт 15:00")
-    assert replies[-1].text == "📅 Ромашка: встреча — 04.12 15:00"
+    assert replies[-1].text == "📅 Ромашка: встреча — пт 04.12 15:00"
 
 
 async def test_a_deal_command_while_a_next_step_is_asked_gets_its_own_answer(
@@ -468,3 +468,22 @@ async def test_a_billion_after_the_title_is_the_amount(harness: Harness) -> None
     _, anna = await harness.person()
     replies = await anna.send("/new A2, 1 000 000 000")
     assert "1\u00a0000\u00a0000\u00a0000\u00a0₽" in replies[0].text
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "saved"),
+    [
+        ("en", "call them tomorrow at 11am", "📅 Acme: call them — Tue 01.12 11:00"),
+        ("en", "send contract on Friday at 3pm", "📅 Acme: send contract — Fri 04.12 15:00"),
+        ("en", "demo next monday", "📅 Acme: demo — Mon 07.12 10:00"),
+        ("ru", "позвонить в 3 часа дня", "📅 Acme: позвонить — пн 30.11 15:00"),
+        ("ru", "2099-01-01 подписать акт", "📅 Acme: подписать акт — чт 01.01.2099 10:00"),
+    ],
+)
+async def test_a_typed_next_step_shows_the_weekday_and_hour_it_was_read_as(
+    harness: Harness, language: str, typed: str, saved: str
+) -> None:
+    _person, anna = await harness.person(language=language)
+    await anna.send("/new Acme")
+    await anna.send("acme -> offer" if language == "en" else "acme в кп")
+    assert (await anna.send(typed))[-1].text == saved

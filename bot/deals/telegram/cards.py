@@ -20,8 +20,20 @@ from bot.tg.render import keyboard
 Rows = list[list[tuple[str, str]]]
 
 
-def when(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%d.%m %H:%M")
+_WEEKDAYS = {
+    "ru": ("пн", "вт", "ср", "чт", "пт", "сб", "вс"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+
+
+def when(moment: datetime, tz: ZoneInfo, language: str, now: datetime) -> str:
+    """«ср 02.12 11:00»: the weekday, so that a wrong reading of a typed date shows at once,
+    and the year when it is not this one («01.01.2099 10:00»)."""
+    local = moment.astimezone(tz)
+    this_year = now.astimezone(tz).year
+    day = local.strftime("%d.%m" if local.year == this_year else "%d.%m.%Y")
+    weekday = _WEEKDAYS.get(language, _WEEKDAYS["en"])[local.weekday()]
+    return f"{weekday} {day} {local.strftime('%H:%M')}"
 
 
 def amount_of(deal: DealView) -> str | None:
@@ -65,7 +77,7 @@ def card_text(
                 t(
                     "deal.card_next_step",
                     text=deal.next_step_text or t("next_step.default_text"),
-                    due=when(deal.next_step_due, tz),
+                    due=when(deal.next_step_due, tz, t.language, now),
                     overdue=deal.overdue,
                 )
             )

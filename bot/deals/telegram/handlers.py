@@ -348,7 +348,9 @@ async def _step_saved(update: Update, context: Ctx, deal: DealView) -> None:
         "next_step.saved",
         title=deal.title,
         text=deal.next_step_text,
-        due=when(deal.next_step_due, context.core.settings.tz),
+        due=when(
+            deal.next_step_due, context.core.settings.tz, context.language, context.core.clock()
+        ),
     )
     await (_settle(update, text) if update.callback_query else reply(update, text))
 

@@ -48,7 +48,7 @@ def nudge_text(
             else:
                 assert deal.next_step_due is not None
                 text = deal.next_step_text or t("next_step.default_text")
-                due = when(deal.next_step_due, tz)
+                due = when(deal.next_step_due, tz, t.language, now)
                 lines.append(t("nudge.item_due", title=deal.title, text=text, due=due))
             if deal not in shown:
                 shown.append(deal)
