@@ -20,6 +20,11 @@ ru = catalog("ru")
 en = catalog("en")
 
 
+def again(key: str, **params: object) -> str:
+    """A refusal of an answer, with the question still open: it says how to leave it."""
+    return f"{ru(key, **params)}\n{ru('common.leave_hint')}"
+
+
 async def _stored(harness: Harness, owner: Person | None = None) -> list[tuple[str, str, str]]:
     """The deals as the database holds them, (title, stage, status), not as a cache has them."""
     query = select(Deal.title, Deal.stage, Deal.status).order_by(Deal.id)
@@ -125,9 +130,9 @@ async def test_a_next_step_in_the_past_or_unreadable_is_asked_again(harness: Har
     _, anna = await harness.person()
     await anna.send("/new Ромашка")
     await anna.send("ромашка дальше")
-    assert (await anna.send("купить слона"))[-1].text == ru("next_step.not_understood")
-    assert (await anna.send("вчера в 10"))[-1].text == ru("next_step.in_past")
-    assert (await anna.send("2025-01-01 звонок"))[-1].text == ru("next_step.in_past")
+    assert (await anna.send("купить слона"))[-1].text == again("next_step.not_understood")
+    assert (await anna.send("вчера в 10"))[-1].text == again("next_step.in_past")
+    assert (await anna.send("2025-01-01 звонок"))[-1].text == again("next_step.in_past")
     replies = await anna.send("встреча пт 15:00")
     assert replies[-1].text == "📅 Ромашка: встреча — пт 04.12 15:00"
 
@@ -139,10 +144,13 @@ async def test_a_deal_command_while_a_next_step_is_asked_gets_its_own_answer(
     await anna.send("/new Acme")
     await anna.send("acme next")
     replies = await anna.send("acme -> flying")
-    assert replies[0].text == en("deal.unknown_stage_words", words="flying", title="Acme")
+    assert [r.text for r in replies[:2]] == [
+        en("common.question_dropped"),
+        en("deal.unknown_stage_words", words="flying", title="Acme"),
+    ]
     await anna.send("acme next")
     replies = await anna.send("Lutik -> contract")
-    assert replies[0].text == en("deal.no_match", name="Lutik")
+    assert replies[1].text == en("deal.no_match", name="Lutik")
 
 
 async def test_lost_by_text_asks_the_reason_then_a_comment(harness: Harness) -> None:
@@ -270,8 +278,9 @@ async def test_english_move_and_card(harness: Harness) -> None:
     replies = await anna.send("romashka next")
     assert replies[0].text.split("\n\n")[0] == "<b>Romashka</b>: New lead → Qualification"
     assert replies[0].text.endswith(en("next_step.ask_after_move"))
-    replies = await anna.send("/deals")
-    assert replies[0].text.startswith("<b>Open deals</b> (1)")
+    replies = await anna.send("/deals")  # the next step asked is left, in one line
+    assert replies[0].text == en("common.question_dropped")
+    assert replies[1].text.startswith("<b>Open deals</b> (1)")
 
 
 async def test_deals_list_pages_and_a_lead_filters_by_manager(harness: Harness) -> None:
@@ -403,7 +412,7 @@ async def test_a_lost_comment_over_the_limit_is_refused_and_asked_again(harness:
     await anna.click("Выбрали конкурента")
     long_comment = "ушли к конкуренту " * 200
     replies = await anna.send(long_comment)
-    assert [r.text for r in replies] == [ru("deal.bad_note", limit=3000)]
+    assert [r.text for r in replies] == [again("deal.bad_note", limit=3000)]
     assert (await anna.send("ушли к Азия-Стеллаж"))[-1].text == ru("deal.lost_comment_saved")
     card = await harness.core.deals.card(person, (await harness.core.deals.refs(person))[0].id)
     assert [note.text for note in card.notes] == ["ушли к Азия-Стеллаж"]
@@ -487,3 +496,62 @@ async def test_a_typed_next_step_shows_the_weekday_and_hour_it_was_read_as(
     await anna.send("/new Acme")
     await anna.send("acme -> offer" if language == "en" else "acme в кп")
     assert (await anna.send(typed))[-1].text == saved
+
+
+# --- a pending question never swallows what the person moved on to --------------------------
+
+
+async def test_an_objection_while_a_next_step_is_asked_is_answered(harness: Harness) -> None:
+    _, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    await anna.send("ромашка дальше")
+    replies = await anna.send("клиент говорит дорого")
+    assert replies[0].text == ru("common.question_dropped")
+    assert "дорого" in replies[-1].text.lower() and replies[-1].text != ru("kb.not_found")
+    assert (await anna.send("ок"))[-1].text != again("next_step.not_understood")
+
+
+async def test_a_short_non_date_is_asked_again_with_the_way_out(harness: Harness) -> None:
+    _, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    await anna.send("ромашка дальше")
+    assert (await anna.send("ок"))[-1].text == again("next_step.not_understood")
+    assert (await anna.send("пропустить"))[-1].text == ru("next_step.skipped")
+
+
+async def test_a_move_while_an_amount_is_asked_is_that_move(harness: Harness) -> None:
+    _, anna = await harness.person()
+    await anna.send("/new Поставка, 100 000")
+    await anna.send("/new Ромашка, 200 000")
+    await anna.send("ромашка выиграна")
+    await anna.click("Другая сумма")
+    replies = await anna.send("поставка в переговоры")
+    assert replies[0].text == ru("common.question_dropped")
+    assert "Поставка" in replies[1].text and "Переговоры" in replies[1].text
+    assert ("Ромашка", "lead", "open") in await _stored(harness)
+
+
+async def test_a_command_while_a_question_is_asked_is_that_command(harness: Harness) -> None:
+    _, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    await anna.send("ромашка дальше")
+    replies = await anna.send("/deals")
+    assert replies[0].text == ru("common.question_dropped") and "Ромашка" in replies[1].text
+    assert (await anna.send("ок"))[-1].text != again("next_step.not_understood")
+
+
+@pytest.mark.parametrize(("language", "word"), [("ru", "Пропустить"), ("en", "skip")])
+async def test_typing_skip_does_what_the_skip_button_does(
+    harness: Harness, language: str, word: str
+) -> None:
+    t = catalog(language)
+    _, anna = await harness.person(language=language)
+    await anna.send("/new")
+    await anna.send("Ромашка")
+    assert (await anna.send(word))[-1].text == t("deal.new_amount")
+    assert (await anna.send(word))[-1].text == t("deal.new_next_step")
+    replies = await anna.send(word)
+    assert replies[0].text.startswith("✨")
+    await anna.send("ромашка → проиграна")
+    await anna.click(anna.last_reply().button_labels()[0])
+    assert (await anna.send(word))[-1].text == t("deal.lost_no_comment", title="Ромашка")

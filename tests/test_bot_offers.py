@@ -169,7 +169,7 @@ async def test_bad_quantities_are_explained_and_asked_again(
     await anna.click("➕ Товар")
     await anna.send("VS-PR-2700-3")
     await anna.click("Стеллаж паллетный")
-    assert (await anna.send(answer))[-1].text == ru(key)
+    assert (await anna.send(answer))[-1].text == f"{ru(key)}\n{ru('common.leave_hint')}"
     assert (await anna.send("2"))[-1].text.startswith("📄 <b>КП для «Ромашка»</b>\n1. ")
 
 
@@ -178,7 +178,8 @@ async def test_a_free_line_and_a_bad_one(harness: Harness) -> None:
     await anna.send("/new Ромашка")
     await anna.click("📄 КП")
     await anna.click("Своя строка")
-    assert (await anna.send("Доставка 15000"))[-1].text == ru("offer.bad_line")
+    bad_line = f"{ru('offer.bad_line')}\n{ru('common.leave_hint')}"
+    assert (await anna.send("Доставка 15000"))[-1].text == bad_line
     reply = (await anna.send("Доставка; рейс; 1; 15000"))[-1]
     assert "Доставка — 1 рейс × 15\u00a0000\u00a0₽" in reply.text
 
@@ -227,6 +228,7 @@ async def test_a_rejection_comment_over_the_limit_is_refused_before_anything_is_
     long_comment = "скидка велика " * 300
     text = long_comment.strip()
     replies = await lead.send(long_comment)
-    assert [r.text for r in replies] == [ru("common.too_long", length=len(text), limit=1000)]
+    too_long = ru("common.too_long", length=len(text), limit=1000)
+    assert [r.text for r in replies] == [f"{too_long}\n{ru('common.leave_hint')}"]
     assert (await lead.send("Максимум 10%"))[-1].text == ru("offer.rejected_lead")
     assert "Максимум 10%" in anna.last_reply().text

@@ -73,7 +73,9 @@ async def test_a_new_team_name_that_is_too_long_is_asked_again(harness: Harness)
     await admin.click("менеджер")
     await admin.click("Новая команда")
     replies = await admin.send("Я" * 150)
-    assert [r.text for r in replies] == [ru("team.bad_name", limit=100)]
+    assert [r.text for r in replies] == [
+        f"{ru('team.bad_name', limit=100)}\n{ru('common.leave_hint')}"
+    ]
     replies = await admin.send("Урал")
     assert "команда «Урал»" in replies[-1].text
 

@@ -418,6 +418,13 @@ async def skip_button(update: Update, context: Ctx) -> None:
     if dialog is None or cb.of(update).get(0) != dialog.marker:
         await show(update, context.t("common.expired_button"))
         return
+    await skip_pending(update, context, dialog)
+
+
+async def skip_pending(update: Update, context: Ctx, dialog: Dialog) -> None:
+    """Skip the question asked, pressed or typed («пропустить», "skip"): what skipping means
+    for it (a /new step goes on, a lost deal stays lost without a comment), else the
+    question is dropped."""
     if dialog.kind == dialogs.NEW_DEAL:
         await _new_deal_step(update, context, dialog, None)
         return
@@ -428,6 +435,9 @@ async def skip_button(update: Update, context: Ctx) -> None:
     if dialog.kind == dialogs.LOST_COMMENT:
         deal = await context.core.deals.card(context.person, dialog.deal_id)
         await _settle(update, context.t("deal.lost_no_comment", title=deal.title))
+        return
+    if dialog.kind == dialogs.NEXT_STEP:
+        await _settle(update, context.t("next_step.skipped"))
         return
     await _settle(update, context.t("common.cancelled"))
 

@@ -14,7 +14,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
-from bot.tg import conversation
+from bot.tg import conversation, dialogs
 from bot.tg.context import Ctx
 from bot.tg.observe import mark
 
@@ -60,6 +60,7 @@ async def gate(update: Update, context: Ctx) -> None:
             mark("edit_ignored", "gate")
             await _answer(update, context.t("common.edit_ignored"))
             raise ApplicationHandlerStop
+        await _leave_question_for_command(update, context)
         return
     if update.my_chat_member is not None:
         raise ApplicationHandlerStop  # a stranger added the bot somewhere: nothing to say
@@ -67,6 +68,19 @@ async def gate(update: Update, context: Ctx) -> None:
         return  # the only way in: /start <invite token>
     await refuse(update, context)
     raise ApplicationHandlerStop
+
+
+async def _leave_question_for_command(update: Update, context: Ctx) -> None:
+    """A /command while the bot waits for an answer is that command: the question is left,
+    in one line. (/cancel says so itself; /start with an invite is not a command here.)"""
+    message = update.message
+    text = message.text if message and message.text else ""
+    if not text.startswith("/") or dialogs.current(context.user_data) is None:
+        return
+    if text.split(maxsplit=1)[0].split("@")[0].lower() in ("/cancel", "/start"):
+        return
+    dialogs.finish(context.user_data)
+    await _answer(update, context.t("common.question_dropped"))
 
 
 async def refuse(update: Update, context: Ctx) -> None:

@@ -8,6 +8,7 @@ from telegram import Update
 
 from bot.common import delivery
 from bot.common.errors import AlreadyHandled, DomainError, Unavailable
+from bot.tg import dialogs
 from bot.tg.context import Ctx
 from bot.tg.observe import mark
 from bot.tg.replies import reply
@@ -35,6 +36,8 @@ async def on_error(update: object, context: Ctx) -> None:
     if isinstance(error, DomainError):
         mark("refused")
         text = context.t(error.key, **error.params)
+        if update.message is not None and dialogs.current(context.user_data) is not None:
+            text = f"{text}\n{context.t('common.leave_hint')}"  # asked again: say how to leave
     elif isinstance(error, Unavailable):
         mark("unavailable")
         log.warning("database unavailable during update %s: %s", update.update_id, error)

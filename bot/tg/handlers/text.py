@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 from telegram import Update
@@ -18,6 +19,7 @@ from bot.tg.context import Ctx
 from bot.tg.dialogs import Dialog, DialogKind
 from bot.tg.handlers import basics
 from bot.tg.handlers.basics import WORD
+from bot.tg.replies import reply
 
 Answer = Callable[[Update, Ctx, Dialog, str], Awaitable[None]]
 
@@ -49,8 +51,32 @@ ANSWERS: dict[DialogKind, Answer] = {
     dialogs.INVITE_TEAM: invite.name_team,
 }
 
-# Questions a deal command may interrupt: an unreadable date is more likely a command.
-INTERRUPTIBLE = (dialogs.NEXT_STEP,)
+# Questions whose answer has a form (a date, an amount, a quantity): a message not in that
+# form may be something else the person moved on to, a deal command or a question.
+FORMED = frozenset({
+    dialogs.NEXT_STEP, dialogs.AMOUNT, dialogs.OFFER_QTY, dialogs.OFFER_DISCOUNT, dialogs.PLAN,
+    dialogs.OFFER_FREE,
+})  # fmt: skip
+NEW_DEAL_FORMED_STEPS = ("amount", "next_step")
+SKIP_WORDS = frozenset({"пропустить", "пропусти", "пропуск", "skip", "-", "—"})
+QUESTION_WORDS = 3  # a message of this many words, not in the form asked, reads as a question
+
+
+def _formed(dialog: Dialog) -> bool:
+    if dialog.kind == dialogs.NEW_DEAL:
+        return dialog.data.get("step") in NEW_DEAL_FORMED_STEPS
+    return dialog.kind in FORMED
+
+
+def _typed_skip(text: str) -> bool:
+    return text.lower().strip(' .!«»"') in SKIP_WORDS
+
+
+def _reads_as_question(text: str) -> bool:
+    return text.rstrip().endswith("?") or len(_WORDS.findall(text)) >= QUESTION_WORDS
+
+
+_WORDS = re.compile(r"[^\W\d_]{2,}")  # words of letters: «клиент говорит дорого» has three
 
 
 def _is_deal_command(intent: Intent) -> bool:
@@ -70,18 +96,42 @@ async def on_text(update: Update, context: Ctx) -> None:
     if dialog is None:
         await _route(update, context, text)
         return
+    if _typed_skip(text) and dialog.kind != dialogs.CHOOSE_DEAL:
+        await deals.skip_pending(update, context, dialog)
+        return
+    if dialog.kind != dialogs.CHOOSE_DEAL and not _formed(dialog):
+        # Any text answers a free-text question, but a clear move is what it says.
+        intent = await _intent(context, text)
+        if intent.kind is IntentKind.MOVE:
+            await _drop_pending(update, context)
+            await deals.act_on_intent(update, context, intent)
+            return
     try:
         await ANSWERS[dialog.kind](update, context, dialog, text)
     except Invalid:
-        # Not an answer to the question: maybe the person moved on to a deal command.
-        if dialog.kind not in INTERRUPTIBLE:
+        # Not in the form asked: maybe the person moved on to a deal command or a question.
+        if not _formed(dialog):
             raise
-        core = context.core
-        intent = DealMatcher(await core.deals.refs(context.person), core.funnels).parse(text)
-        if not _is_deal_command(intent):
+        intent = await _intent(context, text)
+        if _is_deal_command(intent):
+            await _drop_pending(update, context)
+            await deals.act_on_intent(update, context, intent)
+        elif _reads_as_question(text):
+            await _drop_pending(update, context)
+            await _route(update, context, text)
+        else:
             raise
-        dialogs.finish(context.user_data)
-        await deals.act_on_intent(update, context, intent)
+
+
+async def _intent(context: Ctx, text: str) -> Intent:
+    core = context.core
+    return DealMatcher(await core.deals.refs(context.person), core.funnels).parse(text)
+
+
+async def _drop_pending(update: Update, context: Ctx) -> None:
+    """Leave the question the bot asked, saying so in one line, and go on with the message."""
+    dialogs.finish(context.user_data)
+    await reply(update, context.t("common.question_dropped"))
 
 
 async def _route(update: Update, context: Ctx, text: str) -> None:
