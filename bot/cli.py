@@ -17,6 +17,7 @@ from bot.common.logs import configure_logging
 from bot.common.startup import CannotStart, check_data_dir
 from bot.config import Settings, SettingsError, load_settings
 from bot.container import build_core
+from bot.db.sole import hold_sqlite_file
 from bot.deals.cli import add_deals_commands
 from bot.knowledge.cli import add_knowledge_commands
 from bot.offers.cli import add_offer_commands
@@ -57,6 +58,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     configure_logging(settings.log_level, token)
     check_data_dir(settings.data_dir)
+    hold_sqlite_file(settings.db_url)
     run_polling(build_core(settings), token)
     return 0
 
@@ -85,6 +87,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.tg.terminal import run_terminal_chat
 
     configure_logging("WARNING")
+    hold_sqlite_file(settings.db_url)
 
     async def chat() -> int:
         core = build_core(settings)

@@ -81,3 +81,17 @@ def test_killed_after_the_commit_the_redelivered_move_changes_nothing(
     assert _moves(bot_process) == moves + 1
     assert standin.sent_count(ANNA) == answers + 1  # /help's answer only
     assert standin.times_delivered(move) == 2
+
+
+def test_a_second_process_on_one_sqlite_file_is_stopped_with_one_line(
+    standin: BotApiStandin, bot_process: BotProcess
+) -> None:
+    bot_process.start()
+    second = bot_process.cli("chat", "--user-id", "5", check=False)
+    assert second.returncode == 2
+    lines = [line for line in second.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "another voronka process" in lines[0], second.stderr
+    assert "Traceback" not in second.stderr
+    bot_process.kill_now()
+    again = bot_process.cli("chat", "--user-id", "5", check=False)  # kill -9 let go of it
+    assert "another voronka process" not in again.stderr
