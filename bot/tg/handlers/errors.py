@@ -6,7 +6,7 @@ import logging
 
 from telegram import Update
 
-from bot.common.errors import DomainError
+from bot.common.errors import DomainError, NotFound
 from bot.tg.context import Ctx
 from bot.tg.observe import mark
 from bot.tg.replies import reply
@@ -20,7 +20,12 @@ async def on_error(update: object, context: Ctx) -> None:
     if not isinstance(update, Update):
         log.error("error outside an update", exc_info=error)
         return
-    if isinstance(error, DomainError):
+    if isinstance(error, NotFound) and update.callback_query is not None:
+        # A press on something outside the presser's reach, or on nothing at all: one
+        # neutral answer for both, so that forged ids tell nothing about what exists.
+        mark("refused")
+        text = context.t("common.expired_button")
+    elif isinstance(error, DomainError):
         mark("refused")
         text = context.t(error.key, **error.params)
     else:
