@@ -12,6 +12,9 @@ from bot.common.text import fold
 
 DEFAULT_TIME = time(10, 0)
 MAX_TEXT = 500
+MAX_YEARS_AHEAD = 10
+MAX_AHEAD = timedelta(days=366 * MAX_YEARS_AHEAD)
+"""How far ahead a next step may be: «через 9999999999999 часов» is a typo, not a plan."""
 
 WEEKDAYS = {
     0: ("пн", "пон", "понедельник", "понедельника", "mon", "monday"),
@@ -77,10 +80,11 @@ def parse_next_step(raw: str, now: datetime, tz: ZoneInfo, default_text: str) ->
         number = count if count is not None else int(count_word)
         if unit:
             spans.append(match.span())
+            ahead = _ahead(unit, number)
             if unit in ("minutes", "hours"):
-                exact = local_now + timedelta(**{unit: number})
+                exact = local_now + ahead
             else:
-                day = local_now.date() + timedelta(**{unit: number})
+                day = local_now.date() + ahead
     if exact is None and day is None and (match := _ISO_DATE.search(lowered)):
         day = _safe_date(int(match[1]), int(match[2]), int(match[3]))
         spans.append(match.span())
@@ -103,13 +107,23 @@ def parse_next_step(raw: str, now: datetime, tz: ZoneInfo, default_text: str) ->
         due_local = datetime.combine(day or local_now.date(), at or DEFAULT_TIME, tz)
     if due_local <= local_now:
         raise Invalid("next_step.in_past")
+    if due_local - local_now > MAX_AHEAD:
+        raise Invalid("next_step.too_far", years=MAX_YEARS_AHEAD)
     action = _leftover(text, lowered, spans) or default_text
     return NextStep(action, due_local.astimezone(ZoneInfo("UTC")))
 
 
+def _ahead(unit: str, number: int) -> timedelta:
+    """«через N дней» as a span, refused past MAX_AHEAD before any date arithmetic overflows."""
+    per_unit = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 * 86400}[unit]
+    if number * per_unit > MAX_AHEAD.total_seconds():
+        raise Invalid("next_step.too_far", years=MAX_YEARS_AHEAD)
+    return timedelta(seconds=number * per_unit)
+
+
 def in_days(days: int, now: datetime, tz: ZoneInfo) -> datetime:
     """A quick next step («tomorrow», «in 3 days»): that local day, at the usual hour."""
-    local_day = now.astimezone(tz).date() + timedelta(days=days)
+    local_day = now.astimezone(tz).date() + _ahead("days", days)
     return datetime.combine(local_day, DEFAULT_TIME, tz)
 
 

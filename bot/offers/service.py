@@ -417,7 +417,7 @@ class OffersService:
                     session, actor, offer_id, False, comment_text, violations
                 )
                 view = replace(_view(offer), status="rejected")
-                return Decision(view, deal.title, creator, False, comment, None)
+                return Decision(view, deal.title, creator, False, comment_text, None)
         totals, violations = self._priced(creator, spec)
 
         async def record(session: Tx, issue: Issue) -> tuple[OfferView, str | None]:
@@ -429,7 +429,8 @@ class OffersService:
 
         draft = self._draft_of(spec, deal, creator)
         (view, moved), rendered = await self._issue(draft, totals, record, keep_files=True)
-        return Decision(view, deal.title, creator, True, comment, _documents(rendered), moved)
+        documents = _documents(rendered)
+        return Decision(view, deal.title, creator, True, comment_text, documents, moved)
 
     async def render_for_shell(self, draft: OfferDraft, source: str) -> RenderedOffer:
         """`voronka offer render`: the bot's issuing path for an offer typed as JSON.

@@ -43,6 +43,7 @@ from bot.reports.store import ReportsStore
 
 DEALS_WORDS = re.compile(r"(\d+)\s*(?:сдел\w*|deals?)", re.IGNORECASE)
 STALLED_LIMIT = 10  # stalled deals and overdue steps the digest lists
+MAX_PLAN_DEALS = 100_000  # deals in a month's plan: more is a typo (and past a 32-bit column)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,14 +130,15 @@ def parse_plan(text: str) -> tuple[Decimal | None, int | None]:
         rest = text[: match.start()] + text[match.end() :]
     parts = [part.strip() for part in re.split(r",(?!\d)", rest) if part.strip()]
     for part in parts:
-        if deals is None and part.isdigit() and int(part) < 1000:
+        # isdecimal, not isdigit: «²» is a digit that int() does not read
+        if deals is None and part.isdecimal() and int(part) < 1000:
             deals = int(part)
             continue
         try:
             amount, _ = parse_amount(part)
         except Invalid:
             raise Invalid("plan.bad") from None
-    if amount is None and deals is None:
+    if (amount is None and deals is None) or (deals is not None and deals > MAX_PLAN_DEALS):
         raise Invalid("plan.bad")
     return amount, deals
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from telegram import Update
 from telegram.ext import Application, BaseHandler
 
-from bot.tg import conversation
+from bot.tg import conversation, inbound
 
 log = logging.getLogger("voronka.updates")
 
@@ -63,6 +63,7 @@ class VoronkaApplication(Application[Any, Any, Any, Any, Any, Any]):
     """PTB's Application, timing each update. Never logs message text at INFO."""
 
     async def process_update(self, update: object) -> None:
+        update = inbound.cleaned(update, self.bot)  # before anyone reads its text
         trace = Trace()
         token = _current.set(trace)
         started = time.perf_counter()
