@@ -106,3 +106,15 @@ async def test_the_same_buttons_still_work_in_ones_own_team(harness: Harness) ->
     assert card[-1].text.startswith("<b>Ромашка</b>")
     plan = await lead.press(message, f"pf:{world.own['person']}")
     assert plan[-1].text == ru("plan.prompt", name="Вера Северная", month="2026-11")
+
+
+async def test_a_refusal_about_ones_own_offer_is_still_said_as_such(harness: Harness) -> None:
+    """Only what lies outside one's scope is told as a stale button: here the files of
+    one's own offer are gone from the server, and that is what the person is told."""
+    world = await build_world(harness)
+    boris = world.chats["boris"]
+    for path in (harness.core.settings.data_dir / "offers").glob("*.pdf"):
+        path.unlink()
+    message = (await boris.send("/help"))[-1]
+    replies = await boris.press(message, f"ol:{world.foreign['issued']}")
+    assert [reply.text for reply in replies] == [ru("offer.files_gone")]

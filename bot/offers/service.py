@@ -710,7 +710,8 @@ def _read_pair(pdf: str, docx: str) -> tuple[bytes, bytes]:
     try:
         return Path(pdf).read_bytes(), Path(docx).read_bytes()
     except OSError:
-        raise NotFound("offer.files_gone") from None
+        # Said as is: the offer is one the person may see (NotFound would read as a stale button)
+        raise Invalid("offer.files_gone") from None
 
 
 def _view(offer: OfferRow) -> OfferView:
