@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.common.clock import FrozenClock
-from bot.common.errors import Conflict, Forbidden
+from bot.common.errors import Conflict, NotFound
 from bot.common.i18n import catalog
 from bot.container import Core
 from bot.db.models import Deal
@@ -160,7 +160,7 @@ async def test_a_lead_without_a_team_reaches_no_deal(any_core: Core) -> None:
     deal = await any_core.deals.create(anna, "Ромашка")
     assert await any_core.deals.refs(loner) == []
     assert (await any_core.deals.list_open(loner)).total == 0
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         await any_core.deals.move(loner, deal.id, "needs", via=Via.TEXT)
 
 

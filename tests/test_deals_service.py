@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.common.clock import FrozenClock
-from bot.common.errors import Conflict, Forbidden, Invalid
+from bot.common.errors import Conflict, Forbidden, Invalid, NotFound
 from bot.container import Core
 from bot.db.models import Deal, StageTransition
 from bot.db.session import transaction
@@ -77,9 +77,9 @@ async def test_won_and_lost_close_the_deal_and_it_can_be_reopened(any_core: Core
 async def test_a_manager_changes_only_their_own_deals(any_core: Core) -> None:
     _, _, anna, boris = await _team(any_core)
     deal = await any_core.deals.create(anna, "Ромашка")
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # as if there were no such deal: ids tell nothing
         await any_core.deals.move(boris, deal.id, "needs", via=Via.TEXT)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         await any_core.deals.add_note(boris, deal.id, "чужая заметка")
     assert [r.title for r in await any_core.deals.refs(boris)] == []
 
@@ -89,7 +89,7 @@ async def test_a_lead_changes_their_teams_deals_and_an_admin_all(any_core: Core)
     anna_deal = await any_core.deals.create(anna, "Ромашка")
     boris_deal = await any_core.deals.create(boris, "Лютик")
     await any_core.deals.move(lead, anna_deal.id, "needs", via=Via.BUTTON)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         await any_core.deals.move(lead, boris_deal.id, "needs", via=Via.BUTTON)
     await any_core.deals.move(admin, boris_deal.id, "needs", via=Via.BUTTON)
 
@@ -166,7 +166,7 @@ async def test_reassign_by_a_lead_within_the_team(any_core: Core) -> None:
     deal = await any_core.deals.create(anna, "Ромашка")
     moved = await any_core.deals.reassign(lead, deal.id, vera.id)
     assert moved.owner_name == "Вера"
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another team's manager is not the lead's to know
         await any_core.deals.reassign(lead, deal.id, boris.id)
     with pytest.raises(Forbidden):
         await any_core.deals.reassign(anna, deal.id, vera.id)
@@ -281,8 +281,9 @@ async def test_a_stale_version_is_refused_by_every_way_in(any_core: Core, action
 async def test_someone_elses_deal_is_refused_by_every_way_in(any_core: Core, action: str) -> None:
     _, _, anna, boris = await _team(any_core)
     deal = await any_core.deals.create(anna, "Ромашка")
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound) as error:
         await STALE_ACTIONS[action](any_core, boris, deal.id, deal.version)
+    assert (error.value.key, error.value.params) == ("deal.not_found", {})  # no title in it
     assert await _stored(any_core, deal.id) == ("lead", "open", None, "RUB", 1)
 
 
@@ -384,7 +385,7 @@ async def test_quick_and_typed_next_steps_and_later(any_core: Core, clock: Froze
         any_core.deals.snooze_next_step(boris, deal.id),
         any_core.deals.plan_next_step(boris, deal.id, "завтра", "x"),
     ):
-        with pytest.raises(Forbidden):
+        with pytest.raises(NotFound):
             await refused
 
 

@@ -80,12 +80,19 @@ async def test_who_may_take_a_question_to_answer(core: Core) -> None:
     boris = await core.people.ensure_person(4, "Борис", Role.MANAGER, "Урал")
     admin = await core.people.ensure_person(5, "Админ", Role.ADMIN, None)
     question, _ = await core.knowledge.ask_lead(anna, "как оформить отпуск")
-    for stranger in (anna, boris, other_lead):
+    for manager in (anna, boris):
         with pytest.raises(Forbidden) as error:
-            await core.knowledge.question_to_answer(stranger, question.id)
+            await core.knowledge.question_to_answer(manager, question.id)
         assert error.value.key == "kb.not_your_question"
         with pytest.raises(Forbidden):
-            await core.knowledge.confirm(stranger, question.id, accept=True)
+            await core.knowledge.confirm(manager, question.id, accept=True)
+    # Another team's question is refused as if there were none: ids tell nothing.
+    for question_id in (question.id, question.id + 100):
+        with pytest.raises(NotFound) as gone:
+            await core.knowledge.question_to_answer(other_lead, question_id)
+        assert (gone.value.key, gone.value.params) == ("kb.question_gone", {})
+    with pytest.raises(NotFound):
+        await core.knowledge.confirm(other_lead, question.id, accept=True)
     with pytest.raises(NotFound):
         await core.knowledge.question_to_answer(lead, question.id + 100)
     assert (await core.knowledge.question_to_answer(lead, question.id)).asker == anna
@@ -100,7 +107,7 @@ async def test_an_empty_question_and_a_gone_entry_are_refused(core: Core) -> Non
     with pytest.raises(Invalid) as error:
         await core.knowledge.answer(anna, " ?! ")
     assert error.value.key == "kb.empty_query"
-    with pytest.raises(NotFound) as gone:
+    with pytest.raises(Invalid) as gone:  # every entry is everyone's: gone is said as such
         await core.knowledge.feedback(anna, "no-such-entry", up=True, query="дорого")
     assert gone.value.key == "kb.entry_gone"
 

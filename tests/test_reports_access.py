@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from bot.common.clock import FrozenClock
-from bot.common.errors import DomainError, Forbidden, Invalid
+from bot.common.errors import DomainError, Forbidden, Invalid, NotFound
 from bot.common.i18n import catalog
 from bot.container import Core
 from bot.people.service import Person, Role
@@ -103,9 +103,9 @@ async def test_plans_are_set_by_a_lead_for_their_team_or_by_an_admin(
     assert refused.value.key == "plan.forbidden"
     with pytest.raises(Forbidden):
         await reports.set_plan(anna, anna.id, Decimal(1000), None)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another team's people are as good as none
         await reports.set_plan(people["lida"], vera.id, Decimal(1000), None)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         await reports.plan_target(people["lida"], vera.id)
     choice = await reports.plan_choice(people["lida"])
     assert [p.name for p in choice.managers] == ["Анна", "Борис"]

@@ -158,6 +158,6 @@ async def test_bad_funnel_buttons_get_a_polite_answer(harness: Harness) -> None:
     )
     await admin.send("/help")
     pressed = await admin.press(admin.last_reply(), cb.pack(cb.FUNNEL_TEAM, 999))
-    assert pressed[-1].text == ru("team.not_found")
+    assert pressed[-1].text == ru("common.expired_button")
     _, loner = await harness.person(Role.MANAGER, team=None)
     assert (await loner.send("/funnel"))[0].text == ru("funnel.no_team")

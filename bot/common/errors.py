@@ -21,11 +21,16 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    """The thing asked for does not exist (or the caller may not know it does)."""
+    """The thing asked for does not exist, or the caller may not know it does.
+
+    Both cases raise the same error with the same key and nothing of the thing in it:
+    ids are sequential, so any difference would let a forged button list what exists.
+    """
 
 
 class Forbidden(DomainError):
-    """The caller may not do this."""
+    """The caller may not do this. Never said of a thing outside the caller's scope (that
+    is NotFound): decided by who they are before any look-up, or about a thing they may see."""
 
 
 class Invalid(DomainError):

@@ -26,6 +26,9 @@ from bot.common.text import fold
 DEFAULT_TIME = time(10, 0)
 MAX_TEXT = 500
 UTC = ZoneInfo("UTC")
+MAX_YEARS_AHEAD = 10
+MAX_AHEAD = timedelta(days=366 * MAX_YEARS_AHEAD)
+"""How far ahead a next step may be: «через 9999999999999 часов» is a typo, not a plan."""
 
 WEEKDAYS = {
     0: ("пн", "пон", "понедельник", "понедельника", "понедельнику", "mon", "monday"),
@@ -62,6 +65,7 @@ LEAD_INS = {"в", "во", "на", "к", "ко", "до", "с", "at", "on", "by", 
             "this", "around", "about", "около", "примерно", "часов", "часа", "час"}  # fmt: skip
 
 _MONTH = r"(?P<month>[а-яa-z]{3,}\.?)"
+_SECONDS = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
 _NUMBER_WORDS = {"пару": 2, "пара": 2, "a": 1, "an": 1, "one": 1, "two": 2, "three": 3}
 
 
@@ -101,6 +105,8 @@ def parse_next_step(raw: str, now: datetime, tz: ZoneInfo, default_text: str) ->
     due_local = _due(reading, tz)
     if due_local <= local_now:
         raise Invalid("next_step.in_past")
+    if due_local - local_now > MAX_AHEAD:
+        raise Invalid("next_step.too_far", years=MAX_YEARS_AHEAD)
     action = _leftover(text, lowered, reading.spans) or default_text
     return NextStep(action, due_local.astimezone(UTC))
 
@@ -113,8 +119,15 @@ class NextStep:
 
 def in_days(days: int, now: datetime, tz: ZoneInfo) -> datetime:
     """A quick next step («tomorrow», «in 3 days»): that local day, at the usual hour."""
-    local_day = now.astimezone(tz).date() + timedelta(days=days)
+    local_day = now.astimezone(tz).date() + _span_of("days", days)
     return datetime.combine(local_day, DEFAULT_TIME, tz)
+
+
+def _span_of(unit: str, count: int) -> timedelta:
+    """A span of `count` units, refused past MAX_AHEAD before any date arithmetic overflows."""
+    if count * _SECONDS[unit] > MAX_AHEAD.total_seconds():
+        raise Invalid("next_step.too_far", years=MAX_YEARS_AHEAD)
+    return timedelta(seconds=count * _SECONDS[unit])
 
 
 def _due(reading: _Reading, tz: ZoneInfo) -> datetime:
@@ -223,9 +236,9 @@ def _span(match: re.Match[str], reading: _Reading) -> bool:
     if not unit or reading.day is not None or reading.exact is not None:
         return False
     if unit in ("minutes", "hours"):
-        reading.exact = reading.now + timedelta(**{unit: count})
+        reading.exact = reading.now + _span_of(unit, count)
     else:
-        reading.day = reading.today + timedelta(**{unit: count})
+        reading.day = reading.today + _span_of(unit, count)
     return True
 
 

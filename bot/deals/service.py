@@ -466,9 +466,12 @@ class DealsService:
         now = self._clock()
         async with transaction(self._db) as session:
             transition = await store.transition(session, transition_id)
-            if transition is None or transition.from_stage is None:
-                raise Invalid("deal.undo_expired")
+            if transition is None:
+                raise NotFound("deal.not_found")
+            # Access first: whatever is said of a move of someone else's deal tells it exists.
             row = await self._row(session, actor, transition.deal_id, for_update=True)
+            if transition.from_stage is None:
+                raise Invalid("deal.undo_expired")
             latest = await store.latest_transitions(session, row.id, 2)
             if (
                 latest[0].id != transition.id
@@ -551,10 +554,10 @@ class DealsService:
 
     async def reassign_choices(self, actor: Person, deal_id: int) -> ReassignChoice:
         """The people a lead or an admin may give this deal to: its team's, but its owner."""
+        if actor.role is Role.MANAGER:
+            raise Forbidden("deal.reassign_forbidden")
         async with transaction(self._db) as session:
             row = await self._row(session, actor, deal_id)
-            if actor.role is Role.MANAGER:
-                raise Forbidden("deal.reassign_forbidden")
             found = await store.people(
                 session, everyone=row.team_id is None, team_id=row.team_id, by_name=False
             )
@@ -570,10 +573,12 @@ class DealsService:
         async with transaction(self._db) as session:
             row = await self._row(session, actor, deal_id)
             new_owner = await store.person(session, new_owner_id)
-            if new_owner is None or not new_owner.active:
-                raise NotFound("person.not_found")
-            if actor.role is Role.LEAD and new_owner.team_id != actor.team_id:
-                raise Forbidden("deal.reassign_forbidden")
+            if (
+                new_owner is None
+                or not new_owner.active
+                or (actor.role is Role.LEAD and new_owner.team_id != actor.team_id)
+            ):
+                raise NotFound("person.not_found")  # another team's people are not a lead's to see
             row = await store.write(
                 session, row, owner_id=new_owner.id, team_id=new_owner.team_id, updated_at=now
             )
@@ -631,10 +636,10 @@ class DealsService:
     ) -> DealRow:
         """The deal as a row, if this person may change it."""
         row = await store.read(session, deal_id, for_update=for_update)
-        if row is None:
+        if row is None or not may_change(actor, row.owner_id, row.team_id):
+            # One refusal for both: ids are sequential, so telling "not yours" from "no such
+            # deal" (let alone naming it) would let anyone list every team's deals.
             raise NotFound("deal.not_found")
-        if not may_change(actor, row.owner_id, row.team_id):
-            raise Forbidden("deal.not_yours", title=row.title)
         return row
 
     async def _notes(self, session: Session, deal_id: int) -> tuple[NoteView, ...]:

@@ -133,8 +133,8 @@ class KnowledgeService:
     def entry(self, actor: Person, entry_id: str) -> Entry:
         _member(actor)
         entry = self._library.get(entry_id)
-        if entry is None:
-            raise NotFound("kb.entry_gone")
+        if entry is None:  # every entry is everyone's to read: "gone" tells nothing hidden
+            raise Invalid("kb.entry_gone")
         return entry
 
     def kinds(self, actor: Person) -> dict[str, int]:
@@ -260,14 +260,17 @@ class KnowledgeService:
     ) -> tuple[store.QuestionRow, Person]:
         """A question and its asker, for a lead of the asker's team or an admin (not the asker)."""
         _member(actor)
+        if actor.role is Role.MANAGER:
+            raise Forbidden("kb.not_your_question")  # before the look-up: the same for any id
         row = await store.question(session, question_id)
-        if row is None:
-            raise NotFound("kb.question_gone")
-        asker = await store.person(session, row.asker_id)
-        assert asker is not None
-        if actor.role is Role.MANAGER or actor.id == row.asker_id:
-            raise Forbidden("kb.not_your_question")
-        if actor.role is Role.LEAD and asker.team_id != actor.team_id:
+        asker = await store.person(session, row.asker_id) if row is not None else None
+        if (
+            row is None
+            or asker is None
+            or (actor.role is Role.LEAD and asker.team_id != actor.team_id)
+        ):
+            raise NotFound("kb.question_gone")  # another team's question is as good as none
+        if actor.id == row.asker_id:
             raise Forbidden("kb.not_your_question")
         return row, asker
 

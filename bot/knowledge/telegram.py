@@ -85,6 +85,8 @@ async def answer_question(
     if answer.best is None:
         mark("not_found")
         ask = keyboard([[(t("kb.ask_lead"), cb.pack(cb.KB_ASK_LEAD))]])
+        if update.callback_query:  # «Ромашка дорого» was a question: the press it came from
+            await update.callback_query.answer()
         await reply(update, t("kb.not_found"), ask)
         return
     await show_entry(update, context, answer.best, others=list(answer.others))
@@ -214,8 +216,8 @@ async def browse(update: Update, context: Ctx) -> None:
     if tag_index in ("", "all"):
         entries = knowledge.entries(person, kind)
     else:
-        index = int(tag_index) if tag_index.isdigit() else -1
-        if not 0 <= index < len(tags):
+        index = data.number(1)
+        if index >= len(tags):
             raise Invalid("common.expired_button")
         entries = knowledge.entries(person, kind, tags[index])
     shown = tag_index or "all"
@@ -391,9 +393,7 @@ async def maybe_as_question(update: Update, context: Ctx) -> None:
     text = (context.user_data or {}).pop(MAYBE_TEXT, None)
     if not text:
         raise Invalid("common.expired_button")
-    assert update.callback_query is not None
-    await update.callback_query.answer()
-    await answer_question(update, context, text)
+    await answer_question(update, context, text)  # which answers the press
 
 
 async def maybe_as_note(update: Update, context: Ctx) -> None:

@@ -432,7 +432,8 @@ class OffersService:
 
         draft = self._draft_of(spec, deal, creator)
         (view, moved), rendered = await self._issue(draft, totals, record, keep_files=True)
-        return Decision(view, deal.title, creator, True, comment_text, _documents(rendered), moved)
+        documents = _documents(rendered)
+        return Decision(view, deal.title, creator, True, comment_text, documents, moved)
 
     async def render_for_shell(self, draft: OfferDraft, source: str) -> RenderedOffer:
         """`voronka offer render`: the bot's issuing path for an offer typed as JSON.
@@ -467,7 +468,7 @@ class OffersService:
             offer = await store.offer(session, offer_id)
         if offer is None or offer.deal_id is None or offer.status != "issued" or not offer.number:
             raise NotFound("offer.not_found")
-        await self._deals.card(actor, offer.deal_id)  # access check
+        await self._deals.card(actor, offer.deal_id)  # access: NotFound, as for no offer
         pdf, docx = await asyncio.to_thread(_read_pair, offer.pdf_path or "", offer.docx_path or "")
         return Documents(offer.number, pdf, docx)
 
@@ -575,7 +576,7 @@ class OffersService:
             return None
         try:
             await self._deals.move_in(session, creator, deal.id, target.key, via=Via.OFFER)
-        except Forbidden:  # the deal went to someone else meanwhile: leave it where it is
+        except NotFound:  # the deal went to someone else meanwhile: leave it where it is
             return None
         return target.key
 
@@ -585,12 +586,21 @@ class OffersService:
         self, session: Tx, actor: Person, offer_id: int
     ) -> tuple[OfferRow, Person, OfferSpec]:
         """The pending offer, its creator and lines, once the actor may decide on it."""
+        if actor.role is Role.MANAGER:
+            raise Forbidden("offer.cannot_approve")  # before the look-up: the same for any id
         offer = await store.offer(session, offer_id)
-        if offer is None or offer.deal_id is None or offer.created_by_id is None:
-            raise NotFound("offer.not_found")
-        creator = await store.person(session, offer.created_by_id)
-        assert creator is not None
-        self._check_approver(actor, creator)
+        creator = None
+        if offer is not None and offer.created_by_id is not None:
+            creator = await store.person(session, offer.created_by_id)
+        if (
+            offer is None
+            or offer.deal_id is None
+            or creator is None
+            or not self._may_see(actor, creator)
+        ):
+            raise NotFound("offer.not_found")  # another team's offer is as good as none
+        if actor.id == creator.id:
+            raise Forbidden("offer.cannot_approve")
         spec = OfferSpec.from_json(offer.spec)
         if not self._may_allow(actor, spec):
             raise Forbidden("offer.above_your_limit")
@@ -630,13 +640,17 @@ class OffersService:
             people = [p for p in admins if self._may_allow(p, spec)]
         return people
 
-    def _check_approver(self, actor: Person, creator: Person) -> None:
-        if actor.id == creator.id or actor.role is Role.MANAGER:
-            raise Forbidden("offer.cannot_approve")
-        if actor.role is Role.LEAD and (
-            creator.role is not Role.MANAGER or creator.team_id != actor.team_id
-        ):
-            raise Forbidden("offer.cannot_approve")
+    @staticmethod
+    def _may_see(actor: Person, creator: Person) -> bool:
+        """Whose offers an approver may know of: a lead their own team's managers', an
+        admin everyone's (their own too, to be told they cannot approve it)."""
+        if actor.is_admin:
+            return True
+        return actor.id == creator.id or (
+            actor.role is Role.LEAD
+            and creator.role is Role.MANAGER
+            and creator.team_id == actor.team_id
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -699,7 +713,8 @@ def _read_pair(pdf: str, docx: str) -> tuple[bytes, bytes]:
     try:
         return Path(pdf).read_bytes(), Path(docx).read_bytes()
     except OSError:
-        raise NotFound("offer.files_gone") from None
+        # Said as is: the offer is one the person may see (NotFound would read as a stale button)
+        raise Invalid("offer.files_gone") from None
 
 
 def _view(offer: OfferRow) -> OfferView:

@@ -45,11 +45,7 @@ def _pressed(update: Update, context: Ctx) -> Draft:
     """The draft a builder button belongs to. Buttons carry their draft's deal, so a press
     on an older builder (another deal's, or one from a second device) changes nothing."""
     draft = _builder(context)
-    try:
-        pressed = cb.of(update).number(0)
-    except (IndexError, ValueError):
-        pressed = 0
-    if pressed != draft.deal_id:
+    if cb.of(update).number(0) != draft.deal_id:
         raise Invalid("offer.stale_builder", title=draft.title)
     return draft
 
@@ -233,8 +229,11 @@ async def ask_discount(update: Update, context: Ctx) -> None:
     )
 
 
+TERMS_FIELDS = ("payment", "delivery", "valid")
+
+
 async def ask_terms(update: Update, context: Ctx) -> None:
-    field_name = cb.of(update).get(1)
+    field_name = cb.of(update).word(1, TERMS_FIELDS)
     terms, t = context.core.offers.terms(_pressed(update, context)), context.t
     if field_name == "payment":
         text = t("offer.payment_prompt", current=terms.payment)
@@ -328,7 +327,7 @@ async def answer_terms(update: Update, context: Ctx, dialog: Dialog, text: str) 
     offers, person, draft = context.core.offers, context.person, _builder(context)
     field_name = dialog.data["field"]
     if field_name == "valid":
-        if not text.strip().isdigit():
+        if not text.strip().isdecimal():  # «²» is a digit to isdigit(), not to int()
             raise Invalid("offer.bad_valid")
         draft = offers.set_valid_days(person, draft, int(text))
     elif field_name == "payment":
@@ -436,7 +435,7 @@ async def _reject(update: Update, context: Ctx, offer_id: int, comment: str | No
         "offer.rejected_manager",
         approver=context.person.name,
         title=decision.deal_title,
-        comment=comment,
+        comment=decision.comment,  # as recorded (at most 1,000 characters): it fits a message
     )
     await send_to(context.bot, decision.creator.telegram_id, text)
 

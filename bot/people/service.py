@@ -305,12 +305,12 @@ class PeopleService:
 
     async def person(self, actor: Person, person_id: int) -> Person:
         """One person's card, for someone who may see them."""
+        if not (actor.is_admin or actor.is_lead):
+            raise Forbidden("team.forbidden")  # before the look-up: the same for any id
         async with transaction(self._db) as session:
             target = await store.person_by_id(session, person_id)
-        if target is None:
-            raise NotFound("person.not_found")
-        if not (actor.is_admin or (actor.is_lead and target.team_id == actor.team_id)):
-            raise Forbidden("team.forbidden")
+        if target is None or not (actor.is_admin or target.team_id == actor.team_id):
+            raise NotFound("person.not_found")  # another team's people are as good as none
         return target
 
     async def set_role(self, actor: Person, person_id: int, role: Role) -> Person:

@@ -24,6 +24,9 @@ from bot.common.errors import Invalid
 from bot.deals.funnel import Funnel
 
 ZERO = Decimal("0.00")
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+"""The years a period may name: beyond them there is nothing to count, and at the calendar's
+ends (0001-01-01, 9999-12-31) a period's bounds in UTC do not exist."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +82,16 @@ def parse_period(text: str, now: datetime, tz: ZoneInfo) -> Period:
             return week_period(date.fromisocalendar(int(word[:4]), int(word[6:]), 1), tz)
         if len(word) == 7:
             year, month = (int(part) for part in word.split("-"))
-            return month_period(year, month, tz)
-        return day_period(date.fromisoformat(word), tz)
+            day = date(year, month, 1)
+        else:
+            day = date.fromisoformat(word)
     except ValueError:
         raise Invalid("stats.bad_period", value=text[:20]) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:  # 9999-12-31 has no next day to end at
+        raise Invalid(
+            "stats.period_out_of_range", value=text[:20], first=FIRST_YEAR, last=LAST_YEAR
+        )
+    return month_period(day.year, day.month, tz) if len(word) == 7 else day_period(day, tz)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bot.common.clock import Clock
-from bot.common.errors import Forbidden, Invalid
+from bot.common.errors import Forbidden, Invalid, NotFound
 from bot.common.money import parse_amount
 from bot.db.session import Session, SessionFactory, transaction
 from bot.deals.funnel import FunnelConfig
@@ -43,6 +43,7 @@ from bot.reports.store import ReportsStore
 
 DEALS_WORDS = re.compile(r"(\d+)\s*(?:сдел\w*|deals?)", re.IGNORECASE)
 STALLED_LIMIT = 10  # stalled deals and overdue steps the digest lists
+MAX_PLAN_DEALS = 100_000  # deals in a month's plan: more is a typo (and past a 32-bit column)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,14 +130,15 @@ def parse_plan(text: str) -> tuple[Decimal | None, int | None]:
         rest = text[: match.start()] + text[match.end() :]
     parts = [part.strip() for part in re.split(r",(?!\d)", rest) if part.strip()]
     for part in parts:
-        if deals is None and part.isdigit() and int(part) < 1000:
+        # isdecimal, not isdigit: «²» is a digit that int() does not read
+        if deals is None and part.isdecimal() and int(part) < 1000:
             deals = int(part)
             continue
         try:
             amount, _ = parse_amount(part)
         except Invalid:
             raise Invalid("plan.bad") from None
-    if amount is None and deals is None:
+    if (amount is None and deals is None) or (deals is not None and deals > MAX_PLAN_DEALS):
         raise Invalid("plan.bad")
     return amount, deals
 
@@ -182,7 +184,7 @@ class ReportsService:
         store = self._store
         team = await store.team(session, team_id)
         if team is None:
-            raise Invalid("team.not_found")
+            raise NotFound("team.not_found")
         month = month_period(int(period.month[:4]), int(period.month[5:7]), self.tz)
         s = session
         managers = await store.managers(s, team_id, period, month)
@@ -306,12 +308,6 @@ class ReportsService:
     def _month(self) -> str:
         return self.period("month").month
 
-    @staticmethod
-    def _check_plan(actor: Person, team_id: int | None) -> None:
-        """A plan is set by an admin, or by the lead of the person's team."""
-        if not (actor.is_admin or (actor.is_lead and team_id == actor.team_id)):
-            raise Forbidden("plan.forbidden")
-
     async def plan_choice(self, actor: Person) -> PlanChoice:
         """The managers whose plan this person sets: a lead's team's, or everyone's for an admin."""
         if actor.role is Role.MANAGER:
@@ -322,11 +318,12 @@ class ReportsService:
 
     async def plan_target(self, actor: Person, person_id: int) -> PlanTarget:
         """The person a plan is about to be typed for, with the month it will apply to."""
-        people = await self._people.people_of(None)
+        if actor.role is Role.MANAGER:
+            raise Forbidden("plan.forbidden")  # before the look-up: the same for any id
+        people = await self._people.people_of(None if actor.is_admin else actor.team_id)
         target = next((p for p in people if p.id == person_id), None)
-        if target is None:
-            raise Invalid("person.not_found")
-        self._check_plan(actor, target.team_id)
+        if target is None or not (actor.is_admin or target.team_id == actor.team_id):
+            raise NotFound("person.not_found")  # another team's people are as good as none
         return PlanTarget(target.id, target.name, self._month())
 
     async def set_plan(
@@ -339,12 +336,13 @@ class ReportsService:
         month: str | None = None,
     ) -> PlanSaved:
         """The month's plan (this month unless given): an amount and/or a number of deals."""
+        if actor.role is Role.MANAGER:
+            raise Forbidden("plan.forbidden")
         month = month or self._month()
         async with transaction(self._db) as session:
             target = await self._store.plan_target(session, person_id)
-            if target is None:
-                raise Invalid("person.not_found")
-            self._check_plan(actor, target.team_id)
+            if target is None or not (actor.is_admin or target.team_id == actor.team_id):
+                raise NotFound("person.not_found")
             await self._store.save_plan(
                 session, person_id, month, amount, deals, actor.id, self._clock()
             )

@@ -6,15 +6,21 @@ A list's page travels as the last part of the data that shows the list (`bot.tg.
 from __future__ import annotations
 
 import hashlib
+import re
 from base64 import urlsafe_b64encode
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from telegram import Update
 
+from bot.common.errors import Invalid
+
 SEPARATOR = ":"
 MAX_BYTES = 64
 HASHED = "~"  # the start of a token that stands for a longer value
+MAX_NUMBER = 2**31 - 1
+"""The largest number a button carries: ids, versions and counts are 32-bit on PostgreSQL."""
+_NUMBER = re.compile(r"[0-9]{1,10}")
 
 # prefixes
 INVITE_ROLE = "ir"  # ir:<role>[:<page of teams>]
@@ -157,10 +163,27 @@ class Callback:
     args: tuple[str, ...]
 
     def number(self, index: int) -> int:
-        return int(self.args[index])
+        """The part at `index` as a whole number from 0 to MAX_NUMBER.
+
+        The one place where numbers in button data are read: anything else there (a part
+        missing, «abc», «1.5», «²», 2^63) was never put there by the bot, so the press is
+        answered as a stale button and reaches no query.
+        """
+        text = self.get(index)
+        if _NUMBER.fullmatch(text) is None or int(text) > MAX_NUMBER:
+            raise Invalid("common.expired_button")
+        return int(text)
 
     def get(self, index: int, default: str = "") -> str:
         return self.args[index] if index < len(self.args) else default
+
+    def word(self, index: int, allowed: Collection[str]) -> str:
+        """The part at `index` if it is one of `allowed` (a role, a field's name); any other
+        word was never put there by the bot: the press is answered as a stale button."""
+        text = self.get(index)
+        if text not in allowed:
+            raise Invalid("common.expired_button")
+        return text
 
 
 def unpack(data: str) -> Callback:

@@ -14,7 +14,7 @@ from telegram import Update
 from telegram.ext import Application, BaseHandler
 
 from bot.common.delivery import Delivery, delivering
-from bot.tg import conversation
+from bot.tg import conversation, inbound
 
 log = logging.getLogger("voronka.updates")
 
@@ -64,6 +64,7 @@ class VoronkaApplication(Application[Any, Any, Any, Any, Any, Any]):
     """PTB's Application, timing each update. Never logs message text at INFO."""
 
     async def process_update(self, update: object) -> None:
+        update = inbound.cleaned(update, self.bot)  # before anyone reads its text
         trace = Trace()
         token = _current.set(trace)
         started = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from bot.common.errors import NotFound
 from bot.deals.funnel import Funnel
 from bot.deals.team_funnels import TeamFunnel
 from bot.tg import callbacks as cb
@@ -101,9 +102,8 @@ async def funnel_team(update: Update, context: Ctx) -> None:
     team_id, page = data.number(0), page_number(data, 1)
     teams = await context.core.team_funnels.teams(context.person)
     team = next((team for team in teams if team.team_id == team_id), None)
-    if team is None:
-        await show(update, context.t("team.not_found"))
-        return
+    if team is None:  # not one of this person's teams: as if there were no such team
+        raise NotFound("team.not_found")
     await _show_team(update, context, team, page=page if data.get(1) else None)
 
 

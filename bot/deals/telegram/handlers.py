@@ -413,10 +413,8 @@ async def skip_button(update: Update, context: Ctx) -> None:
     later step, another dialog, another device), it skips nothing.
     """
     dialog = dialogs.current(context.user_data)
-    if update.callback_query:
-        await update.callback_query.answer()
     if dialog is None or cb.of(update).get(0) != dialog.marker:
-        await show(update, context.t("common.expired_button"))
+        await show(update, context.t("common.expired_button"))  # show() answers the press
         return
     await skip_pending(update, context, dialog)
 
@@ -425,11 +423,13 @@ async def skip_pending(update: Update, context: Ctx, dialog: Dialog) -> None:
     """Skip the question asked, pressed or typed («пропустить», "skip"): what skipping means
     for it (a /new step goes on, a lost deal stays lost without a comment), else the
     question is dropped."""
-    if dialog.kind == dialogs.NEW_DEAL:
-        await _new_deal_step(update, context, dialog, None)
-        return
-    if dialog.kind == dialogs.OFFER_REJECT:
-        await reject_without_comment(update, context, dialog)
+    if dialog.kind in (dialogs.NEW_DEAL, dialogs.OFFER_REJECT):
+        if update.callback_query:  # these answer with a new message, not the press
+            await update.callback_query.answer()
+        if dialog.kind == dialogs.NEW_DEAL:
+            await _new_deal_step(update, context, dialog, None)
+        else:
+            await reject_without_comment(update, context, dialog)
         return
     dialogs.finish(context.user_data)
     if dialog.kind == dialogs.LOST_COMMENT:

@@ -109,7 +109,8 @@ async def set_role(update: Update, context: Ctx) -> None:
         buttons.append((context.t("common.back"), cb.pack(cb.TEAM_PERSON, person.id)))
         await show(update, context.t("team.choose_role", name=person.name), column(buttons))
         return
-    person = await people.set_role(context.person, data.number(0), Role(data.get(1)))
+    chosen = Role(data.word(1, [role.value for role in Role]))
+    person = await people.set_role(context.person, data.number(0), chosen)
     role = context.t(f"roles.{person.role.value}")
     await _after_change(
         update, context, person, context.t("team.role_changed", name=person.name, role=role)

@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 
 from bot.common import delivery
-from bot.common.errors import AlreadyHandled, DomainError, Unavailable
+from bot.common.errors import AlreadyHandled, DomainError, NotFound, Unavailable
 from bot.tg import dialogs
 from bot.tg.context import Ctx
 from bot.tg.observe import mark
@@ -33,7 +33,12 @@ async def on_error(update: object, context: Ctx) -> None:
     if isinstance(error, AlreadyHandled):
         mark("duplicate")  # another delivery of this update got there first
         return
-    if isinstance(error, DomainError):
+    if isinstance(error, NotFound) and update.callback_query is not None:
+        # A press on something outside the presser's reach, or on nothing at all: one
+        # neutral answer for both, so that forged ids tell nothing about what exists.
+        mark("refused")
+        text = context.t("common.expired_button")
+    elif isinstance(error, DomainError):
         mark("refused")
         text = context.t(error.key, **error.params)
         if update.message is not None and dialogs.current(context.user_data) is not None:
