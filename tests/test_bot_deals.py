@@ -557,3 +557,24 @@ async def test_typing_skip_does_what_the_skip_button_does(
     await anna.send("ромашка → проиграна")
     await anna.click(anna.last_reply().button_labels()[0])
     assert (await anna.send(word))[-1].text == t("deal.lost_no_comment", title="Ромашка")
+
+
+@pytest.mark.parametrize(
+    ("opener", "choice"), [("🔀 Этап", "Квалификация"), ("✖ Проиграна", "Цена")]
+)
+async def test_an_old_card_never_undoes_a_win_made_by_the_lead(
+    harness: Harness, opener: str, choice: str
+) -> None:
+    """The manager opens the stage list (or the lost reasons) on an old card; the lead wins
+    the deal meanwhile; the manager's press changes nothing and shows the deal as it is."""
+    lead_person, _lead = await harness.person(Role.LEAD, name="Лида")
+    _, anna = await harness.person(name="Анна")
+    card = (await anna.send("/new Ромашка, 100 000"))[1]
+    listed = (await anna.click(opener, card))[-1]
+    deal = (await harness.core.deals.refs(lead_person))[0]
+    await harness.core.deals.win(
+        lead_person, deal.id, via=Via.BUTTON, expected_version=deal.version
+    )
+    replies = await anna.click(choice, listed)
+    assert replies[0].text == ru("deal.changed", title="Ромашка")
+    assert [(stage, status) for _, stage, status in await _stored(harness)] == [("paid", "won")]
