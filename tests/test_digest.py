@@ -1,7 +1,7 @@
 """The digest: JSON and text, the chart, and delivery that can be trusted (frozen clock)."""
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -173,4 +173,23 @@ def test_digest_preview_cli(tmp_path, monkeypatch, capsys) -> None:  # type: ign
     assert "There is no such team" in capsys.readouterr().err
 
 
-del Decimal, Via, datetime, UTC
+async def test_a_pace_forecast_waits_for_a_week_of_the_month(
+    harness: Harness, clock: FrozenClock
+) -> None:
+    """One 145 000 ₽ win on the 1st made «прогноз по темпу: 9 901 810,85 ₽»."""
+    lead_person, lead = await harness.person(Role.LEAD, team="Урал", name="Лида")
+    anna_person, anna = await harness.person(team="Урал", name="Анна")
+    at(clock, "2026-12-01 12:00")
+    await lead.send("/plan")
+    await lead.click("Анна")
+    await lead.send("1 млн")
+    deal = await harness.core.deals.create(anna_person, "Ромашка", amount=Decimal(145000))
+    await harness.core.deals.win(
+        anna_person, deal.id, via=Via.BUTTON, expected_version=deal.version
+    )
+    early = (await anna.send("/stats month"))[-1].text
+    assert "прогноз по темпу: рано — нужно 7 дней месяца" in early
+    at(clock, "2026-12-16 00:00")  # 15 of 31 days behind: the fact × 31 / 15
+    later = (await anna.send("/stats month"))[-1].text
+    assert "прогноз по темпу: 299\u00a0666,67\u00a0₽" in later
+    del lead_person

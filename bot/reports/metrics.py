@@ -232,8 +232,17 @@ def ranked(figures: TeamFigures) -> tuple[ManagerFigures, ...]:
     return tuple(m for m in order if m.deals_advanced or m.won_count)
 
 
-def month_forecast(m: ManagerFigures, month: Period, now: datetime) -> Decimal:
-    """The month's won amount if the rest of the month goes as it went so far."""
+PACE_DAYS = 7
+"""Days of a month behind a pace forecast: one win on the 1st is not a month's pace."""
+
+
+def month_forecast(m: ManagerFigures, month: Period, now: datetime) -> Decimal | None:
+    """The month's won amount if the rest of the month goes as it went so far; None while
+    fewer than PACE_DAYS of it are behind (a month over is its fact)."""
     now = min(max(now, month.start), month.end)
+    if now >= month.end:
+        return m.fact_amount
+    if now - month.start < timedelta(days=PACE_DAYS):
+        return None
     elapsed = (now - month.start) / (month.end - month.start)
-    return m.fact_amount / Decimal(str(elapsed)) if elapsed > 0 else m.fact_amount
+    return (m.fact_amount / Decimal(str(elapsed))).quantize(Decimal("0.01"))

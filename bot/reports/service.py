@@ -52,7 +52,7 @@ class PlanProgress:
     deals: int | None
     fact: Decimal  # won, month to date
     percent: int  # of the amount
-    forecast: Decimal  # the month's won amount at this pace
+    forecast: Decimal | None  # the month's won amount at this pace; None: too early to say
 
 
 @dataclass(frozen=True, slots=True)

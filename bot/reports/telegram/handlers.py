@@ -11,7 +11,7 @@ from telegram.ext import CallbackQueryHandler, ChatMemberHandler, CommandHandler
 
 from bot.common.i18n import format_amount
 from bot.reports.files import to_xlsx
-from bot.reports.metrics import ManagerFigures, TeamFigures
+from bot.reports.metrics import PACE_DAYS, ManagerFigures, TeamFigures
 from bot.reports.service import (
     Leaderboard,
     ManagerStats,
@@ -47,7 +47,9 @@ def _plan_line(context: Ctx, m: ManagerStats) -> str:
         return context.t("stats.no_plan")
     return context.t(
         "stats.plan_line", plan=format_amount(plan.amount or 0), deals=plan.deals,
-        fact=format_amount(plan.fact), percent=plan.percent, forecast=format_amount(plan.forecast),
+        fact=format_amount(plan.fact), percent=plan.percent,
+        forecast=format_amount(plan.forecast) if plan.forecast is not None else None,
+        pace_days=PACE_DAYS,
     )  # fmt: skip
 
 
