@@ -13,6 +13,7 @@ from bot.common.clock import FrozenClock
 from bot.common.errors import DomainError, Forbidden, Invalid, NotFound
 from bot.common.i18n import catalog
 from bot.container import Core
+from bot.deals.service import Via
 from bot.people.service import Person, Role
 from bot.reports.metrics import day_period
 from bot.reports.service import MyStats, TeamChoice, TeamStats, parse_plan
@@ -90,7 +91,8 @@ async def test_stats_give_a_manager_their_own_figures_and_a_lead_the_team(
     assert (mine.mine.figures.name, mine.mine.figures.stages_advanced) == ("Анна", 4)
     team = await any_core.reports.stats(people["lida"], PERIOD)
     assert isinstance(team, TeamStats)
-    assert [m.figures.name for m in team.managers] == ["Анна", "Борис", "Лида"]  # not admins
+    # Not admins, and not Лида: a lead without deals or a plan of her own is not a manager.
+    assert [m.figures.name for m in team.managers] == ["Анна", "Борис"]
 
 
 async def test_plans_are_set_by_a_lead_for_their_team_or_by_an_admin(
@@ -176,3 +178,26 @@ async def test_forged_buttons_are_refused_in_the_bot(harness: Harness, clock: Fr
     board = (await lida.send("/leaderboard"))[-1]
     other = await lida.press(board, cb.pack(cb.STATS_TEAM, _team(people["vera"]), "2026-11-30"))
     assert other[-1].text == ru("team.forbidden")
+
+
+async def test_moves_count_for_who_made_them_and_reassigning_rewrites_nothing(
+    any_core: Core, clock: FrozenClock
+) -> None:
+    people = await _people(any_core, clock)
+    anna, boris, lida = people["anna"], people["boris"], people["lida"]
+
+    async def figures() -> dict[str, tuple[int, int]]:
+        team = await any_core.reports.stats(lida, PERIOD)
+        assert isinstance(team, TeamStats)
+        return {m.figures.name: (m.figures.new_deals, m.figures.stages_advanced)
+                for m in team.managers}  # fmt: skip
+
+    before = await figures()
+    deal = await any_core.deals.create(anna, "Переданная")
+    await any_core.deals.move(anna, deal.id, "qualification", via=Via.TEXT)
+    await any_core.deals.reassign(lida, deal.id, boris.id)
+    await any_core.deals.move(lida, deal.id, "needs", via=Via.TEXT)  # the lead moves it once
+    after = await figures()
+    assert after["Анна"] == (before["Анна"][0] + 1, before["Анна"][1] + 1)  # still hers
+    assert after["Борис"] == before["Борис"]  # he owns it now, but did nothing with it
+    assert after["Лида"] == (0, 1)  # her own move: listed now

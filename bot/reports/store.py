@@ -86,6 +86,12 @@ class PlanTarget:
     team_id: int | None
 
 
+def _credited() -> Any:
+    """Who a history row counts for: who made the move, or the deal's owner when the row
+    does not say (imported history without `by_telegram_id`)."""
+    return func.coalesce(_T.c.by_id, _D.c.owner_id)
+
+
 class ReportsStore:
     """The funnel file turns into CASE expressions once; everything else is per call."""
 
@@ -164,13 +170,15 @@ class ReportsStore:
     async def move_counts(
         self, session: AsyncSession, team_id: int, start: datetime, end: datetime
     ) -> MoveCounts:
-        """Per owner: (deals advanced, stages advanced, won count, won amount, lost count)."""
+        """Per person who made the moves (the history's `by`; the owner where it has none):
+        (deals advanced, stages advanced, won count, won amount, lost count)."""
         forward, won, lost = self._move_flags()
         t, d = _T.c, _D.c
         one = literal(1)
+        credited = _credited()
         query = (
             select(
-                d.owner_id,
+                credited,
                 func.count(distinct(case((forward, t.deal_id)))),
                 func.sum(case((forward, one), else_=0)),
                 func.sum(case((won, one), else_=0)),
@@ -180,7 +188,7 @@ class ReportsStore:
             .select_from(_T)
             .join(_D, d.id == t.deal_id)
             .where(d.team_id == team_id, t.at >= start, t.at < end, t.from_stage.is_not(None))
-            .group_by(d.owner_id)
+            .group_by(credited)
         )
         rows = await session.execute(query)
         return {
@@ -197,17 +205,18 @@ class ReportsStore:
     async def won_counts(
         self, session: AsyncSession, team_id: int, start: datetime, end: datetime
     ) -> dict[int, tuple[int, Decimal]]:
-        """Per owner: deals won and their amount (the plan's fact) — a month of history, so
-        the query narrows to moves into won stages before any per-row CASE."""
+        """Per person who won them: deals won and their amount (the plan's fact) — a month of
+        history, so the query narrows to moves into won stages before any per-row CASE."""
         _, won, _ = self._move_flags()
         t, d = _T.c, _D.c
         won_keys = sorted({s.key for f in self._funnels.funnels for s in f.stages if s.won})
+        credited = _credited()
         rows = await session.execute(
-            select(d.owner_id, func.count(), func.sum(func.coalesce(d.amount, 0)))
+            select(credited, func.count(), func.sum(func.coalesce(d.amount, 0)))
             .select_from(_T)
             .join(_D, d.id == t.deal_id)
             .where(d.team_id == team_id, t.at >= start, t.at < end, t.to_stage.in_(won_keys), won)
-            .group_by(d.owner_id)
+            .group_by(credited)
         )
         return {
             owner: (int(count), Decimal(amount or 0).quantize(ZERO))
@@ -217,15 +226,23 @@ class ReportsStore:
     async def managers(
         self, session: AsyncSession, team_id: int, period: Period, month: Period
     ) -> list[ManagerFigures]:
-        """The team's active people who are not admins, and anyone else whose deals of the
-        team moved or were made in the period; `month` is the plan's month so far."""
-        d, u, p = _D.c, _U.c, _PLANS.c
+        """The team's active managers, and anyone else (a lead, say) who moved or made deals of
+        the team in the period or has a plan; `month` is the plan's month so far.
+
+        Moves count for whoever made them and new deals for whoever created them (the
+        history's `by`), so reassigning a deal does not rewrite who did what.
+        """
+        d, u, p, t = _D.c, _U.c, _PLANS.c, _T.c
         moves = await self.move_counts(session, team_id, period.start, period.end)
         month_to_date = await self.won_counts(session, team_id, month.start, period.end)
+        credited = _credited()
         new_rows = await session.execute(
-            select(d.owner_id, func.count())
-            .where(d.team_id == team_id, d.created_at >= period.start, d.created_at < period.end)
-            .group_by(d.owner_id)
+            select(credited, func.count())
+            .select_from(_T)
+            .join(_D, d.id == t.deal_id)
+            .where(d.team_id == team_id, t.from_stage.is_(None))
+            .where(t.at >= period.start, t.at < period.end)
+            .group_by(credited)
         )
         new = {owner: int(count) for owner, count in new_rows}
         plans = {
@@ -238,8 +255,9 @@ class ReportsStore:
             select(u.id, u.telegram_id, u.name)
             .where(
                 or_(
-                    and_(u.team_id == team_id, u.active.is_(True), u.role != Role.ADMIN.value),
-                    u.id.in_(set(moves) | set(new)),
+                    and_(u.team_id == team_id, u.active.is_(True), u.role == Role.MANAGER.value),
+                    u.id.in_(set(moves) | set(new) | set(month_to_date)),
+                    and_(u.team_id == team_id, u.id.in_(set(plans))),
                 )
             )
             .order_by(u.name)
