@@ -165,3 +165,39 @@ def test_periods_are_local_days_weeks_and_months() -> None:
     assert parse_period("2026-11", now, MSK).start == datetime(2026, 10, 31, 21, 0, tzinfo=UTC)
     with pytest.raises(Exception):  # noqa: B017 - Invalid, shown to people
         parse_period("позавчера", now, MSK)
+
+
+def _imported(external_id: str, stage: str, status: str, history: list[dict[str, object]]) -> dict:
+    return {
+        "external_id": external_id, "title": external_id, "client": None, "team": "Урал",
+        "owner_telegram_id": 1, "funnel": "b2b", "stage": stage, "status": status,
+        "amount": "70000.00", "currency": "RUB", "lost_reason": None, "next_step": None,
+        "created_at": "2026-11-20T10:00:00+03:00", "history": history,
+    }  # fmt: skip
+
+
+async def test_a_past_days_pipeline_puts_deals_first_moved_later_where_they_stood(
+    any_core: Core, clock: FrozenClock, reports: ReportsService
+) -> None:
+    """Imported deals whose history starts after the reported day: one moved to «КП» and
+    one won since. On the day they stood where their first move later started from."""
+    from bot.deals.cli import deal_transfer
+
+    lida = (await _dataset(any_core, clock))["lida"]
+    assert lida.team_id is not None
+    before = await reports.team_figures(lida, lida.team_id, day_period(DAY, MSK))
+    at(clock, "2026-12-02 10:00")
+    later = "2026-12-01T10:00:00+03:00"
+    rows = [
+        _imported("late-offer", "offer", "open",
+                  [{"from": "needs", "to": "offer", "at": later, "by_telegram_id": 1}]),
+        _imported("late-win", "paid", "won",
+                  [{"from": "negotiation", "to": "paid", "at": later, "by_telegram_id": 1}]),
+    ]  # fmt: skip
+    await deal_transfer(any_core).import_deals(rows)
+    after = await reports.team_figures(lida, lida.team_id, day_period(DAY, MSK))
+    seventy = Decimal("70000.00")
+    for stage in ("needs", "negotiation"):
+        was = before.pipeline_by_stage.get(stage, StageFigures(0, Decimal("0.00")))
+        assert after.pipeline_by_stage[stage] == StageFigures(was.count + 1, was.amount + seventy)
+    assert after.pipeline_by_stage.get("offer") == before.pipeline_by_stage.get("offer")

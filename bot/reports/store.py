@@ -282,9 +282,11 @@ class ReportsStore:
     def _stage_at(self, end: datetime) -> Select[Any]:
         """Each deal's stage at `end`, as it was then.
 
-        A deal not moved since `end` is where `deals` says (its stage_changed_at is the time of
-        its last history row); only deals moved later read the history, one index probe each.
-        Ranking the whole history with a window function instead took seconds per team.
+        A deal not moved since `end` is where `deals` says (its stage_changed_at is the time
+        of its last history row). One moved later stood where its last move before `end`
+        took it or, with no history before `end`, where its first move after `end` started
+        from; only those read the history, an index probe or two each. Ranking the whole
+        history with a window function instead took seconds per team.
         """
         t, d = _T.c, _D.c
 
@@ -298,10 +300,23 @@ class ReportsStore:
                 .scalar_subquery()
             )
 
+        def left_after() -> Any:
+            """The stage its first move after `end` left: where a deal with no history
+            before `end` (imported, say) stood then."""
+            return (
+                select(t.from_stage)
+                .where(t.deal_id == d.id, t.at >= end)
+                .order_by(t.at, t.id)
+                .limit(1)
+                .correlate(_D)
+                .scalar_subquery()
+            )
+
         moved_later = d.stage_changed_at >= end
+        then = func.coalesce(last(t.to_stage), left_after())
         return select(
             d.id.label("deal_id"),
-            case((moved_later, last(t.to_stage)), else_=d.stage).label("to_stage"),
+            case((moved_later, then), else_=d.stage).label("to_stage"),
             case((moved_later, last(t.at)), else_=d.stage_changed_at).label("at"),
         ).where(d.created_at < end)
 
