@@ -67,6 +67,7 @@ LAYOUTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "dk": (("{deal}",),),
     "dz": (("0", "{person}"),),
     "df": ((),),
+    "dx": (("won",), ("lost",)),
     "fl": (("{deal}",),),
     "ke": (("price-too-high",),),
     "ku": (("price-too-high",),),

@@ -292,9 +292,10 @@ async def test_deals_list_pages_and_a_lead_filters_by_manager(harness: Harness) 
     await boris.send("/new Чужая")
     listing = (await lead.send("/deals"))[-1]
     assert listing.text.startswith("<b>Открытые сделки</b> (11)")
-    assert listing.button_labels()[-3:] == ["1/2", "▶", "Фильтр по менеджеру:"]
+    closed = ["✅ Выигранные", "✖ Проигранные"]
+    assert listing.button_labels()[-5:] == ["1/2", "▶", "Фильтр по менеджеру:", *closed]
     second = (await lead.click("▶"))[-1]
-    assert second.button_labels()[-3:] == ["◀", "2/2", "Фильтр по менеджеру:"]
+    assert second.button_labels()[-5:] == ["◀", "2/2", "Фильтр по менеджеру:", *closed]
     await lead.click("Фильтр по менеджеру")
     filtered = (await lead.click("Борис"))[-1]
     assert filtered.text.startswith("<b>Открытые сделки</b> (1) — Борис")
@@ -578,3 +579,28 @@ async def test_an_old_card_never_undoes_a_win_made_by_the_lead(
     replies = await anna.click(choice, listed)
     assert replies[0].text == ru("deal.changed", title="Ромашка")
     assert [(stage, status) for _, stage, status in await _stored(harness)] == [("paid", "won")]
+
+
+async def test_closed_deals_have_their_views_and_their_names_open_their_cards(
+    harness: Harness,
+) -> None:
+    _, anna = await harness.person()
+    for title in ("Ромашка", "Лютик", "Фиалка"):
+        await anna.send(f"/new {title}, 100 000")
+    await anna.send("ромашка выиграна")
+    await anna.click("Да")
+    await anna.send("лютик → проиграна")
+    await anna.click("Цена")
+    won = (await anna.send("/deals won"))[-1]
+    assert won.text.startswith("<b>Выигранные сделки</b>") and "Ромашка" in won.text
+    assert "Лютик" not in won.text and "Фиалка" not in won.text
+    lost = (await anna.click("✖ Проигранные", won))[-1]
+    assert "Лютик" in lost.text
+    card = (await anna.click("Лютик", lost))[-1]
+    assert "Лютик" in card.text and "Проиграна" in card.text
+    typed = await anna.send("ромашка")
+    assert typed[-1].text.startswith("<b>Ромашка</b>") and "🏆 Выиграна" in typed[-1].text
+    assert (await anna.send("/deals проигранные"))[-1].text.startswith("<b>Проигранные")
+    assert (await anna.send("/deals всякие"))[-1].text == ru("deal.unknown_view", view="всякие")
+    opened = (await anna.send("/deals"))[-1]
+    assert "✅ Выигранные" in opened.button_labels()

@@ -24,6 +24,8 @@ from bot.people.service import Person, Role
 MAX_TITLE = 200
 MAX_NOTE = 3000
 MAX_CONTACT = 200
+CLOSED_STATUSES = ("won", "lost")
+CLOSED_SHOWN = 30  # closed deals listed at most, the latest first
 RECENT_CLOSED_DAYS = 90
 PAGE_SIZE = 8
 SNOOZE = timedelta(hours=2)  # «later» on the "how did it go?" question
@@ -275,6 +277,15 @@ class DealsService:
         # A list that shrank since its page button was made shows its last page.
         offset = min(max(offset, 0), max(0, (len(views) - 1) // limit * limit))
         return DealPage(tuple(views[offset : offset + limit]), len(views), offset)
+
+    async def list_closed(self, actor: Person, status: str) -> tuple[DealView, ...]:
+        """Won or lost deals the person may see, the most recently closed first."""
+        if status not in CLOSED_STATUSES:
+            raise Invalid("deal.unknown_view", view=status)
+        now = self._clock()
+        async with transaction(self._db) as session:
+            found = await store.closed_deals(session, Scope.of(actor), status, CLOSED_SHOWN)
+        return tuple(self._view(row, now) for row in found)
 
     def _order(self, view: DealView) -> tuple[str, int]:
         funnel = self.funnels.funnel(view.funnel)

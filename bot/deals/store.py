@@ -250,6 +250,15 @@ async def open_deals(session: AsyncSession, scope: Scope, owner_id: int | None) 
     return [DealRow(*row) for row in await session.execute(query)]
 
 
+async def closed_deals(
+    session: AsyncSession, scope: Scope, status: str, limit: int
+) -> list[DealRow]:
+    """Won or lost deals, the most recently closed first."""
+    query = scope.where(VIEW.where(DEALS.c.status == status))
+    query = query.order_by(DEALS.c.stage_changed_at.desc(), DEALS.c.id.desc()).limit(limit)
+    return [DealRow(*row) for row in await session.execute(query)]
+
+
 async def people(
     session: AsyncSession, *, everyone: bool, team_id: int | None, by_name: bool
 ) -> list[PersonRow]:

@@ -49,6 +49,7 @@ DEAL_CHOOSE = "dc"  # dc:<deal>  (answer to "which deal did you mean?")
 DEAL_SKIP = "dk"  # dk:<dialog marker>  (skip the pending typed answer it was shown with)
 DEAL_LIST = "dz"  # dz:<offset>:<owner id or 0>
 DEAL_FILTER = "df"  # df[:<page>]  (choose the owner filter)
+DEAL_CLOSED = "dx"  # dx:<won|lost>  (the closed deals, latest first)
 FOLLOWUP_LATER = "fl"  # fl:<deal>
 KB_SHOW = "ke"  # ke:<entry>
 KB_UP = "ku"  # ku:<entry>
@@ -112,6 +113,7 @@ ALL_PREFIXES = (
     DEAL_SKIP,
     DEAL_LIST,
     DEAL_FILTER,
+    DEAL_CLOSED,
     FOLLOWUP_LATER,
     KB_SHOW,
     KB_UP,

@@ -212,7 +212,7 @@ def list_text_and_keyboard(
     owner_name: str | None,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     if page.total == 0:
-        return t("deal.list_empty"), None
+        return t("deal.list_empty"), keyboard([closed_views_row(t)])
     lines = [t("deal.list_header", total=page.total, owner=owner_name)]
     rows: Rows = []
     current_stage = None
@@ -244,4 +244,35 @@ def list_text_and_keyboard(
         rows.append(turning)
     if viewer.role is not Role.MANAGER:
         rows.append([(t("deal.filter_by"), cb.pack(cb.DEAL_FILTER))])
+    rows.append(closed_views_row(t))
+    return "\n".join(lines), keyboard(rows)
+
+
+def closed_views_row(t: Catalog) -> list[tuple[str, str]]:
+    """The way from the open deals to the closed ones."""
+    return [
+        (t("deal.view_won"), cb.pack(cb.DEAL_CLOSED, "won")),
+        (t("deal.view_lost"), cb.pack(cb.DEAL_CLOSED, "lost")),
+    ]
+
+
+def closed_text_and_keyboard(
+    deals: Sequence[DealView], status: str, t: Catalog, tz: ZoneInfo, viewer: Person
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Won or lost deals, latest first, each a button to its card."""
+    if not deals:
+        return t(f"deal.closed_empty_{status}"), keyboard([closed_views_row(t)])
+    lines = [t(f"deal.closed_header_{status}", total=len(deals)), ""]
+    show_owner = viewer.role is not Role.MANAGER
+    rows: Rows = []
+    for deal in deals:
+        lines.append(
+            t(
+                "deal.closed_item", title=deal.title, amount=amount_of(deal),
+                day=deal.stage_changed_at.astimezone(tz).strftime("%d.%m.%Y"),
+                owner=deal.owner_name if show_owner else None,
+            )
+        )  # fmt: skip
+        rows.append([(deal.title[:60], cb.pack(cb.DEAL_VIEW, deal.id))])
+    rows.append(closed_views_row(t))
     return "\n".join(lines), keyboard(rows)

@@ -9,7 +9,7 @@ from typing import Any
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.common.errors import Conflict
+from bot.common.errors import Conflict, Invalid
 from bot.common.money import parse_amount
 from bot.deals.dates import parse_next_step
 from bot.deals.matching import DealMatcher, DealRef, Intent, IntentKind
@@ -19,6 +19,7 @@ from bot.deals.telegram.cards import (
     amount_of,
     card_keyboard,
     card_text,
+    closed_text_and_keyboard,
     list_text_and_keyboard,
     next_step_keyboard,
     next_step_rows,
@@ -52,9 +53,36 @@ async def send_card(update: Update, context: Ctx, deal: DealView, *, edit: bool 
         await reply(update, text, markup)
 
 
+# «/deals won», «/deals проигранные»: the closed views by the words people use for them.
+CLOSED_VIEW_WORDS = {
+    "won": "won", "выигранные": "won", "выиграны": "won", "выиграна": "won", "выигранная": "won",
+    "lost": "lost", "проигранные": "lost", "проиграны": "lost", "проиграна": "lost",
+    "проигранная": "lost",
+}  # fmt: skip
+OPEN_VIEW_WORDS = ("", "all", "все", "open", "открытые")
+
+
 async def deals_command(update: Update, context: Ctx) -> None:
-    """/deals: open deals grouped by stage; leads and admins may filter by manager."""
+    """/deals: open deals grouped by stage (leads and admins filter by manager); «/deals won»
+    and «/deals lost»: the closed ones, latest first."""
+    word = " ".join(context.args or []).strip().lower()
+    if word in CLOSED_VIEW_WORDS:
+        await _show_closed(update, context, CLOSED_VIEW_WORDS[word], edit=False)
+        return
+    if word not in OPEN_VIEW_WORDS:
+        raise Invalid("deal.unknown_view", view=word[:40])
     await _show_list(update, context, offset=0, owner_id=0, edit=False)
+
+
+async def closed_view(update: Update, context: Ctx) -> None:
+    await _show_closed(update, context, cb.of(update).word(0, ("won", "lost")), edit=True)
+
+
+async def _show_closed(update: Update, context: Ctx, status: str, *, edit: bool) -> None:
+    core, person = context.core, context.person
+    deals = await core.deals.list_closed(person, status)
+    text, markup = closed_text_and_keyboard(deals, status, context.t, core.settings.tz, person)
+    await (show(update, text, markup) if edit else reply(update, text, markup))
 
 
 async def deals_page(update: Update, context: Ctx) -> None:
@@ -87,6 +115,11 @@ async def deals_filter(update: Update, context: Ctx) -> None:
         lambda n: cb.pack(cb.DEAL_FILTER, n),
     )
     await show(update, context.t("deal.filter_by"), keyboard(rows))
+
+
+async def open_card(update: Update, context: Ctx, deal_id: int) -> None:
+    """A deal's card, as typing its name alone shows a closed one."""
+    await send_card(update, context, await context.core.deals.card(context.person, deal_id))
 
 
 async def view_deal(update: Update, context: Ctx) -> None:
@@ -592,6 +625,7 @@ def deal_handlers() -> list[CommandHandler[Ctx, None] | CallbackQueryHandler[Ctx
     return [
         CommandHandler("new", new_deal),
         CommandHandler("deals", deals_command),
+        CallbackQueryHandler(closed_view, pattern=cb.pattern(cb.DEAL_CLOSED)),
         CommandHandler("move", move_command),
         CallbackQueryHandler(view_deal, pattern=cb.pattern(cb.DEAL_VIEW)),
         CallbackQueryHandler(deals_page, pattern=cb.pattern(cb.DEAL_LIST)),

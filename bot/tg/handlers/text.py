@@ -140,6 +140,9 @@ async def _route(update: Update, context: Ctx, text: str) -> None:
     intent = DealMatcher(await core.deals.refs(context.person), core.funnels).parse(text)
     if await deals.act_on_intent(update, context, intent):
         return
+    if intent.kind is IntentKind.MAYBE and not intent.text and intent.deal.status != "open":
+        await deals.open_card(update, context, intent.deal.id)  # a closed deal's name alone
+        return
     if intent.kind is IntentKind.MAYBE:
         await knowledge.ask_deal_or_question(
             update, context, intent.deal.id, intent.deal.title, text
