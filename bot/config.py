@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.common.money import CURRENCY_CODE
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DEFAULTS = Path(__file__).resolve().parent / "defaults"
 TELEGRAM_API_URL = "https://api.telegram.org"
@@ -51,6 +53,9 @@ class Settings(BaseSettings):
     offer_valid_days: int = Field(default=14, ge=1, le=365)
     offer_free_lines: bool = True
     offer_moves_deal: bool = True
+    # «USD=92.5,EUR=101»: rubles per unit, for figures that add up amounts of several
+    # currencies. Amounts in a currency without a rate are never added to rubles.
+    exchange_rates: Annotated[dict[str, Decimal], NoDecode] = Field(default_factory=dict)
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -64,6 +69,26 @@ class Settings(BaseSettings):
                     "expected comma-separated Telegram ids, e.g. 123456789,987654321"
                 ) from None
         return value
+
+    @field_validator("exchange_rates", mode="before")
+    @classmethod
+    def _split_rates(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        rates: dict[str, Decimal] = {}
+        for part in (p.strip() for p in value.replace(";", ",").split(",")):
+            if not part:
+                continue
+            code, _, rate = part.partition("=")
+            code = code.strip().upper()
+            try:
+                number = Decimal(rate.strip().replace(",", "."))
+            except ArithmeticError:
+                number = Decimal(0)
+            if not CURRENCY_CODE.fullmatch(code) or not number.is_finite() or number <= 0:
+                raise ValueError(f"expected CODE=rate pairs, e.g. USD=92.5,EUR=101; got {part!r}")
+            rates[code] = number
+        return rates
 
     @field_validator("timezone")
     @classmethod

@@ -116,7 +116,13 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         valid_days=settings.offer_valid_days,
     )
     reports = ReportsService(
-        db, funnels, people, clock=clock, tz=settings.tz, digest_time=settings.digest_time
+        db,
+        funnels,
+        people,
+        clock=clock,
+        tz=settings.tz,
+        digest_time=settings.digest_time,
+        rates=settings.exchange_rates,
     )
     return Core(
         settings=settings,

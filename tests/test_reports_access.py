@@ -6,19 +6,20 @@ the one of `test_metrics.py` (Урал: Анна, Борис, lead Лида; С�
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from bot.common.clock import FrozenClock
 from bot.common.errors import DomainError, Forbidden, Invalid, NotFound
 from bot.common.i18n import catalog
-from bot.container import Core
+from bot.container import Core, build_core
 from bot.deals.service import Via
 from bot.people.service import Person, Role
 from bot.reports.metrics import day_period
 from bot.reports.service import MyStats, TeamChoice, TeamStats, parse_plan
 from bot.tg import callbacks as cb
-from tests.conftest import Harness
+from tests.conftest import Harness, make_settings
 from tests.test_metrics import DAY, MSK, _dataset, at
 
 PERIOD = day_period(DAY, MSK)
@@ -201,3 +202,32 @@ async def test_moves_count_for_who_made_them_and_reassigning_rewrites_nothing(
     assert after["Анна"] == (before["Анна"][0] + 1, before["Анна"][1] + 1)  # still hers
     assert after["Борис"] == before["Борис"]  # he owns it now, but did nothing with it
     assert after["Лида"] == (0, 1)  # her own move: listed now
+
+
+@pytest.mark.parametrize(("rates", "won"), [({}, "145000.00"), ({"USD": Decimal(90)}, "415000.00")])
+async def test_dollars_are_never_added_to_rubles(
+    tmp_path: Path, database_url: str, clock: FrozenClock, rates: dict[str, Decimal], won: str
+) -> None:
+    """A $3,000 win and a 145 000 ₽ win: the rubles alone, or the dollars at the set rate."""
+    core = build_core(make_settings(tmp_path, database_url, exchange_rates=rates), clock=clock)
+    try:
+        anna = await core.people.ensure_person(1, "Анна", Role.MANAGER, "Урал")
+        lida = await core.people.ensure_person(4, "Лида", Role.LEAD, "Урал")
+        for title, amount, currency in (("Acme", 3000, "USD"), ("Ромашка", 145000, "RUB")):
+            deal = await core.deals.create(anna, title, amount=Decimal(amount), currency=currency)
+            await core.deals.win(anna, deal.id, via=Via.BUTTON, expected_version=deal.version)
+        team = await core.reports.stats(lida, day_period(clock().date(), MSK))
+        assert isinstance(team, TeamStats)
+        (figures,) = [m.figures for m in team.managers if m.figures.name == "Анна"]
+        assert (figures.won_count, figures.won_amount) == (2, Decimal(won))
+    finally:
+        await core.close()
+
+
+def test_exchange_rates_are_read_from_one_setting() -> None:
+    from bot.config import load_settings
+
+    settings = load_settings(exchange_rates="usd=92.5; EUR=101.2")
+    assert settings.exchange_rates == {"USD": Decimal("92.5"), "EUR": Decimal("101.2")}
+    with pytest.raises(Exception, match="CODE=rate"):
+        load_settings(exchange_rates="USD=-1")

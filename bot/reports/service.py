@@ -8,7 +8,7 @@ leaderboard). Each method runs in one transaction and returns frozen views.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from decimal import Decimal
@@ -154,6 +154,7 @@ class ReportsService:
         tz: ZoneInfo,
         digest_time: time,
         store: ReportsStore | None = None,
+        rates: Mapping[str, Decimal] | None = None,
     ) -> None:
         self._db = db
         self._funnels = funnels
@@ -161,7 +162,7 @@ class ReportsService:
         self._clock = clock
         self.tz = tz
         self._digest_time = digest_time
-        self._store = store or ReportsStore(funnels)
+        self._store = store or ReportsStore(funnels, rates)
         self.sent_log = SentLogService(db, clock, self._store)  # the jobs' exactly-once claims
 
     # --- access -------------------------------------------------------------------------

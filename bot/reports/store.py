@@ -8,6 +8,7 @@ from the service and opens no transaction of its own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -86,6 +87,9 @@ class PlanTarget:
     team_id: int | None
 
 
+BASE_CURRENCY = "RUB"  # what every sum of the figures is in
+
+
 def _credited() -> Any:
     """Who a history row counts for: who made the move, or the deal's owner when the row
     does not say (imported history without `by_telegram_id`)."""
@@ -95,13 +99,24 @@ def _credited() -> Any:
 class ReportsStore:
     """The funnel file turns into CASE expressions once; everything else is per call."""
 
-    def __init__(self, funnels: FunnelConfig) -> None:
+    def __init__(self, funnels: FunnelConfig, rates: Mapping[str, Decimal] | None = None) -> None:
         self._funnels = funnels
+        self._rates = dict(rates or {})
         self._flags: tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool]] | None = (
             None
         )
 
     # --- SQL building blocks ------------------------------------------------------------
+
+    def _rubles(self, amount: Any = None, currency: Any = None) -> ColumnElement[Any]:
+        """A deal's amount in rubles: as it is in RUB, at the settings' rate in another
+        currency, and nothing at all (NULL, left out of sums) in a currency without a rate:
+        dollars are never added to rubles."""
+        amount = _D.c.amount if amount is None else amount
+        currency = _D.c.currency if currency is None else currency
+        whens = [(currency == BASE_CURRENCY, amount)]
+        whens += [(currency == code, amount * rate) for code, rate in sorted(self._rates.items())]
+        return case(*whens, else_=None)
 
     def _stage_value(self, funnel: Expr, stage: Expr, value: str) -> ColumnElement[int]:
         """CASE over (funnel, stage) giving a stage attribute: order, probability, won, lost."""
@@ -182,7 +197,7 @@ class ReportsStore:
                 func.count(distinct(case((forward, t.deal_id)))),
                 func.sum(case((forward, one), else_=0)),
                 func.sum(case((won, one), else_=0)),
-                func.sum(case((won, func.coalesce(d.amount, 0)), else_=0)),
+                func.sum(case((won, func.coalesce(self._rubles(), 0)), else_=0)),
                 func.sum(case((lost, one), else_=0)),
             )
             .select_from(_T)
@@ -212,7 +227,7 @@ class ReportsStore:
         won_keys = sorted({s.key for f in self._funnels.funnels for s in f.stages if s.won})
         credited = _credited()
         rows = await session.execute(
-            select(credited, func.count(), func.sum(func.coalesce(d.amount, 0)))
+            select(credited, func.count(), func.sum(func.coalesce(self._rubles(), 0)))
             .select_from(_T)
             .join(_D, d.id == t.deal_id)
             .where(d.team_id == team_id, t.at >= start, t.at < end, t.to_stage.in_(won_keys), won)
@@ -337,8 +352,8 @@ class ReportsStore:
             select(
                 stage,
                 func.count(),
-                func.sum(func.coalesce(d.amount, 0)),
-                func.sum(func.coalesce(d.amount, 0) * probability),
+                func.sum(func.coalesce(self._rubles(), 0)),
+                func.sum(func.coalesce(self._rubles(), 0) * probability),
             )
             .select_from(_D)
             .outerjoin(last, last.c.deal_id == d.id)
