@@ -48,6 +48,10 @@ class DialogKind(StrEnum):
     INVITE_TEAM = "invite_team"  # the name of the new team an invite is for
 
 
+# Questions that may be left unanswered (they have «Пропустить»): moving on to something else
+# leaves them without a word, or a run of moves would get a line each.
+OPTIONAL = frozenset({DialogKind.NEXT_STEP, DialogKind.LOST_COMMENT})
+
 NOTE = DialogKind.NOTE
 NEXT_STEP = DialogKind.NEXT_STEP
 LOST_COMMENT = DialogKind.LOST_COMMENT

@@ -79,8 +79,10 @@ async def _leave_question_for_command(update: Update, context: Ctx) -> None:
         return
     if text.split(maxsplit=1)[0].split("@")[0].lower() in ("/cancel", "/start"):
         return
+    dialog = dialogs.current(context.user_data)
     dialogs.finish(context.user_data)
-    await _answer(update, context.t("common.question_dropped"))
+    if dialog is not None and dialog.kind not in dialogs.OPTIONAL:
+        await _answer(update, context.t("common.question_dropped"))
 
 
 async def refuse(update: Update, context: Ctx) -> None:

@@ -129,9 +129,12 @@ async def _intent(context: Ctx, text: str) -> Intent:
 
 
 async def _drop_pending(update: Update, context: Ctx) -> None:
-    """Leave the question the bot asked, saying so in one line, and go on with the message."""
+    """Leave the question the bot asked (saying so, unless it was optional) and go on with
+    the message."""
+    dialog = dialogs.current(context.user_data)
     dialogs.finish(context.user_data)
-    await reply(update, context.t("common.question_dropped"))
+    if dialog is not None and dialog.kind not in dialogs.OPTIONAL:
+        await reply(update, context.t("common.question_dropped"))
 
 
 async def _route(update: Update, context: Ctx, text: str) -> None:
