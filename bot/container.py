@@ -138,5 +138,5 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         offers=offers,
         reports=reports,
         conversations=ConversationsService(db, clock, sole_writer=engine.dialect.name == "sqlite"),
-        deliveries=DeliveriesService(db, clock),
+        deliveries=DeliveriesService(db, clock, sole_writer=engine.dialect.name == "sqlite"),
     )

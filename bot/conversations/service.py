@@ -65,11 +65,27 @@ class DeliveriesService:
     (`bot.db.session.transaction`); one that only answers is recorded when it is done.
     """
 
-    def __init__(self, db: SessionFactory, clock: Clock) -> None:
+    def __init__(self, db: SessionFactory, clock: Clock, *, sole_writer: bool = False) -> None:
+        """`sole_writer`: this process is the only one handling updates (SQLite)."""
         self._db = db
         self._clock = clock
+        self._sole_writer = sole_writer
+        self._highest: int | None = None  # the highest update id seen (sole writer only)
 
     async def handled(self, update_id: int) -> bool:
+        """Whether this update was handled before.
+
+        Telegram numbers updates in order, so for the sole process of a database an id above
+        every id it has seen (and recorded before it started) is new, and needs no read;
+        a redelivery comes with an id at or below them and is looked up.
+        """
+        if self._sole_writer:
+            if self._highest is None:
+                async with reading(self._db) as connection:
+                    self._highest = await store.highest_handled(connection) or 0
+            if update_id > self._highest:
+                self._highest = update_id
+                return False
         async with reading(self._db) as connection:
             return await store.handled(connection, update_id)
 

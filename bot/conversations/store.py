@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, delete, select
+from sqlalchemy import CursorResult, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +48,12 @@ _SEEN = select(_HANDLED.c.update_id).where(_HANDLED.c.update_id == bindparam("up
 async def handled(connection: Reads, update_id: int) -> bool:
     result = await connection.execute(_SEEN, {"update_id": update_id})
     return result.first() is not None
+
+
+async def highest_handled(connection: Reads) -> int | None:
+    result = await connection.execute(select(func.max(_HANDLED.c.update_id)))
+    value = result.scalar_one_or_none()
+    return None if value is None else int(value)
 
 
 async def mark_handled(session: AsyncSession, update_id: int, at: datetime) -> None:

@@ -47,8 +47,35 @@ def _clean(value: Any) -> tuple[Any, bool]:
 
 
 def cleaned(update: object, bot: Bot) -> object:
-    """The update itself when its text is clean (the usual case), else a cleaned copy."""
+    """The update itself when its text is clean (the usual case), else a cleaned copy.
+
+    The texts the bot reads are looked at first, without serialising the update (which
+    cost a fifth of a text move); only an update with something to replace is rebuilt,
+    every string of it cleaned.
+    """
     if not isinstance(update, Update):
+        return update
+    if not any(UNSAFE.search(text) for text in _read_texts(update) if text):
         return update
     data, changed = _clean(update.to_dict())
     return Update.de_json(data, bot) if changed else update
+
+
+def _read_texts(update: Update) -> list[str | None]:
+    """Every text of an update that a handler reads or stores."""
+    message = update.effective_message
+    user = update.effective_user
+    chat = update.effective_chat
+    texts: list[str | None] = []
+    if message is not None:
+        document = message.document
+        texts += [message.text, message.caption, document.file_name if document else None]
+    if update.callback_query is not None:
+        texts.append(update.callback_query.data)
+    if update.inline_query is not None:
+        texts.append(update.inline_query.query)
+    if user is not None:
+        texts += [user.first_name, user.last_name, user.username]
+    if chat is not None:
+        texts += [chat.title, chat.first_name, chat.last_name]
+    return texts
