@@ -87,11 +87,13 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.tg.terminal import run_terminal_chat
 
     configure_logging("WARNING")
+    check_data_dir(settings.data_dir)  # the same one-line start-up faults as `voronka run`
     hold_sqlite_file(settings.db_url)
 
     async def chat() -> int:
         core = build_core(settings)
         try:
+            await core.open_database()
             await run_terminal_chat(
                 core,
                 user_id=args.user_id,

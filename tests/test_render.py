@@ -60,3 +60,20 @@ def test_a_long_text_is_split_at_lines_each_part_within_the_limit() -> None:
     assert len(parts) > 1 and all(len(p) <= MESSAGE_LIMIT for p in parts)
     assert all(valid_html(p) for p in parts)
     assert "\n".join(parts) == text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Морж <b>жирный</b> <i>курсив</i> &lt;b&gt;html &amp; текст. " * 400,
+        "<b>" + "очень длинное слово " * 600 + "</b>",
+        '<a href="https://example.com/x">ссылка на источник</a> и текст ' * 300,
+        "слово" * 2000,
+    ],
+)
+def test_a_line_longer_than_a_message_is_cut_into_valid_html_pieces(line: str) -> None:
+    parts = split_message(line)
+    assert len(parts) > 1 and all(len(p) <= MESSAGE_LIMIT for p in parts)
+    assert all(valid_html(p) for p in parts), [p[-60:] for p in parts if not valid_html(p)]
+    plain = re.sub(r"<[^>]+>", "", "".join(parts)).replace(" ", "")
+    assert plain == re.sub(r"<[^>]+>", "", line).replace(" ", "")  # nothing lost

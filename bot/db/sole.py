@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bot.common.startup import CannotStart
+from bot.common.startup import CannotStart, reason
 
 _held: list[int] = []  # the descriptor, kept open (and so locked) until the process ends
 
@@ -29,8 +29,14 @@ def hold_sqlite_file(url: str) -> None:
     if parsed.database == ":memory:" or _held:
         return
     lock = Path(f"{parsed.database}.lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise CannotStart(
+            f"cannot write {lock} next to the database ({reason(error)})",
+            "Give the user running the bot write access to that folder",
+        ) from error
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

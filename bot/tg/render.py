@@ -14,18 +14,20 @@ MAX_ROW = 8  # buttons in one row
 
 
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split at paragraph, then line boundaries, so HTML tags (never multi-line here) stay whole."""
+    """Split at paragraph, then line boundaries, so HTML tags (never multi-line here) stay
+    whole; a line longer than a message is cut between words, never inside a tag or an
+    entity, its open tags closed at the cut and opened again after it."""
     if len(text) <= limit:
         return [text]
     parts: list[str] = []
     current = ""
     for line in text.split("\n"):
-        while len(line) > limit:  # a single monster line: cut it hard
+        if len(line) > limit:  # a single monster line
             if current:
                 parts.append(current)
                 current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
+            *whole, line = _cut_line(line, limit)
+            parts.extend(whole)
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit:
             parts.append(current)
@@ -35,6 +37,58 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     if current:
         parts.append(current)
     return parts
+
+
+def _cut_line(line: str, limit: int) -> list[str]:
+    """One long line of HTML in pieces of at most `limit`, each valid on its own."""
+    pieces: list[str] = []
+    reopen = ""
+    while len(reopen) + len(line) > limit:
+        budget = limit - len(reopen)
+        while True:
+            cut = _safe_cut(line, budget)
+            head = line[:cut]
+            tags = _open_tags(reopen + head)
+            closers = "".join(f"</{name}>" for name, _ in reversed(tags))
+            if len(reopen) + len(head) + len(closers) <= limit or budget <= 1:
+                break
+            budget -= max(len(closers), 1)
+        pieces.append(reopen + head.rstrip() + closers)
+        reopen = "".join(opening for _, opening in tags)
+        line = line[cut:].lstrip()
+    pieces.append(reopen + line)
+    return pieces
+
+
+def _safe_cut(line: str, budget: int) -> int:
+    """Where to cut within `budget` characters: after a space if there is one in the last
+    fifth, and never inside a tag or an entity."""
+    cut = budget
+    space = line.rfind(" ", budget * 4 // 5, budget)
+    if space > 0:
+        cut = space + 1
+    head = line[:cut]
+    for pattern in (_HALF_TAG, _HALF_ENTITY):
+        half = pattern.search(head)
+        if half:
+            cut = half.start()
+            head = line[:cut]
+    return max(cut, 1)
+
+
+def _open_tags(html: str) -> list[tuple[str, str]]:
+    """The tags left open in `html`, outermost first: (name, the opening tag as written)."""
+    still_open: list[tuple[str, str]] = []
+    for match in _TAG.finditer(html):
+        closing, name = match.group(1), match.group(2).lower()
+        if not closing:
+            still_open.append((name, match.group(0)))
+        else:
+            for index in range(len(still_open) - 1, -1, -1):
+                if still_open[index][0] == name:
+                    del still_open[index]
+                    break
+    return still_open
 
 
 _TAG = re.compile(r"<(/?)([a-zA-Z-]+)[^>]*>")

@@ -163,3 +163,19 @@ def test_nothing_is_migrated_when_telegram_is_unreachable(
     with sqlite3.connect(database) as connection:
         tables = connection.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
     assert tables == []
+
+
+def test_voronka_chat_explains_a_broken_database_in_one_line_too(tmp_path: Path) -> None:
+    """`voronka chat` is the README's first way in: the same one line as `voronka run`."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "voronka.db").write_bytes(b"this is not an SQLite database at all" * 100)
+    environment = {**os.environ, "VORONKA_DATA_DIR": str(data)}
+    environment.pop("VORONKA_DATABASE_URL", None)
+    result = subprocess.run(
+        [voronka_executable(), "chat", "--user-id", "5"], env=environment, input="",
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("Cannot start:") and "Traceback" not in result.stderr
