@@ -60,7 +60,7 @@ LAYOUTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "dr": (("{deal}", "price", "{v}"),),
     "dt": (("{deal}",),),
     "ds": (("{deal}",),),
-    "dq": (("{deal}", "1"), ("{deal}", "0")),
+    "dq": (("{deal}", "1", "next_step.{deal}."), ("{deal}", "0", "next_step.{deal}.")),
     "du": (("{transition}",),),
     "dg": (("{deal}",), ("{deal}", "{person}")),
     "dc": (("{deal}",),),

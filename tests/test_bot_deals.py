@@ -602,3 +602,37 @@ async def test_closed_deals_have_their_views_and_their_names_open_their_cards(
     assert (await anna.send("/deals всякие"))[-1].text == ru("deal.unknown_view", view="всякие")
     opened = (await anna.send("/deals"))[-1]
     assert "✅ Выигранные" in opened.button_labels()
+
+
+async def test_an_old_tomorrow_button_answers_nothing_once_its_question_was_left(
+    harness: Harness,
+) -> None:
+    person, anna = await harness.person()
+    await anna.send("/new Ромашка")
+    asked = (await anna.send("ромашка дальше"))[0]
+    await anna.send("/new")  # the next-step question is left
+    await anna.send("/cancel")
+    assert (await anna.click("Завтра", asked))[-1].text == ru("common.expired_button")
+    card = await harness.core.deals.card(person, (await harness.core.deals.refs(person))[0].id)
+    assert card.next_step_due is None
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+async def test_a_command_in_the_middle_of_new_says_how_to_start_again(
+    harness: Harness, language: str
+) -> None:
+    t = catalog(language)
+    _, anna = await harness.person(language=language)
+    await anna.send("/new")
+    await anna.send("Acme Corp")
+    replies = await anna.send("/deals")
+    assert replies[0].text == t("deal.new_dropped", title="Acme Corp")
+    assert "/new Acme Corp" in replies[0].text
+
+
+async def test_a_title_too_long_in_the_new_dialog_is_refused_at_once(harness: Harness) -> None:
+    _, anna = await harness.person()
+    await anna.send("/new")
+    replies = await anna.send("Я" * 300)
+    assert replies[-1].text.startswith(ru("deal.bad_title", limit=200, length=300))
+    assert (await anna.send("Ромашка"))[-1].text == ru("deal.new_client")

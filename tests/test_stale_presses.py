@@ -71,4 +71,4 @@ async def test_an_old_next_stage_button_on_a_closed_deal_shows_the_deal_now(
     await lead.send("Василёк → проиграна")
     await lead.click("Цена")
     replies = await anna.click("▶", card)
-    assert replies[0].text.startswith("Сделку «Василёк» только что изменил кто-то другой")
+    assert replies[0].text.startswith("Сделка «Василёк» уже изменилась")

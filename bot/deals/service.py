@@ -186,9 +186,7 @@ class DealsService:
         next_step: tuple[str, datetime] | None = None,
     ) -> DealView:
         """A new deal in the first stage of the team's funnel, owned by the actor."""
-        title = _clean(title, MAX_TITLE, "deal.bad_title")
-        if not any(char.isalnum() for char in title):  # 🔥🔥: nobody could type it to move it
-            raise Invalid("deal.title_without_letters", title=title)
+        title = checked_title(title)
         now = self._clock()
         async with transaction(self._db) as session:
             funnel = await team_funnel(session, self.funnels, actor.team_id)
@@ -689,6 +687,15 @@ def _checked(row: DealRow, expected_version: int) -> DealRow:
 
 def may_change(actor: Person, owner_id: int, team_id: int | None) -> bool:
     return Scope.of(actor).holds(owner_id, team_id)
+
+
+def checked_title(title: str) -> str:
+    """A deal's title as it will be stored; refused when it is empty, too long, or has no
+    letter or digit (a deal is moved by typing its name). The /new dialog asks it first."""
+    cleaned = _clean(title, MAX_TITLE, "deal.bad_title")
+    if not any(char.isalnum() for char in cleaned):  # 🔥🔥: nobody could type it
+        raise Invalid("deal.title_without_letters", title=cleaned)
+    return cleaned
 
 
 def _clean(text: str, limit: int, key: str) -> str:

@@ -187,19 +187,22 @@ def reasons_keyboard(
     return keyboard(rows)
 
 
-def next_step_rows(deal_id: int, t: Catalog) -> Rows:
+def next_step_rows(deal_id: int, t: Catalog, marker: str) -> Rows:
+    """The quick answers to a next-step question; they carry the question's marker, so once
+    the question is left they answer nothing."""
+
+    def quick(label: str, days: int) -> tuple[str, str]:
+        return t(label), cb.pack(cb.DEAL_STEP_QUICK, deal_id, days, marker)
+
     return [
-        [
-            (t("next_step.tomorrow"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 1)),
-            (t("next_step.in_3_days"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 3)),
-            (t("next_step.in_week"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 7)),
-        ],
-        [(t("common.skip"), cb.pack(cb.DEAL_STEP_QUICK, deal_id, 0))],
-    ]
+        [quick("next_step.tomorrow", 1), quick("next_step.in_3_days", 3),
+         quick("next_step.in_week", 7)],
+        [quick("common.skip", 0)],
+    ]  # fmt: skip
 
 
-def next_step_keyboard(deal_id: int, t: Catalog) -> InlineKeyboardMarkup:
-    return keyboard(next_step_rows(deal_id, t))
+def next_step_keyboard(deal_id: int, t: Catalog, marker: str) -> InlineKeyboardMarkup:
+    return keyboard(next_step_rows(deal_id, t, marker))
 
 
 def list_text_and_keyboard(

@@ -14,7 +14,7 @@ from bot.common.money import parse_amount
 from bot.deals.dates import parse_next_step
 from bot.deals.matching import DealMatcher, DealRef, Intent, IntentKind
 from bot.deals.new_deal import from_answers, parse_new_line
-from bot.deals.service import Ask, DealView, MoveResult, Question, Via
+from bot.deals.service import Ask, DealView, MoveResult, Question, Via, checked_title
 from bot.deals.telegram.cards import (
     amount_of,
     card_keyboard,
@@ -164,7 +164,7 @@ async def _new_deal_step(update: Update, context: Ctx, dialog: Dialog, text: str
         if text is None:
             await reply(update, t("deal.new_title"))
             return
-        data["title"] = text
+        data["title"] = checked_title(text)  # refused now, not after three more answers
         data["step"] = "client"
         await reply(update, t("deal.new_client"), skip())
     elif step == "client":
@@ -224,16 +224,19 @@ async def _moved(update: Update, context: Ctx, result: MoveResult) -> None:
         text = f"{text}\n\n{t('deal.lost_comment')}"
         rows.append([(t("common.skip"), cb.pack(cb.DEAL_SKIP, comment.marker))])
     elif result.needs_next_step:
-        dialogs.start(context.user_data, Dialog(dialogs.NEXT_STEP, deal.id))
+        step = Dialog(dialogs.NEXT_STEP, deal.id)
+        dialogs.start(context.user_data, step)
         text = f"{text}\n\n{t('next_step.ask_after_move')}"
-        rows += next_step_rows(deal.id, t)
+        rows += next_step_rows(deal.id, t, step.marker)
     await _answer(update, text, keyboard(rows))
 
 
 async def ask_next_step(update: Update, context: Ctx, deal: DealView) -> None:
-    dialogs.start(context.user_data, Dialog(dialogs.NEXT_STEP, deal.id))
+    step = Dialog(dialogs.NEXT_STEP, deal.id)
+    dialogs.start(context.user_data, step)
     t = context.t
-    await reply(update, t("next_step.ask", title=deal.title), next_step_keyboard(deal.id, t))
+    markup = next_step_keyboard(deal.id, t, step.marker)
+    await reply(update, t("next_step.ask", title=deal.title), markup)
 
 
 async def move_to(update: Update, context: Ctx, ref: DealRef, stage: str, via: str) -> None:
@@ -362,9 +365,15 @@ async def step_button(update: Update, context: Ctx) -> None:
 
 
 async def quick_step(update: Update, context: Ctx) -> None:
+    """«Завтра», «Через 3 дня», «Пропустить» under a next-step question: only while that
+    question is the one pending (a question left for something else answers nothing)."""
     data = cb.of(update)
     core, t = context.core, context.t
     days = data.number(1)
+    dialog = dialogs.current(context.user_data)
+    if dialog is None or dialog.kind != dialogs.NEXT_STEP or data.get(2) != dialog.marker:
+        await show(update, t("common.expired_button"))
+        return
     dialogs.finish(context.user_data)
     if days == 0:
         await _settle(update, t("next_step.skipped"))

@@ -81,8 +81,20 @@ async def _leave_question_for_command(update: Update, context: Ctx) -> None:
         return
     dialog = dialogs.current(context.user_data)
     dialogs.finish(context.user_data)
-    if dialog is not None and dialog.kind not in dialogs.OPTIONAL:
-        await _answer(update, context.t("common.question_dropped"))
+    line = left_question_line(context, dialog)
+    if line is not None:
+        await _answer(update, line)
+
+
+def left_question_line(context: Ctx, dialog: dialogs.Dialog | None) -> str | None:
+    """What to say of a question left for something else: nothing for an optional one,
+    the draft to start again from for a half-made deal, else that it was left."""
+    if dialog is None or dialog.kind in dialogs.OPTIONAL:
+        return None
+    title = dialog.data.get("title") if dialog.kind == dialogs.NEW_DEAL else None
+    if title:
+        return context.t("deal.new_dropped", title=title)
+    return context.t("common.question_dropped")
 
 
 async def refuse(update: Update, context: Ctx) -> None:

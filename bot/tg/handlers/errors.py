@@ -28,7 +28,10 @@ async def on_error(update: object, context: Ctx) -> None:
     """A refused use case gets its own clear message; anything else is logged and apologised for."""
     error = context.error
     if not isinstance(update, Update):
-        log.error("error outside an update", exc_info=error)
+        if isinstance(error, Unavailable):  # a scheduled job during an outage: it runs again
+            log.warning("database unavailable outside an update: %s", error)
+        else:
+            log.error("error outside an update", exc_info=error)
         return
     if isinstance(error, AlreadyHandled):
         mark("duplicate")  # another delivery of this update got there first

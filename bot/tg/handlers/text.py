@@ -18,6 +18,7 @@ from bot.tg import dialogs
 from bot.tg.context import Ctx
 from bot.tg.dialogs import Dialog, DialogKind
 from bot.tg.handlers import basics
+from bot.tg.handlers.access import left_question_line
 from bot.tg.handlers.basics import WORD
 from bot.tg.replies import reply
 
@@ -131,10 +132,10 @@ async def _intent(context: Ctx, text: str) -> Intent:
 async def _drop_pending(update: Update, context: Ctx) -> None:
     """Leave the question the bot asked (saying so, unless it was optional) and go on with
     the message."""
-    dialog = dialogs.current(context.user_data)
+    line = left_question_line(context, dialogs.current(context.user_data))
     dialogs.finish(context.user_data)
-    if dialog is not None and dialog.kind not in dialogs.OPTIONAL:
-        await reply(update, context.t("common.question_dropped"))
+    if line is not None:
+        await reply(update, line)
 
 
 async def _route(update: Update, context: Ctx, text: str) -> None:
