@@ -316,5 +316,10 @@ class HandledUpdate(Base):
 
     __tablename__ = "handled_updates"
 
-    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    handled_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # On SQLite an INTEGER PRIMARY KEY is the row id itself (64-bit): one B-tree to write
+    # on every text move rather than a table and its key's index. No index on the time:
+    # forgetting old rows runs every few hours and may read them all.
+    update_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
+    handled_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -131,6 +131,7 @@ class _NameIndex:
     tokens: tuple[frozenset[str], ...]  # form -> its stems
     forms_with: dict[str, tuple[int, ...]]  # stem -> the forms that have it
     vocabulary: tuple[str, ...]  # every stem of every form
+    exactly: dict[str, tuple[int, ...]]  # a title or client as `exact_key` -> its deals
 
 
 @lru_cache(maxsize=256)
@@ -146,10 +147,15 @@ def _name_index(names: tuple[tuple[str, str | None], ...]) -> _NameIndex:
     for index, stems in enumerate(tokens):
         for token in stems:
             forms_with.setdefault(token, []).append(index)
+    exactly: dict[str, set[int]] = {}
+    for position, (title, client) in enumerate(names):
+        for name in (title, client):
+            if name and (key := exact_key(name)):
+                exactly.setdefault(key, set()).add(position)
     return _NameIndex(
         tuple(owner), tuple(joined), tuple(form.replace(" ", "") for form in joined),
         tuple(tokens), {word: tuple(found) for word, found in forms_with.items()},
-        tuple(forms_with),
+        tuple(forms_with), {key: tuple(sorted(found)) for key, found in exactly.items()},
     )  # fmt: skip
 
 
@@ -256,14 +262,8 @@ class DealMatcher:
         return tuple(close[:6]), confident
 
     def _exactly_named(self, part: str) -> DealRef | None:
-        typed = exact_key(part)
-        if not typed:
-            return None
-        named = [
-            deal for deal in self._deals
-            if exact_key(deal.title) == typed or (deal.client and exact_key(deal.client) == typed)
-        ]  # fmt: skip
-        return named[0] if len(named) == 1 else None
+        named = self._index.exactly.get(exact_key(part), ())
+        return self._deals[named[0]] if len(named) == 1 else None
 
     # --- stages -------------------------------------------------------------------------
 

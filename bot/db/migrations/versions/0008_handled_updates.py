@@ -21,15 +21,16 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "handled_updates",
-        sa.Column("update_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "update_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),  # SQLite: the row id itself
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("handled_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("update_id", name=op.f("pk_handled_updates")),
-    )
-    op.create_index(
-        op.f("ix_handled_updates_handled_at"), "handled_updates", ["handled_at"], unique=False
     )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_handled_updates_handled_at"), table_name="handled_updates")
     op.drop_table("handled_updates")
