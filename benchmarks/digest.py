@@ -466,7 +466,8 @@ class RawSql:
                        (tc / 2) % 2 = 1 AND (fc / 2) % 2 = 0 AS won,
                        tc % 2 = 1 AND fc % 2 = 0 AS lost
                 FROM (
-                    SELECT d.owner_id, t.deal_id, COALESCE(d.amount, 0) AS amount,
+                    SELECT COALESCE(t.by_id, d.owner_id) AS owner_id, t.deal_id,
+                           COALESCE(d.amount, 0) AS amount,
                            {tc} AS tc, {fc} AS fc
                     FROM stage_transitions t JOIN deals d ON d.id = t.deal_id
                     WHERE d.team_id = :team AND t.at >= :start AND t.at < :end
@@ -484,7 +485,10 @@ class RawSql:
                        CASE WHEN d.stage_changed_at < :end THEN d.stage ELSE COALESCE((
                            SELECT t.to_stage FROM stage_transitions t
                            WHERE t.deal_id = d.id AND t.at < :end
-                           ORDER BY t.at DESC, t.id DESC LIMIT 1), d.stage) END AS stage
+                           ORDER BY t.at DESC, t.id DESC LIMIT 1), (
+                           SELECT t.from_stage FROM stage_transitions t
+                           WHERE t.deal_id = d.id AND t.at >= :end
+                           ORDER BY t.at, t.id LIMIT 1), d.stage) END AS stage
                 FROM deals d
                 WHERE d.team_id = :team AND d.created_at < :end
                   AND (d.status = 'open' OR d.stage_changed_at >= :end)"""
@@ -492,7 +496,10 @@ class RawSql:
             deals = """
                 SELECT funnel, amount, probability, stage FROM (
                     SELECT d.funnel AS funnel, COALESCE(d.amount, 0) AS amount, d.probability,
-                           COALESCE(t.to_stage, d.stage) AS stage,
+                           COALESCE(t.to_stage, (
+                               SELECT a.from_stage FROM stage_transitions a
+                               WHERE a.deal_id = d.id AND a.at >= :end
+                               ORDER BY a.at, a.id LIMIT 1), d.stage) AS stage,
                            ROW_NUMBER() OVER (
                                PARTITION BY d.id ORDER BY t.at DESC, t.id DESC) AS rn
                     FROM deals d
@@ -574,8 +581,10 @@ class RawSql:
         new = dict(
             run(
                 "new deals",
-                "SELECT owner_id, COUNT(*) FROM deals WHERE team_id = :team"
-                " AND created_at >= :start AND created_at < :end GROUP BY owner_id",
+                "SELECT COALESCE(t.by_id, d.owner_id), COUNT(*) FROM stage_transitions t"
+                " JOIN deals d ON d.id = t.deal_id WHERE d.team_id = :team"
+                " AND t.from_stage IS NULL AND t.at >= :start AND t.at < :end"
+                " GROUP BY COALESCE(t.by_id, d.owner_id)",
                 day,
             )
         )
@@ -586,11 +595,14 @@ class RawSql:
                 {"month": period.month},
             )
         }  # fmt: skip
-        owners = sorted(set(moves) | set(new))
+        winners = {user for user, row in mtd.items() if row[2]}  # won this month to date
+        owners = sorted(set(moves) | set(new) | winners)
+        planned = ", ".join(str(int(user)) for user in plans) or "NULL"
         people = run(
             "people",
-            "SELECT id FROM users WHERE (team_id = :team AND active AND role != 'admin')"
-            f" OR id IN ({', '.join(str(int(o)) for o in owners) or 'NULL'})",
+            "SELECT id FROM users WHERE (team_id = :team AND active AND role = 'manager')"
+            f" OR id IN ({', '.join(str(int(o)) for o in owners) or 'NULL'})"
+            f" OR (team_id = :team AND id IN ({planned}))",
             day,
         )
         pipeline_rows = run("pipeline", self.pipeline_sql(), day)
