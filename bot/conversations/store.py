@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, bindparam, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Conversation, HandledUpdate, table_of
 from bot.db.session import Reads
+from bot.db.upsert import insert_or_conflict
 
 _CONVERSATIONS = table_of(Conversation)
 # Read at every update of a registered person: built once.
@@ -27,9 +27,9 @@ async def read_state(connection: Reads, telegram_id: int) -> str | None:
 
 async def write_state(session: AsyncSession, telegram_id: int, state: str, at: datetime) -> None:
     """Insert or replace in one statement, so two processes writing at once cannot collide."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(_CONVERSATIONS).values(telegram_id=telegram_id, state=state, updated_at=at)
+    statement = insert_or_conflict(session, _CONVERSATIONS).values(
+        telegram_id=telegram_id, state=state, updated_at=at
+    )
     statement = statement.on_conflict_do_update(
         index_elements=[_CONVERSATIONS.c.telegram_id],
         set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
@@ -58,9 +58,7 @@ async def highest_handled(connection: Reads) -> int | None:
 
 async def mark_handled(session: AsyncSession, update_id: int, at: datetime) -> None:
     """Record an update that changed nothing; a record already there is kept."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(_HANDLED).values(update_id=update_id, handled_at=at)
+    statement = insert_or_conflict(session, _HANDLED).values(update_id=update_id, handled_at=at)
     await session.execute(statement.on_conflict_do_nothing(index_elements=[_HANDLED.c.update_id]))
 
 

@@ -28,8 +28,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
@@ -42,6 +40,7 @@ from bot.db.models import (
     User,
     table_of,
 )
+from bot.db.upsert import insert_or_conflict
 from bot.deals.funnel import FunnelConfig
 from bot.people.service import Role
 from bot.reports.digest import KnowledgeUsage
@@ -625,10 +624,8 @@ class ReportsStore:
         violation: on PostgreSQL a violation would leave the transaction aborted). A claim
         whose lease ran out unsent is taken over by an update that only one caller can win.
         """
-        dialect = session.get_bind().dialect.name
-        make = postgresql_insert if dialect == "postgresql" else sqlite_insert
         statement = (
-            make(_SENT)
+            insert_or_conflict(session, _SENT)
             .values(kind=kind, recipient=recipient, key=key, sent_at=now, lease_until=lease_until)
             .on_conflict_do_nothing(index_elements=["kind", "recipient", "key"])
         )

@@ -114,14 +114,7 @@ def fit(text: str, limit: int = MESSAGE_LIMIT) -> str:
 
 def _closers(html: str) -> str:
     """The closing tags of the tags left open in `html`, innermost first."""
-    still_open: list[str] = []
-    for match in _TAG.finditer(html):
-        closing, name = match.group(1), match.group(2).lower()
-        if not closing:
-            still_open.append(name)
-        elif name in still_open:
-            del still_open[len(still_open) - 1 - still_open[::-1].index(name)]
-    return "".join(f"</{name}>" for name in reversed(still_open))
+    return "".join(f"</{name}>" for name, _ in reversed(_open_tags(html)))
 
 
 def keyboard(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:
