@@ -310,7 +310,7 @@ async def test_a_lead_reassigns_and_the_new_owner_is_told(harness: Harness) -> N
     await lead.click("Ромашка")
     await lead.click("Передать")
     replies = await lead.click("Вера")
-    assert replies[0].text == "👥 «Ромашка» теперь у Вера."
+    assert replies[0].text == "👥 «Ромашка»: ответственный теперь Вера."
     assert vera.last_reply().text.startswith("👥 Вам передали сделку <b>Ромашка</b>")
     assert [title for title, _, _ in await _stored(harness, vera_person)] == ["Ромашка"]
 
@@ -357,7 +357,7 @@ async def test_how_did_it_go_after_the_next_step(harness: Harness, clock: Frozen
     clock.advance(minutes=2)
     assert await send_followups(harness.app) == 1
     question = anna.last_reply()
-    assert question.text == "звонок с «Ромашка»: как прошло?"
+    assert question.text == "«Ромашка»: звонок — как прошло?"
     assert question.button_labels() == ["▶ Продвинулась", "📅 Новый шаг", "✖ Проиграна", "💤 Позже"]
     assert await send_followups(harness.app) == 0
     await anna.click("▶ Продвинулась", question)

@@ -96,7 +96,7 @@ async def test_an_admin_deactivates_a_manager_from_the_roster(harness: Harness) 
     await admin.click("Борис")
     await admin.click("Отключить")
     reply = (await admin.click("Да"))[-1]
-    assert reply.text.startswith("Борис отключён")
+    assert reply.text.startswith("Борис: доступ отключён")
     refusal = ru("common.refusal", company="Вектор Склад")
     assert [r.text for r in await manager_chat.send("/help")] == [refusal]
 

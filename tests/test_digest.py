@@ -141,7 +141,7 @@ async def test_stats_leaderboard_plan_and_export_in_the_bot(
     await lead.send("/plan")
     await lead.click("Анна")
     assert (await lead.send("1,5 млн, 5 сделок"))[-1].text.startswith(
-        "✅ План Анна на 2026-11: 1\u00a0500\u00a0000\u00a0₽, 5"
+        "✅ План на 2026-11 — Анна: 1\u00a0500\u00a0000\u00a0₽, 5"
     )
     mine = (await anna.send("/stats"))[-1].text
     assert (

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from jinja2 import Environment, StrictUndefined, Template
 
+from bot.common import russian
 from bot.common.money import CURRENCY_SYMBOLS
 
 LOCALES = Path(__file__).resolve().parents[1] / "locales"
@@ -54,6 +55,10 @@ def format_amount(value: Decimal | int | None, currency: str = "RUB") -> str:
     return f"${text}" if symbol == "$" else f"{text}\u00a0{symbol}"
 
 
+def _as_written(phrase: str, *_: object) -> str:
+    return phrase
+
+
 def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     flat: dict[str, str] = {}
     for key, value in tree.items():
@@ -75,6 +80,9 @@ class Catalog:
         env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True)
         env.filters["amount"] = format_amount
         env.globals["plural"] = plural_ru if language == "ru" else plural_en
+        # A unit from the catalog takes the form its number or «за» asks for (ru only).
+        env.filters["counted"] = russian.counted if language == "ru" else _as_written
+        env.filters["accusative"] = russian.accusative if language == "ru" else _as_written
         env.globals["t"] = self  # a message may name another, e.g. t('roles.' ~ role)
         self._templates: dict[str, Template] = {
             key: env.from_string(text) for key, text in messages.items() if "{" in text
