@@ -291,7 +291,7 @@ class TerminalChat:
     def _role(self, person: Person | None) -> str:
         if person is None:
             return self.t("terminal.unregistered")
-        return self.t(f"roles.{Role(person.role).value}")
+        return self.t(f"roles.{person.role.value}")
 
     def _say(self, key: str, **params: Any) -> None:
         self.write(plain(self.t(key, **params)))
