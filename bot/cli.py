@@ -164,8 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="apply migrations and run the bot (long polling)")
     run.set_defaults(handler=cmd_run)
 
-    chat = commands.add_parser("chat", help="try the bot in this terminal, without Telegram")
-    chat.add_argument("--user-id", type=int, default=1, help="your pretend Telegram id (default 1)")
+    chat = commands.add_parser(
+        "chat",
+        help="try the bot in this terminal, without Telegram; /as NAME types as anyone",
+    )
+    chat.add_argument(
+        "--user-id", type=int, default=1, help="who types first: a pretend Telegram id (default 1)"
+    )
     chat.add_argument(
         "--role", choices=[r.value for r in Role], help="create this person with the role"
     )
@@ -173,7 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", default=None, help="the person's name (default: the known one, or Terminal User)"
     )
     chat.add_argument("--team", default=None, help="the person's team (created if missing)")
-    chat.add_argument("--lang", default="ru", help="Telegram language code (ru, en, ...)")
+    chat.add_argument(
+        "--lang",
+        default="ru",
+        help="Telegram language code (ru, en, ...), also of the terminal's own lines",
+    )
     chat.add_argument("--files-dir", type=Path, default=None, help="where sent documents are saved")
     chat.set_defaults(handler=cmd_chat)
 

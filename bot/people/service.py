@@ -365,6 +365,12 @@ class PeopleService:
         async with transaction(self._db) as session:
             return await store.people(session, team_id=team_id, active_only=True)
 
+    async def everyone(self) -> list[Person]:
+        """Every person by name, deactivated ones too: `voronka chat` plays any of them, and
+        the operator at the terminal is no actor of the bot."""
+        async with transaction(self._db) as session:
+            return await store.people(session, by="name")
+
     async def mark_unreachable(self, telegram_id: int) -> None:
         self.forget()
         async with transaction(self._db) as session:
