@@ -141,6 +141,8 @@ async def test_help_in_english_for_an_english_speaker(harness: Harness) -> None:
     [
         ("😀😀😀", "common.no_meaning"),
         ("?!...", "common.no_meaning"),
+        ("1", "common.no_meaning"),  # a number is not a question for the knowledge base
+        ("12 345", "common.no_meaning"),
         ("/frobnicate", "common.unknown_command"),
         ("x" * 4096, "kb.not_found"),
     ],

@@ -21,7 +21,9 @@ HELP_SECTIONS: list[tuple[str, frozenset[Role]]] = [
     ("help.admin", frozenset({Role.ADMIN})),
 ]
 
-WORD = re.compile(r"\w", re.UNICODE)
+# A letter in any script: digits and signs alone («1», «???», «+») ask nothing the
+# knowledge base could answer, and must not show up as an unanswered question.
+WORD = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
 def help_text(context: Ctx, person: Person) -> str:
