@@ -1,11 +1,17 @@
 """«🤷 Нет подходящего ответа» in a script walk: what the client said is kept for the
 script's author and the walk goes on (issue 12, item 17), through the real Application."""
 
+import asyncio
+import csv
+import io
 import shutil
 from pathlib import Path
 
+import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
+from bot.cli import main
 from bot.common.clock import FrozenClock
 from bot.common.i18n import catalog
 from bot.container import build_core
@@ -13,7 +19,9 @@ from bot.db.models import KnowledgeEvent
 from bot.db.session import transaction
 from bot.knowledge.service import MAX_QUERY, Event
 from bot.people.service import Role
+from bot.reports.telegram.jobs import send_digests
 from tests.conftest import Harness, make_settings
+from tests.test_metrics import at
 
 ru, en = catalog("ru"), catalog("en")
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,3 +156,67 @@ async def test_a_gap_typed_after_the_script_was_removed_is_still_kept(
     finally:
         await harness.app.shutdown()
         await core.close()
+
+
+# --- the gaps reach the script's author: the lead's digest and `voronka content gaps` ---------
+
+
+async def _record_gaps(harness: Harness) -> None:
+    """Анна (Russian) and Kim (English) each record a gap in cold-call on 30.11.2026."""
+    _, anna = await harness.person(name="Анна")
+    _, kim = await harness.person(name="Kim", language="en")
+    await anna.send("/script холодный звонок")
+    await anna.click(OBJECTION)
+    await anna.click("Нет подходящего ответа")
+    await anna.send("у нас склад в аренде, стеллажи не наши")
+    await kim.send("/script холодный звонок")
+    await kim.click("No suitable answer")
+    await kim.send("=1+1 they said")
+
+
+async def test_the_leads_digest_lists_the_script_gaps(harness: Harness, clock: FrozenClock) -> None:
+    lida_person, _ = await harness.person(Role.LEAD, name="Лида")
+    _, lee = await harness.person(Role.LEAD, name="Lee", language="en")
+    await _record_gaps(harness)
+    at(clock, "2026-12-01 09:00")
+    await send_digests(harness.app)
+    lida = harness.client(lida_person.telegram_id)
+    text = next(m.text for m in reversed(lida.messages()) if "База знаний" in m.text)
+    assert (
+        ru(
+            "digest.kb_script_gaps",
+            count=2,
+            gaps="Холодный звонок → «Приветствие»: «=1+1 they said» (Kim); "
+            f"Холодный звонок → «{OBJECTION}»: «у нас склад в аренде, стеллажи не наши» (Анна)",
+        )
+        in text
+    )
+    english = next(m.text for m in reversed(lee.messages()) if "Knowledge base" in m.text)
+    assert "🤷 No answer in the scripts (2): Холодный звонок → «Приветствие»" in english
+
+
+async def test_content_gaps_exports_csv_and_xlsx(
+    harness: Harness, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _record_gaps(harness)
+    monkeypatch.setenv("VORONKA_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("VORONKA_DATA_DIR", str(tmp_path / "cli-data"))
+    out = tmp_path / "gaps.csv"
+    assert await asyncio.to_thread(main, ["content", "gaps", "--out", str(out)]) == 0
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert rows == [
+        ["script", "script_id", "step", "step_id", "client_said", "who", "team", "when"],
+        ["Холодный звонок", "cold-call", f"«{OBJECTION}»", "not-interested",
+         "у нас склад в аренде, стеллажи не наши", "Анна", "Продажи", "2026-11-30 10:00"],
+        ["Холодный звонок", "cold-call", "Приветствие", "start", "'=1+1 they said", "Kim",
+         "Продажи", "2026-11-30 10:00"],
+    ]  # fmt: skip
+    book = tmp_path / "gaps.xlsx"
+    argv = ["content", "gaps", "--format", "xlsx", "--out", str(book)]
+    assert await asyncio.to_thread(main, argv) == 0
+    sheet = load_workbook(book).active
+    assert sheet is not None
+    cells = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert cells[2][4] == "=1+1 they said" and sheet["E3"].data_type == "s"  # text, not formula
+    assert await asyncio.to_thread(main, ["content", "gaps", "--since", "2026-12-01"]) == 0
+    assert await asyncio.to_thread(main, ["content", "gaps", "--format", "xlsx"]) == 2

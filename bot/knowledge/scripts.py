@@ -108,19 +108,3 @@ def fit(entry: Entry, walk: Walk, max_chars: int) -> Walk:
         origin = next(i for i, step in enumerate(entry.steps) if step is visited[1])
         walk = Walk(origin, walk.path[1:])
     return walk
-
-
-_QUOTE_PAIRS = {"«": "»", "“": "”", "„": "“", '"': '"', "'": "'"}
-
-
-def bare_title(title: str) -> str:
-    """A step title without the quotes around it, for texts that quote it themselves.
-
-    Objection steps are titled with the client's words in quotes («Дорого»), and a prompt
-    that quotes the step would print ««Дорого»»; `«Дорого» и «Подумаем»` comes back
-    quoted again as it was.
-    """
-    text = title.strip()
-    if len(text) >= 2 and _QUOTE_PAIRS.get(text[0]) == text[-1]:
-        return text[1:-1].strip()
-    return text

@@ -16,7 +16,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, InlineQueryHandle
 from bot.common.errors import Invalid
 from bot.common.i18n import catalog
 from bot.knowledge import scripts as scripts_walk
-from bot.knowledge.content import Entry
+from bot.knowledge.content import Entry, bare_title
 from bot.people.service import Role
 from bot.tg import callbacks as cb
 from bot.tg import dialogs
@@ -311,7 +311,7 @@ async def script_gap(update: Update, context: Ctx) -> None:
     )
     assert update.callback_query is not None
     await update.callback_query.answer()
-    await reply(update, context.t("kb.gap_prompt", step=scripts_walk.bare_title(step.title)))
+    await reply(update, context.t("kb.gap_prompt", step=bare_title(step.title)))
 
 
 async def record_script_gap(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
@@ -339,7 +339,7 @@ async def record_script_gap(update: Update, context: Ctx, dialog: Dialog, text: 
             (t("kb.leave"), cb.pack(cb.SCRIPT_END)),
         ],
     ]
-    go_on = t("kb.gap_go_on", step=scripts_walk.bare_title(step.title))
+    go_on = t("kb.gap_go_on", step=bare_title(step.title))
     await reply(update, f"{t('kb.gap_saved')}\n{go_on}", keyboard(rows))
 
 
