@@ -80,6 +80,7 @@ LAYOUTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "km": (("{deal}",),),
     "sw": (("closing", "0."),),
     "sg": (("closing", "0."),),
+    "se": ((),),
     "oo": (("{deal}",),),
     "oa": (("{deal}",),),
     "oi": (("{deal}", "VS-PR-2700-3"),),

@@ -1,19 +1,26 @@
-"""`voronka kb search` and `voronka content check|export-new`."""
+"""`voronka kb search` and `voronka content check|export-new|gaps`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
+import os
 import sys
+from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+
+from openpyxl import Workbook
 
 from bot.common.logs import configure_logging
+from bot.common.sheets import CsvWriter, append_row
 from bot.config import Settings
 from bot.container import build_core
 from bot.knowledge.content import check_content, load_content
 from bot.knowledge.search import SearchIndex
+from bot.knowledge.service import ScriptGap
 from bot.offers.catalog import check_catalog
 from bot.offers.documents import check_templates
 
@@ -39,6 +46,22 @@ def add_knowledge_commands(subparsers: argparse._SubParsersAction[argparse.Argum
     )
     export.add_argument("--out", type=Path, required=True, help="folder to write them to")
     export.set_defaults(handler=cmd_content_export)
+    gaps = actions.add_parser(
+        "gaps",
+        help="what clients said where a call script had no answer («Нет подходящего ответа»)",
+    )
+    gaps.add_argument(
+        "--format", choices=("csv", "xlsx"), default="csv", help="file format (default: csv)"
+    )
+    gaps.add_argument(
+        "--out", type=Path, default=None, metavar="FILE",
+        help="file to write (default: stdout; required for xlsx)",
+    )  # fmt: skip
+    gaps.add_argument(
+        "--since", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+        help="only gaps recorded on this day (in VORONKA_TIMEZONE) or later",
+    )  # fmt: skip
+    gaps.set_defaults(handler=cmd_content_gaps)
 
 
 def cmd_kb_search(args: argparse.Namespace, settings: Settings) -> int:
@@ -115,3 +138,76 @@ def cmd_content_export(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return asyncio.run(export())
+
+
+GAP_HEADERS = (
+    "script", "script_id", "step", "step_id", "client_said", "who", "team", "when",
+)  # fmt: skip
+
+
+def cmd_content_gaps(args: argparse.Namespace, settings: Settings) -> int:
+    """The script gaps for their authors: a row per «no suitable answer», oldest first,
+    times in the team's time zone. A file appears only once it is complete."""
+    configure_logging("WARNING")
+    if args.format == "xlsx" and args.out is None:
+        print(
+            "--format xlsx needs --out FILE (a spreadsheet is not for a terminal)", file=sys.stderr
+        )
+        return 2
+
+    async def export() -> list[ScriptGap]:
+        core = build_core(settings)
+        try:
+            await core.migrate()
+            await core.load_content()  # to name scripts and steps by their titles
+            since = datetime.combine(args.since, time(), settings.tz) if args.since else None
+            return await core.knowledge.script_gaps(since=since)
+        finally:
+            await core.close()
+
+    gaps = asyncio.run(export())
+    rows: list[tuple[str, ...]] = [
+        (gap.script, gap.script_id, gap.step, gap.step_id, gap.said, gap.who, gap.team,
+         gap.at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"))
+        for gap in gaps
+    ]  # fmt: skip
+    if args.format == "xlsx":
+        _write_atomically(args.out, _gaps_xlsx(rows))
+    elif args.out is None:
+        if isinstance(sys.stdout, io.TextIOWrapper):
+            sys.stdout.reconfigure(encoding="utf-8")
+        _gaps_csv(sys.stdout, rows)
+    else:
+        buffer = io.StringIO()
+        _gaps_csv(buffer, rows)
+        _write_atomically(args.out, buffer.getvalue().encode("utf-8"))
+    where = f" to {args.out}" if args.out else ""
+    print(f"exported {len(rows)} script gap(s){where}", file=sys.stderr)
+    return 0
+
+
+def _gaps_csv(out: TextIO, rows: list[tuple[str, ...]]) -> None:
+    writer = CsvWriter(out)
+    writer.writerow(GAP_HEADERS)
+    for row in rows:
+        writer.writerow(row)
+
+
+def _gaps_xlsx(rows: list[tuple[str, ...]]) -> bytes:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Script gaps")
+    append_row(sheet, GAP_HEADERS)
+    for row in rows:
+        append_row(sheet, row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    partial = path.with_name(path.name + ".part")
+    try:
+        partial.write_bytes(content)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)

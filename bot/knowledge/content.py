@@ -91,6 +91,22 @@ class Entry:
         return None
 
 
+_QUOTE_PAIRS = {"«": "»", "“": "”", "„": "“", '"': '"', "'": "'"}
+
+
+def bare_title(title: str) -> str:
+    """A step title without the quotes around it, for texts that quote it themselves.
+
+    Objection steps are titled with the client's words in quotes («Дорого»), and a prompt
+    that quotes the step would print ««Дорого»»; `«Дорого» и «Подумаем»` comes back
+    quoted again as it was.
+    """
+    text = title.strip()
+    if len(text) >= 2 and _QUOTE_PAIRS.get(text[0]) == text[-1]:
+        return text[1:-1].strip()
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class ContentLoad:
     """The entries that loaded and the problems met on the way."""
@@ -130,6 +146,15 @@ class ContentLibrary(Mapping[str, Entry]):
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+    def titles(self) -> dict[str, str]:
+        """Entry id → title, and `entry#step` → the step's title without its quotes, so a
+        report can name what the ids it holds stand for (the digest's script gaps)."""
+        names = {key: entry.title for key, entry in self._by_id.items()}
+        for key, entry in self._by_id.items():
+            for step in entry.steps:
+                names[f"{key}#{step.id}"] = bare_title(step.title)
+        return names
 
     def kinds(self) -> tuple[str, ...]:
         """Kinds that have at least one entry, in a stable order."""

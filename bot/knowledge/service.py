@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -45,6 +46,20 @@ class Question:
 
 
 @dataclass(frozen=True, slots=True)
+class ScriptGap:
+    """What a client said at a script step that had no answer for it, and who wrote it down."""
+
+    script_id: str
+    script: str
+    step_id: str
+    step: str
+    said: str
+    who: str
+    team: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Loaded:
     """What a (re)load read: how many entries are searchable, and the files skipped."""
 
@@ -59,6 +74,9 @@ class Answer:
     query: str
     best: Entry | None
     others: tuple[Entry, ...] = ()
+    ask: Role | None = None
+    """Not found: the role of whoever `ask_lead` would send the question to (the team's
+    leads, else the admins); None when there is nobody, so nobody is offered to ask."""
 
 
 class KnowledgeService:
@@ -112,8 +130,10 @@ class KnowledgeService:
         hits = self._index.search(query[:MAX_QUERY], kinds=kinds, limit=3)
         best = self._library.get(hits[0].entry_id) if hits else None
         if best is None:
-            await self._record(actor, Event.NOT_FOUND, query=query)
-            return Answer(query, None)
+            async with transaction(self._db) as session:
+                await self._insert_event(session, actor, Event.NOT_FOUND, query=query)
+                answerers = await self._answerers(session, actor)
+            return Answer(query, None, ask=answerers[0].role if answerers else None)
         await self._record(actor, Event.ANSWERED, query=query, entry_id=best.id)
         others = tuple(e for h in hits[1:] if (e := self._library.get(h.entry_id)) is not None)
         return Answer(query, best, others)
@@ -159,10 +179,49 @@ class KnowledgeService:
         entry = self.entry(actor, entry_id)
         await self._record(actor, Event.UP if up else Event.DOWN, query=query, entry_id=entry.id)
 
-    async def script_gap(self, actor: Person, entry_id: str, step_id: str, text: str) -> None:
-        """«Нет подходящего ответа»: what the client said at a step the script lacks."""
+    async def script_gap(
+        self, actor: Person, entry_id: str, step_id: str, text: str
+    ) -> Entry | None:
+        """«Нет подходящего ответа»: what the client said at a step the script lacks.
+
+        Kept whole for the script's author (the digest and `voronka content gaps` show it),
+        even when the script was reloaded meanwhile; the entry comes back to go on walking
+        it, or None when it is gone. Words are required: «...» tells the author nothing,
+        and a text over the limit is refused rather than cut, so nothing is lost unsaid.
+        """
         _member(actor)
-        await self._record(actor, Event.SCRIPT_GAP, entry_id=entry_id, step_id=step_id, text=text)
+        said = " ".join(text.split())
+        if not any(char.isalnum() for char in said):
+            raise Invalid("kb.gap_empty")
+        if len(said) > MAX_QUERY:
+            raise Invalid("kb.gap_too_long", limit=MAX_QUERY)
+        async with transaction(self._db) as session:
+            await self._insert_event(
+                session, actor, Event.SCRIPT_GAP, entry_id=entry_id, step_id=step_id, text=said
+            )
+        return self._library.get(entry_id)
+
+    async def script_gaps(self, *, since: datetime | None = None) -> list[ScriptGap]:
+        """Every recorded «no suitable answer», oldest first, named by the loaded scripts.
+
+        The operator's command at the shell (`voronka content gaps`): no person acts. A
+        script or step no longer loaded is named by its id.
+        """
+        async with transaction(self._db) as session:
+            rows = await store.script_gaps(session, Event.SCRIPT_GAP, since=since)
+        gaps = []
+        for row in rows:
+            script_id, step_id = row.entry_id or "", row.step_id or ""
+            entry = self._library.get(script_id)
+            step = entry.step(step_id) if entry else None
+            gaps.append(
+                ScriptGap(
+                    script_id=script_id, script=entry.title if entry else script_id,
+                    step_id=step_id, step=step.title if step else step_id,
+                    said=row.text or "", who=row.who or "", team=row.team or "", at=row.at,
+                )
+            )  # fmt: skip
+        return gaps
 
     async def _record(
         self,
@@ -171,28 +230,45 @@ class KnowledgeService:
         *,
         query: str | None = None,
         entry_id: str | None = None,
+    ) -> None:
+        async with transaction(self._db) as session:
+            await self._insert_event(session, actor, kind, query=query, entry_id=entry_id)
+
+    async def _insert_event(
+        self,
+        session: Session,
+        actor: Person | None,
+        kind: str,
+        *,
+        query: str | None = None,
+        entry_id: str | None = None,
         step_id: str | None = None,
         text: str | None = None,
     ) -> None:
-        async with transaction(self._db) as session:
-            await store.insert_event(
-                session, user_id=actor.id if actor else None, kind=kind,
-                query=query[:MAX_QUERY] if query else None, entry_id=entry_id, step_id=step_id,
-                text=text[:MAX_QUERY] if text else None, at=self._clock(),
-            )  # fmt: skip
+        await store.insert_event(
+            session, user_id=actor.id if actor else None, kind=kind,
+            query=query[:MAX_QUERY] if query else None, entry_id=entry_id, step_id=step_id,
+            text=text[:MAX_QUERY] if text else None, at=self._clock(),
+        )  # fmt: skip
 
     # --- the unanswered loop ----------------------------------------------------------
 
     async def ask_lead(self, actor: Person, question: str) -> tuple[Question, list[Person]]:
-        """Store the question and name who should answer: the team's leads, else the admins."""
+        """Store the question and name who should answer: the team's leads, else the admins.
+
+        With nobody to send it to (a lead or the only admin, with no admin above), nothing
+        is stored: a question no one can see would wait for an answer forever.
+        """
         _member(actor)
         cleaned = " ".join(question.split())
         if not cleaned:
             raise Invalid("kb.empty_query")
         async with transaction(self._db) as session:
+            leads = await self._answerers(session, actor)
+            if not leads:
+                raise Invalid("kb.nobody_to_ask")
             text = cleaned[:MAX_QUERY]
             question_id = await store.insert_question(session, actor.id, text, self._clock())
-            leads = await self._answerers(session, actor)
             return Question(question_id, actor, text, None, "open"), leads
 
     async def question_to_answer(self, actor: Person, question_id: int) -> Question:
@@ -244,6 +320,9 @@ class KnowledgeService:
         return written
 
     async def _answerers(self, session: Session, actor: Person) -> list[Person]:
+        """Who receives a person's question: the one rule behind both the «ask» button and
+        the sending. A manager's team leads; for anyone else (a lead, an admin), or a team
+        without a lead, the admins other than the asker; possibly nobody."""
         leads: list[Person] = []
         if actor.role is Role.MANAGER and actor.team_id is not None:
             leads = await store.active_people(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import CursorResult, Row, Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,6 +62,33 @@ def _person(row: Row[Any]) -> Person:
 
 async def insert_event(session: AsyncSession, **values: Any) -> None:
     await session.execute(insert(EVENTS).values(**values))
+
+
+class GapRow(NamedTuple):
+    entry_id: str | None
+    step_id: str | None
+    text: str | None
+    who: str | None
+    team: str | None
+    at: datetime
+
+
+async def script_gaps(
+    session: AsyncSession, kind: str, *, since: datetime | None = None
+) -> list[GapRow]:
+    """The events of `kind` (no suitable script answer) with who recorded them, oldest first."""
+    e = EVENTS.c
+    query = (
+        select(e.entry_id, e.step_id, e.text, _USERS.c.name, _TEAMS.c.name, e.at)
+        .select_from(EVENTS)
+        .outerjoin(_USERS, _USERS.c.id == e.user_id)
+        .outerjoin(_TEAMS, _TEAMS.c.id == _USERS.c.team_id)
+        .where(e.kind == kind)
+        .order_by(e.at, e.id)
+    )
+    if since is not None:
+        query = query.where(e.at >= since)
+    return [GapRow(*row) for row in await session.execute(query)]
 
 
 # --- questions ------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, InlineQueryHandle
 from bot.common.errors import Invalid
 from bot.common.i18n import catalog
 from bot.knowledge import scripts as scripts_walk
-from bot.knowledge.content import Entry
+from bot.knowledge.content import Entry, bare_title
+from bot.people.service import Role
 from bot.tg import callbacks as cb
 from bot.tg import dialogs
 from bot.tg.context import Ctx
@@ -84,10 +85,15 @@ async def answer_question(
         context.user_data[LAST_QUESTION] = answer.query[:1000]
     if answer.best is None:
         mark("not_found")
-        ask = keyboard([[(t("kb.ask_lead"), cb.pack(cb.KB_ASK_LEAD))]])
         if update.callback_query:  # «Ромашка дорого» was a question: the press it came from
             await update.callback_query.answer()
-        await reply(update, t("kb.not_found"), ask)
+        if answer.ask is None:  # nobody would receive it: no button that leads nowhere
+            await reply(update, t("kb.not_found_alone"))
+            return
+        to_admin = answer.ask is Role.ADMIN
+        label = t("kb.ask_admin" if to_admin else "kb.ask_lead")
+        ask = keyboard([[(label, cb.pack(cb.KB_ASK_LEAD))]])
+        await reply(update, t("kb.not_found_admin" if to_admin else "kb.not_found"), ask)
         return
     await show_entry(update, context, answer.best, others=list(answer.others))
 
@@ -283,6 +289,8 @@ async def script_walk(update: Update, context: Ctx) -> None:
     walk = scripts_walk.decode(data.get(1))
     if walk is None or scripts_walk.current(entry, walk) is None:
         raise Invalid("kb.entry_gone")
+    if (dialog := dialogs.current(context.user_data)) and dialog.kind == dialogs.SCRIPT_GAP:
+        dialogs.finish(context.user_data)  # walked on instead of typing what the client said
     await show_script_step(update, context, entry, walk, edit=True)
 
 
@@ -292,23 +300,53 @@ async def script_gap(update: Update, context: Ctx) -> None:
     entry = entry_of(context, data.get(0))
     walk = scripts_walk.decode(data.get(1))
     step = scripts_walk.current(entry, walk) if walk else None
-    if step is None:
+    if walk is None or step is None:
         raise Invalid("kb.entry_gone")
     dialogs.start(
         context.user_data,
-        Dialog(dialogs.SCRIPT_GAP, data={"entry_id": entry.id, "step_id": step.id}),
+        Dialog(
+            dialogs.SCRIPT_GAP,
+            data={"entry_id": entry.id, "step_id": step.id, "walk": scripts_walk.encode(walk)},
+        ),
     )
     assert update.callback_query is not None
     await update.callback_query.answer()
-    await reply(update, context.t("kb.gap_prompt", step=step.title))
+    await reply(update, context.t("kb.gap_prompt", step=bare_title(step.title)))
 
 
 async def record_script_gap(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
-    await context.core.knowledge.script_gap(
+    """Keep what the client said, then offer to go on: back to the step, restart, or leave."""
+    entry = await context.core.knowledge.script_gap(
         context.person, dialog.data["entry_id"], dialog.data["step_id"], text
     )
     dialogs.finish(context.user_data)
-    await reply(update, context.t("kb.gap_saved"))
+    t = context.t
+    walk = scripts_walk.decode(dialog.data.get("walk", ""))
+    step = scripts_walk.current(entry, walk) if entry and walk else None
+    if entry is None or step is None or walk is None or step.id != dialog.data["step_id"]:
+        # The script was edited and reloaded meanwhile: the answer is kept, the walk is not.
+        await reply(update, f"{t('kb.gap_saved')}\n{t('kb.gap_script_gone')}")
+        return
+    token = entry_token(entry.id)
+    walk = scripts_walk.fit(entry, walk, cb.MAX_BYTES - len(f"{cb.SCRIPT_WALK}:{token}:") - 2)
+    rows: Rows = [
+        [(t("kb.gap_back"), cb.pack(cb.SCRIPT_WALK, token, scripts_walk.encode(walk)))],
+        [
+            (
+                t("kb.restart"),
+                cb.pack(cb.SCRIPT_WALK, token, scripts_walk.encode(scripts_walk.start())),
+            ),
+            (t("kb.leave"), cb.pack(cb.SCRIPT_END)),
+        ],
+    ]
+    go_on = t("kb.gap_go_on", step=bare_title(step.title))
+    await reply(update, f"{t('kb.gap_saved')}\n{go_on}", keyboard(rows))
+
+
+async def script_end(update: Update, context: Ctx) -> None:
+    """«Завершить» after a gap: the walk ends here, whether or not the script is still loaded
+    (the step's buttons above still go on if pressed: a walk is all in its buttons)."""
+    await show(update, context.t("kb.script_left"))
 
 
 # --- the unanswered loop ----------------------------------------------------------------------
@@ -320,9 +358,6 @@ async def ask_lead(update: Update, context: Ctx) -> None:
         raise Invalid("common.expired_button")
     core, person = context.core, context.person
     question, answerers = await core.knowledge.ask_lead(person, question_text)
-    if not answerers:
-        await show(update, context.t("kb.nobody_to_ask"))
-        return
     for lead in answerers:
         t = catalog(lead.language)
         text = t("kb.question_for_lead", name=person.name, question=question.question)
@@ -452,5 +487,6 @@ def knowledge_handlers() -> list[Any]:
         CallbackQueryHandler(maybe_as_note, pattern=cb.pattern(cb.KB_AS_NOTE)),
         CallbackQueryHandler(script_walk, pattern=cb.pattern(cb.SCRIPT_WALK)),
         CallbackQueryHandler(script_gap, pattern=cb.pattern(cb.SCRIPT_GAP)),
+        CallbackQueryHandler(script_end, pattern=cb.pattern(cb.SCRIPT_END)),
         InlineQueryHandler(inline_query),
     ]

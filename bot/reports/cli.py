@@ -56,7 +56,7 @@ def cmd_digest_preview(args: argparse.Namespace, settings: Settings) -> int:
                 print(json.dumps(digest_json(digest), ensure_ascii=False, indent=2))
             else:
                 await core.load_content()
-                titles = {key: entry.title for key, entry in core.knowledge.library.items()}
+                titles = core.knowledge.library.titles()
                 renderer = DigestRenderer(core.funnels, settings.tz)
                 print(plain(renderer.text(digest, catalog(args.lang), titles=titles)))
         except DomainError as error:

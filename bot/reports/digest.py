@@ -19,6 +19,9 @@ class KnowledgeUsage:
     top_entries: tuple[tuple[str, int], ...]  # entry id, times answered
     unanswered: tuple[tuple[str, int], ...]  # question, times asked
     disliked: tuple[tuple[str, int], ...]  # entry id, 👎 count
+    # «Нет подходящего ответа», latest first: script id, step id, what the client said, who
+    script_gaps: tuple[tuple[str, str, str, str], ...] = ()
+    script_gap_count: int = 0  # all of the period's, of which `script_gaps` are the latest
 
 
 @dataclass(frozen=True, slots=True)

@@ -456,7 +456,7 @@ class ReportsService:
         return tuple(runs)
 
 
-_KINDS = (Event.ANSWERED, Event.NOT_FOUND, Event.DOWN)
+_KINDS = (Event.ANSWERED, Event.NOT_FOUND, Event.DOWN, Event.SCRIPT_GAP)
 
 __all__ = (
     "Leaderboard",

@@ -560,12 +560,16 @@ class ReportsStore:
     # --- the digest's knowledge part ----------------------------------------------------
 
     async def knowledge_usage(
-        self, session: AsyncSession, team_id: int, period: Period, kinds: tuple[str, str, str]
+        self,
+        session: AsyncSession,
+        team_id: int,
+        period: Period,
+        kinds: tuple[str, str, str, str],
     ) -> KnowledgeUsage:
-        """The team's most answered entries, unanswered questions and disliked entries;
-        `kinds` names the answered, not-found and 👎 events."""
+        """The team's most answered entries, unanswered questions, disliked entries and the
+        latest script gaps; `kinds` names the answered, not-found, 👎 and script-gap events."""
         e, u = _EVENTS.c, _U.c
-        answered, not_found, down = kinds
+        answered, not_found, down, gap = kinds
         in_team = select(u.id).where(u.team_id == team_id).scalar_subquery()
         base = (e.at >= period.start, e.at < period.end, e.user_id.in_(in_team))
 
@@ -579,10 +583,20 @@ class ReportsStore:
             )
             return tuple((str(a), int(b)) for a, b in rows if a)
 
+        gaps = await session.execute(
+            select(e.entry_id, e.step_id, e.text, u.name)
+            .join(_U, u.id == e.user_id)
+            .where(*base, e.kind == gap)
+            .order_by(e.at.desc(), e.id.desc())
+            .limit(TOP)
+        )
+        gap_count = await session.scalar(select(func.count()).where(*base, e.kind == gap))
         return KnowledgeUsage(
             await top(e.entry_id, answered),
             await top(e.query, not_found),
             await top(e.entry_id, down),
+            tuple((a or "", b or "", c or "", d) for a, b, c, d in gaps),
+            int(gap_count or 0),
         )
 
     # --- report files -------------------------------------------------------------------

@@ -62,6 +62,7 @@ KB_AS_QUESTION = "kn"  # kn  («Ромашка дорого» was a question)
 KB_AS_NOTE = "km"  # km:<deal>  (...or a note on the deal)
 SCRIPT_WALK = "sw"  # sw:<entry>:<walk>
 SCRIPT_GAP = "sg"  # sg:<entry>:<walk>  (no suitable answer)
+SCRIPT_END = "se"  # se  (leave the script walk after a gap)
 OFFER_OPEN = "oo"  # oo:<deal>  (start the builder)
 OFFER_ADD = "oa"  # oa:<deal>  (search the catalog; every builder button names its draft's deal)
 OFFER_ITEM = "oi"  # oi:<deal>:<sku token>  (`token`: a long SKU as a hash)
@@ -126,6 +127,7 @@ ALL_PREFIXES = (
     KB_AS_NOTE,
     SCRIPT_WALK,
     SCRIPT_GAP,
+    SCRIPT_END,
     OFFER_OPEN,
     OFFER_ADD,
     OFFER_ITEM,

@@ -97,6 +97,7 @@ class _KbAnswer(_Data):
 class _ScriptGap(_Data):
     entry_id: str
     step_id: str
+    walk: str = "0."  # where the walk was, to go on from (a state saved before: the start)
 
 
 class _OfferQty(_Data):

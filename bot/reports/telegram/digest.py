@@ -90,7 +90,7 @@ class DigestRenderer:
                       plan=plan)
                 )  # fmt: skip
         usage = digest.usage
-        if usage.top_entries or usage.unanswered or usage.disliked:
+        if usage.top_entries or usage.unanswered or usage.disliked or usage.script_gaps:
             lines += ["", t("digest.knowledge")]
             if usage.top_entries:
                 top = ", ".join(f"{titles.get(e, e)} ({n})" for e, n in usage.top_entries)
@@ -101,6 +101,12 @@ class DigestRenderer:
             if usage.disliked:
                 bad = ", ".join(f"{titles.get(e, e)} ({n})" for e, n in usage.disliked)
                 lines.append(t("digest.kb_disliked", entries=bad))
+            if usage.script_gaps:
+                gaps = "; ".join(
+                    f"{titles.get(e, e)} → «{titles.get(f'{e}#{s}', s)}»: «{said[:80]}» ({who})"
+                    for e, s, said, who in usage.script_gaps
+                )
+                lines.append(t("digest.kb_script_gaps", count=usage.script_gap_count, gaps=gaps))
         return "\n".join(lines)
 
     def _reason(self, key: str, t: Catalog) -> str:

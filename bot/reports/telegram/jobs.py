@@ -94,7 +94,7 @@ async def _render_digest(application: App, digest: Digest, language: str) -> tup
     """The text and the chart, drawn after the digest's transaction, the chart in a thread."""
     core, t = application.bot_data.core, catalog(language)
     renderer = DigestRenderer(core.funnels, core.settings.tz)
-    titles = {key: entry.title for key, entry in core.knowledge.library.items()}
+    titles = core.knowledge.library.titles()
     text = renderer.text(digest, t, titles=titles)
     chart = await asyncio.to_thread(render_digest_chart, renderer.chart_data(digest, t))
     return text, chart
