@@ -13,6 +13,7 @@ from bot.common.clock import Clock
 from bot.common.errors import Forbidden, Invalid, NotFound
 from bot.db.session import Session, SessionFactory, reading, transaction
 from bot.people import store
+from bot.people.profile import Field, Profile, cleaned
 from bot.people.store import Person, Role, TeamRow
 
 __all__ = [
@@ -403,6 +404,28 @@ class PeopleService:
             if not leads:
                 leads = await store.active_with_role(session, Role.ADMIN, besides=person.id)
         return Addressees(tuple(leads), instead_of=person)
+
+    # --- one's own profile (/me) --------------------------------------------------------
+
+    async def profile(self, actor: Person) -> Profile:
+        """The actor's own profile: anyone registered may see and change their own."""
+        async with transaction(self._db) as session:
+            return await self.profile_in(session, actor.id)
+
+    async def set_profile(self, actor: Person, field: Field, text: str) -> Profile:
+        """One field of the actor's own profile, checked (`bot.people.profile.cleaned`)."""
+        value = cleaned(field, text)
+        column = {Field.FULL_NAME: "full_name"}.get(field, field.value)
+        async with transaction(self._db) as session:
+            await store.update_user(session, actor.id, **{column: value})
+            return await self.profile_in(session, actor.id)
+
+    async def profile_in(self, session: Session, person_id: int) -> Profile:
+        """A person's profile inside the caller's transaction (the offer that prints it)."""
+        row = await store.profile(session, person_id)
+        if row is None:
+            raise NotFound("person.not_found")
+        return Profile(*row)
 
     async def mark_unreachable(self, telegram_id: int) -> None:
         self.forget()

@@ -178,6 +178,16 @@ async def active_with_role(
     return [person_row(row) for row in await session.execute(query.order_by(USERS.c.id))]
 
 
+async def profile(session: AsyncSession, person_id: int) -> tuple[Any, ...] | None:
+    """The name in the bot and the /me fields: (name, full_name, position, phone, email)."""
+    columns = USERS.c
+    query = select(
+        columns.name, columns.full_name, columns.position, columns.phone, columns.email
+    ).where(columns.id == person_id)
+    row = (await session.execute(query)).first()
+    return None if row is None else tuple(row)
+
+
 async def insert_user(session: AsyncSession, **values: Any) -> int:
     result = cast(CursorResult[Any], await session.execute(insert(USERS).values(**values)))
     key = result.inserted_primary_key
