@@ -101,6 +101,7 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
     offers = OffersService(
         db,
         deals,
+        people=people,
         catalog=catalog,
         renderer=OfferRenderer(settings.offer_templates_dir),
         requisites=_requisites(settings),

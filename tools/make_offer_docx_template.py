@@ -185,7 +185,12 @@ def build() -> bytes:
         "{{ seller.site }}",
     ):
         write(name_cell.add_paragraph(), line, size=8, color=MUTED)
-    cell_text(requisites_cell, "ИНН / КПП: {{ seller.inn }} / {{ seller.kpp }}", size=7.5)
+    cell_text(
+        requisites_cell,
+        "{% if seller.kpp %}ИНН / КПП: {{ seller.inn }} / {{ seller.kpp }}"
+        "{% else %}ИНН: {{ seller.inn }}{% endif %}",
+        size=7.5,
+    )
     for line in (
         "{%p if seller.ogrn %}",
         "ОГРН: {{ seller.ogrn }}",
@@ -219,25 +224,33 @@ def build() -> bytes:
         set_cell_fill(cell, LIGHT_HEX)
     cell_text(client_cell, "ПОКУПАТЕЛЬ", size=7.5, color=MUTED)
     write(client_cell.add_paragraph(), "{{ client.name }}", size=11, bold=True)
+    client_cell.add_paragraph("{%p if client.inn or client.kpp %}")  # no empty «ИНН» line
     write(
         client_cell.add_paragraph(),
-        "ИНН {{ client.inn }}{% if client.kpp %}, КПП {{ client.kpp }}{% endif %}",
+        "{% if client.inn %}ИНН {{ client.inn }}{% endif %}"
+        "{% if client.inn and client.kpp %}, {% endif %}"
+        "{% if client.kpp %}КПП {{ client.kpp }}{% endif %}",
         size=8.5,
         color=MUTED,
     )
+    client_cell.add_paragraph("{%p endif %}")
     client_cell.add_paragraph("{%p if client.address %}")
     write(client_cell.add_paragraph(), "{{ client.address }}", size=8.5, color=MUTED)
     client_cell.add_paragraph("{%p endif %}")
+    client_cell.add_paragraph("{%p if client.contact or client.phone or client.email %}")
     write(
         client_cell.add_paragraph(),
-        "Контакт: {{ client.contact }}{% if client.phone %}, {{ client.phone }}{% endif %}"
-        "{% if client.email %}, {{ client.email }}{% endif %}",
+        "{{ [('Контакт: ' ~ client.contact) if client.contact else '', client.phone,"
+        " client.email] | select | join(', ') }}",
         size=9,
     )
+    client_cell.add_paragraph("{%p endif %}")
     cell_text(manager_cell, "ВАШ МЕНЕДЖЕР", size=7.5, color=MUTED)
     write(manager_cell.add_paragraph(), "{{ manager.name }}", size=11, bold=True)
-    write(manager_cell.add_paragraph(), "{{ manager.phone }}", size=9)
-    write(manager_cell.add_paragraph(), "{{ manager.email }}", size=9)
+    for field in ("position", "phone", "email"):
+        manager_cell.add_paragraph(f"{{%p if manager.{field} %}}")
+        write(manager_cell.add_paragraph(), f"{{{{ manager.{field} }}}}", size=9)
+        manager_cell.add_paragraph("{%p endif %}")
 
     intro = document.add_paragraph()
     intro.paragraph_format.space_before = Pt(8)
@@ -317,7 +330,7 @@ def build() -> bytes:
         size=10,
     )
     write(director_cell.add_paragraph(), "М. П.", size=8, color=MUTED)
-    cell_text(manager_sign_cell, "Менеджер", size=9, color=MUTED)
+    cell_text(manager_sign_cell, "{{ manager.position or 'Менеджер' }}", size=9, color=MUTED)
     manager_sign_cell.paragraphs[0].paragraph_format.space_before = Pt(18)
     write(manager_sign_cell.add_paragraph(), "{{ manager.name }}", bold=True)
     write(

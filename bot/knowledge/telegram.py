@@ -362,7 +362,7 @@ async def ask_lead(update: Update, context: Ctx) -> None:
         t = catalog(lead.language)
         text = t("kb.question_for_lead", name=person.name, question=question.question)
         markup = keyboard([[(t("kb.answer_button"), cb.pack(cb.KB_ANSWER, question.id))]])
-        await send_to(context.bot, lead.telegram_id, text, markup)
+        await send_to(core, context.bot, lead.telegram_id, text, markup)
     await show(update, context.t("kb.sent_to_lead", names=", ".join(a.name for a in answerers)))
 
 
@@ -382,13 +382,12 @@ async def record_lead_answer(update: Update, context: Ctx, dialog: Dialog, text:
         context.person, dialog.data["question_id"], text
     )
     dialogs.finish(context.user_data)
-    asker_t = catalog(question.asker.language)
-    await send_to(
+    name = context.person.name
+    reached = await send_to(
+        core,
         context.bot,
         question.asker.telegram_id,
-        asker_t(
-            "kb.answer_for_asker", name=context.person.name, question=question.question, answer=text
-        ),
+        lambda at: at("kb.answer_for_asker", name=name, question=question.question, answer=text),
     )
     rows = [
         [
@@ -396,7 +395,9 @@ async def record_lead_answer(update: Update, context: Ctx, dialog: Dialog, text:
             (t("kb.do_not_add"), cb.pack(cb.KB_CONFIRM, question.id, 0)),
         ]
     ]
-    await reply(update, t("kb.answer_sent", name=question.asker.name), keyboard(rows))
+    forwarded = any(recipient.instead_of for recipient in reached)
+    key = "post.answer_forwarded" if forwarded else "kb.answer_sent"
+    await reply(update, t(key, name=question.asker.name), keyboard(rows))
 
 
 async def confirm_answer(update: Update, context: Ctx) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import threading
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import emoji
 import jinja2
 import jinja2.nodes
 import typst
@@ -138,6 +140,7 @@ class OfferDocument:
             },
             "manager": {
                 "name": self.manager.name,
+                "position": self.manager.position or "",
                 "phone": self.manager.phone or "",
                 "email": self.manager.email or "",
             },
@@ -338,7 +341,7 @@ class OfferRenderer:
     def _render_pdf_data(
         self, data: Mapping[str, Any], created: dt.date, warnings: list[str] | None = None
     ) -> bytes:
-        payload = json.dumps(data, ensure_ascii=False)
+        payload = json.dumps(printable(data), ensure_ascii=False)
         timestamp = dt.datetime.combine(created, dt.time(9), tzinfo=dt.UTC)
         with self._lock:
             compiler = self._typst()
@@ -373,6 +376,40 @@ class OfferRenderer:
         except Exception as error:  # a broken .docx surfaces as zipfile/lxml/KeyError
             raise OfferRenderError(DOCX_TEMPLATE, f"{type(error).__name__}: {error}") from error
         return output.getvalue()
+
+
+# Emoji the fonts built into Typst (Libertinus Serif, New Computer Modern and their fallbacks)
+# draw: every single-character emoji of the BMP but these, measured by rendering each one
+# (tests/test_offer_documents.py renders them again). Colour emoji (U+1F000 and up), their
+# sequences and skin tones have no glyph there at all.
+_NO_GLYPH = frozenset("⚰⚱⚽⚾⛄⛅⛈⛎⛏⛑⛓⛔⛩⛪⛰⛱⛲⛳⛴⛵⛷⛸⛹⛺⛽✅✊✋✖✨❌❎❓❔❕❗➕➖➗➰〽㊗㊙")
+_PRESENTATION = re.compile("[\ufe0e\ufe0f]")
+_SPACES = re.compile(" {2,}")
+
+
+def _drawable(found: str, _data: Mapping[str, Any]) -> str:
+    """What of one emoji the PDF can show: a keycap's digit, a symbol the fonts have, or
+    nothing, never the empty box of a missing glyph."""
+    bare = _PRESENTATION.sub("", found)
+    if bare.endswith("\u20e3"):  # «1️⃣» reads as 1
+        return bare[0]
+    if len(bare) == 1 and ord(bare) < 0x10000 and bare not in _NO_GLYPH:
+        return bare
+    return ""
+
+
+def printable(value: Any) -> Any:
+    """The template's data with every emoji the PDF's fonts cannot draw dropped (the DOCX
+    keeps them: Word has an emoji font). Strings anywhere in the data, the rest as it is."""
+    if isinstance(value, str):
+        if emoji.emoji_count(value) == 0:
+            return value
+        return _SPACES.sub(" ", emoji.replace_emoji(value, replace=_drawable)).strip()
+    if isinstance(value, Mapping):
+        return {key: printable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable(item) for item in value]
+    return value
 
 
 def _typst_error_text(error: Any) -> str:
@@ -430,7 +467,12 @@ _SAMPLE_OFFER: dict[str, Any] = {
     "vat_percent": 22,
     "vat_included": True,
     "currency": "RUB",
-    "manager": {"name": "Анна Смирнова", "phone": "+7 999 000-00-00", "email": "anna@example.com"},
+    "manager": {
+        "name": "Анна Смирнова",
+        "position": "Менеджер по продажам",
+        "phone": "+7 999 000-00-00",
+        "email": "anna@example.com",
+    },
     "number": "КП-2026-0042",
     "date": "2026-11-29",
 }

@@ -66,6 +66,7 @@ class ManagerInfo:
     name: str
     phone: str | None = None
     email: str | None = None
+    position: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +141,9 @@ def parse_offer_document(data: Mapping[str, Any], catalog: Catalog | None) -> Of
     return OfferDraft(
         client=offer.client.info(),
         lines=tuple(line for line, _ in resolved),
-        manager=ManagerInfo(offer.manager.name, offer.manager.phone, offer.manager.email),
+        manager=ManagerInfo(
+            offer.manager.name, offer.manager.phone, offer.manager.email, offer.manager.position
+        ),
         discount_percent=offer.discount_percent,
         vat_percent=vat_percent,
         vat_included=offer.vat_included,
@@ -318,6 +321,7 @@ class ManagerInput(BaseModel):
     name: Required = _required_field()
     phone: Text = None
     email: Text = None
+    position: Text = None
 
 
 class ItemInput(BaseModel):

@@ -42,7 +42,7 @@ from bot.offers.pricing import (
 )
 from bot.offers.requisites import Requisites
 from bot.offers.store import Issue, Numbered, NumberTaken, OfferRow, Tx
-from bot.people.service import Person, Role
+from bot.people.service import PeopleService, Person, Role
 
 MAX_LINES = 300
 MAX_NAME = 300
@@ -228,6 +228,7 @@ class OffersService:
         db: store.Database,
         deals: DealsService,
         *,
+        people: PeopleService | None = None,
         catalog: Catalog,
         renderer: OfferRenderer,
         requisites: Requisites,
@@ -242,6 +243,7 @@ class OffersService:
     ) -> None:
         self._db = db
         self._deals = deals
+        self._people = people
         self.catalog = catalog
         self._renderer = renderer
         self.requisites = requisites
@@ -387,7 +389,7 @@ class OffersService:
             )
             return view, moved
 
-        draft = self._draft_of(spec, deal, actor)
+        draft = self._draft_of(spec, deal, await self._manager(actor))
         (view, moved), rendered = await self._issue(draft, totals, record, keep_files=True)
         return SubmitResult(view, deal, _documents(rendered), (), (), moved)
 
@@ -430,7 +432,7 @@ class OffersService:
             moved = await self._move_to_offer_stage(session, creator, deal)
             return replace(_view(offer), status="issued", number=issue.numbered.number), moved
 
-        draft = self._draft_of(spec, deal, creator)
+        draft = self._draft_of(spec, deal, await self._manager(creator))
         (view, moved), rendered = await self._issue(draft, totals, record, keep_files=True)
         documents = _documents(rendered)
         return Decision(view, deal.title, creator, True, comment_text, documents, moved)
@@ -546,7 +548,16 @@ class OffersService:
         staged.write(pdf, docx)
         return staged
 
-    def _draft_of(self, spec: OfferSpec, deal: DealView, creator: Person) -> OfferDraft:
+    async def _manager(self, creator: Person) -> ManagerInfo:
+        """The manager block of the documents: the creator's /me profile, their name in the
+        bot while they have set none."""
+        if self._people is None:
+            return ManagerInfo(creator.name)
+        async with transaction(self._db) as session:
+            profile = await self._people.profile_in(session, creator.id)
+        return ManagerInfo(profile.printed_name, profile.phone, profile.email, profile.position)
+
+    def _draft_of(self, spec: OfferSpec, deal: DealView, manager: ManagerInfo) -> OfferDraft:
         """What the documents print for an offer built in the bot."""
         return OfferDraft(
             client=ClientInfo(
@@ -554,7 +565,7 @@ class OffersService:
                 phone=deal.phone,
             ),
             lines=spec.lines,
-            manager=ManagerInfo(creator.name),
+            manager=manager,
             discount_percent=spec.discount_percent,
             vat_percent=spec.vat_percent,
             date=self._clock().astimezone(self._tz).date(),

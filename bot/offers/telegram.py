@@ -373,7 +373,12 @@ async def generate(update: Update, context: Ctx) -> None:
                   total=format_amount(result.offer.total), what=what)  # fmt: skip
         rows = [[(at("offer.approve"), cb.pack(cb.OFFER_APPROVE, result.offer.id)),
                  (at("offer.reject"), cb.pack(cb.OFFER_REJECT, result.offer.id))]]  # fmt: skip
-        await send_to(context.bot, approver.telegram_id, text, keyboard(rows))
+        await send_to(core, context.bot, approver.telegram_id, text, keyboard(rows))
+
+
+def _files(documents: Documents) -> list[tuple[str, bytes]]:
+    number = documents.number
+    return [(f"{number}.pdf", documents.pdf), (f"{number}.docx", documents.docx)]
 
 
 async def _send_documents(context: Ctx, chat_id: int, documents: Documents) -> None:
@@ -389,22 +394,23 @@ async def approve(update: Update, context: Ctx) -> None:
     decision = await context.core.offers.decide(
         context.person, cb.of(update).number(0), approve=True
     )
-    creator = decision.creator
-    await show(update, context.t("offer.approved_lead", name=creator.name))
-    ct = catalog(creator.language)
-    await context.bot.send_message(
-        creator.telegram_id, ct("offer.approved_manager", approver=context.person.name)
-    )
-    assert decision.documents is not None
-    await context.bot.send_message(
+    creator, documents, approver = decision.creator, decision.documents, context.person.name
+    assert documents is not None
+    total = format_amount(decision.offer.total)
+    reached = await send_to(
+        context.core,
+        context.bot,
         creator.telegram_id,
-        ct(
-            "offer.issued",
-            number=decision.documents.number,
-            total=format_amount(decision.offer.total),
+        lambda ct: (
+            ct("offer.approved_manager", approver=approver)
+            + "\n\n"
+            + ct("offer.issued", number=documents.number, total=total)
         ),
+        files=_files(documents),
     )
-    await _send_documents(context, creator.telegram_id, decision.documents)
+    forwarded = any(recipient.instead_of for recipient in reached)
+    key = "post.offer_approved_forwarded" if forwarded else "offer.approved_lead"
+    await show(update, context.t(key, name=creator.name))
 
 
 async def reject(update: Update, context: Ctx) -> None:
@@ -430,14 +436,18 @@ async def _reject(update: Update, context: Ctx, offer_id: int, comment: str | No
         raise
     dialogs.finish(context.user_data)
     await reply(update, context.t("offer.rejected_lead"))
-    ct = catalog(decision.creator.language)
-    text = ct(
-        "offer.rejected_manager",
-        approver=context.person.name,
-        title=decision.deal_title,
-        comment=decision.comment,  # as recorded (at most 1,000 characters): it fits a message
+    approver = context.person.name
+    await send_to(
+        context.core,
+        context.bot,
+        decision.creator.telegram_id,
+        lambda ct: ct(
+            "offer.rejected_manager",
+            approver=approver,
+            title=decision.deal_title,
+            comment=decision.comment,  # as recorded (at most 1,000 characters): fits a message
+        ),
     )
-    await send_to(context.bot, decision.creator.telegram_id, text)
 
 
 async def reject_without_comment(update: Update, context: Ctx, dialog: Dialog) -> None:

@@ -13,11 +13,13 @@ from bot.common.clock import Clock
 from bot.common.errors import Forbidden, Invalid, NotFound
 from bot.db.session import Session, SessionFactory, reading, transaction
 from bot.people import store
+from bot.people.profile import Field, Profile, cleaned
 from bot.people.store import Person, Role, TeamRow
 
 __all__ = [
     "MAX_PERSON_NAME",
     "MAX_TEAM_NAME",
+    "Addressees",
     "InviteInfo",
     "PeopleService",
     "Person",
@@ -48,6 +50,19 @@ class InviteInfo:
     team_id: int | None
     team_name: str | None
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Addressees:
+    """Who a message meant for one person reaches.
+
+    The person themselves while active. For a deactivated person, nobody but the people who
+    now answer for their work: their team's active leads, or the active admins when the team
+    has none; `instead_of` is then the deactivated person, so the message can say so.
+    """
+
+    people: tuple[Person, ...]
+    instead_of: Person | None = None
 
 
 class _UserLike(Protocol):
@@ -370,6 +385,53 @@ class PeopleService:
         the operator at the terminal is no actor of the bot."""
         async with transaction(self._db) as session:
             return await store.people(session, by="name")
+
+    async def addressees(self, telegram_id: int) -> Addressees | None:
+        """The post's rule for a message meant for `telegram_id`; None when that is no
+        person of ours (a group chat), which is written to as addressed.
+
+        System work (every message to someone other than the sender passes here), so no
+        actor. Read fresh, not from the identity cache: a deactivation made a moment ago by
+        another process must already hold.
+        """
+        async with reading(self._db) as connection:
+            found = await store.identity(connection, telegram_id)
+        if found is None:
+            return None
+        person = found.person
+        if person.active:
+            return Addressees((person,))
+        async with transaction(self._db) as session:
+            leads: list[Person] = []
+            if person.team_id is not None:
+                leads = await store.active_with_role(
+                    session, Role.LEAD, team_id=person.team_id, besides=person.id
+                )
+            if not leads:
+                leads = await store.active_with_role(session, Role.ADMIN, besides=person.id)
+        return Addressees(tuple(leads), instead_of=person)
+
+    # --- one's own profile (/me) --------------------------------------------------------
+
+    async def profile(self, actor: Person) -> Profile:
+        """The actor's own profile: anyone registered may see and change their own."""
+        async with transaction(self._db) as session:
+            return await self.profile_in(session, actor.id)
+
+    async def set_profile(self, actor: Person, field: Field, text: str) -> Profile:
+        """One field of the actor's own profile, checked (`bot.people.profile.cleaned`)."""
+        value = cleaned(field, text)
+        column = {Field.FULL_NAME: "full_name"}.get(field, field.value)
+        async with transaction(self._db) as session:
+            await store.update_user(session, actor.id, **{column: value})
+            return await self.profile_in(session, actor.id)
+
+    async def profile_in(self, session: Session, person_id: int) -> Profile:
+        """A person's profile inside the caller's transaction (the offer that prints it)."""
+        row = await store.profile(session, person_id)
+        if row is None:
+            raise NotFound("person.not_found")
+        return Profile(*row)
 
     async def mark_unreachable(self, telegram_id: int) -> None:
         self.forget()

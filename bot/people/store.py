@@ -166,6 +166,28 @@ async def people(
     return [person_row(row) for row in await session.execute(query)]
 
 
+async def active_with_role(
+    session: AsyncSession, role: Role, *, team_id: int | None = None, besides: int | None = None
+) -> list[Person]:
+    """Active people of one role (of one team when given), by id, maybe besides someone."""
+    query = PERSON.where(USERS.c.active.is_(True), USERS.c.role == role.value)
+    if team_id is not None:
+        query = query.where(USERS.c.team_id == team_id)
+    if besides is not None:
+        query = query.where(USERS.c.id != besides)
+    return [person_row(row) for row in await session.execute(query.order_by(USERS.c.id))]
+
+
+async def profile(session: AsyncSession, person_id: int) -> tuple[Any, ...] | None:
+    """The name in the bot and the /me fields: (name, full_name, position, phone, email)."""
+    columns = USERS.c
+    query = select(
+        columns.name, columns.full_name, columns.position, columns.phone, columns.email
+    ).where(columns.id == person_id)
+    row = (await session.execute(query)).first()
+    return None if row is None else tuple(row)
+
+
 async def insert_user(session: AsyncSession, **values: Any) -> int:
     result = cast(CursorResult[Any], await session.execute(insert(USERS).values(**values)))
     key = result.inserted_primary_key

@@ -29,6 +29,7 @@ from bot.deals.telegram.handlers import deal_handlers
 from bot.knowledge.telegram import knowledge_handlers
 from bot.offers.telegram import offer_handlers
 from bot.people.telegram.invite import invite_handlers
+from bot.people.telegram.me import me_handlers
 from bot.people.telegram.team import team_handlers
 from bot.reports.telegram.handlers import report_handlers
 from bot.tg.context import BotData, Ctx
@@ -44,7 +45,7 @@ from bot.tg.replies import show
 # The command menu, in this order, for every language.
 MENU_COMMANDS = (
     "deals", "new", "move", "offer", "obj", "script", "kb", "stats", "leaderboard", "plan",
-    "export", "funnel", "help", "invite", "team", "cancel", "start",
+    "export", "funnel", "me", "help", "invite", "team", "cancel", "start",
 )  # fmt: skip
 
 # The Telegram language whose menu is the default (everyone not Russian reads English).
@@ -63,6 +64,7 @@ def handlers() -> list[BaseHandler[Any, Ctx, Any]]:
         CommandHandler("start", basics.start),
         CommandHandler("help", basics.help_command),
         *invite_handlers(),
+        *me_handlers(),
         *team_handlers(),
         *funnel_handlers(),
         *deal_handlers(),

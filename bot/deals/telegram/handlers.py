@@ -440,12 +440,13 @@ async def _tell_new_owner(context: Ctx, deal: DealView) -> None:
     owner = next((p for p in people if p.id == deal.owner_id), None)
     if owner is None or owner.id == context.person.id:
         return
-    from bot.common.i18n import catalog
-
-    text = catalog(owner.language)(
-        "deal.reassigned_to_you", title=deal.title, by=context.person.name
+    by = context.person.name
+    await send_to(
+        context.core,
+        context.bot,
+        owner.telegram_id,
+        lambda t: t("deal.reassigned_to_you", title=deal.title, by=by),
     )
-    await send_to(context.bot, owner.telegram_id, text)
 
 
 async def skip_button(update: Update, context: Ctx) -> None:

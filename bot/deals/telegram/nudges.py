@@ -18,6 +18,7 @@ from bot.deals.telegram.cards import stage_name, when
 from bot.tg import callbacks as cb
 from bot.tg.context import BotData, Ctx
 from bot.tg.render import keyboard
+from bot.tg.replies import recipients
 
 # The application carries the one core of the process (`application.bot_data.core`).
 App = Application[Any, Any, Any, Any, BotData, Any]
@@ -74,9 +75,10 @@ async def send_nudges(application: App) -> int:
         if not await core.sent_log.claim("nudge", recipient, day):
             continue
         try:
-            text, rows = nudge_text(nudge, core.funnels, core.settings.tz, core.clock())
-            await application.bot.send_message(recipient, text, reply_markup=keyboard(rows))
-            sent += 1
+            if await recipients(core, recipient, personal=True):  # nobody, once deactivated
+                text, rows = nudge_text(nudge, core.funnels, core.settings.tz, core.clock())
+                await application.bot.send_message(recipient, text, reply_markup=keyboard(rows))
+                sent += 1
         except Forbidden:
             await core.people.mark_unreachable(recipient)
         except Exception:
@@ -103,8 +105,9 @@ async def send_followups(application: App) -> int:
         if not await core.sent_log.claim("followup", recipient, key):
             continue
         try:
-            await _ask_followup(application, deal)
-            sent += 1
+            if await recipients(core, recipient, personal=True):  # nobody, once deactivated
+                await _ask_followup(application, deal)
+                sent += 1
         except Forbidden:
             await core.people.mark_unreachable(recipient)
         except Exception:

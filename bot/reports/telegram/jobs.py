@@ -20,6 +20,7 @@ from bot.reports.digest import Digest
 from bot.reports.telegram.digest import DigestRenderer
 from bot.tg.context import BotData, Ctx
 from bot.tg.render import CAPTION_LIMIT, fit, split_message
+from bot.tg.replies import recipients
 
 # The application carries the one core of the process (`application.bot_data.core`).
 App = Application[Any, Any, Any, Any, BotData, Any]
@@ -66,6 +67,9 @@ async def send_digests(application: App) -> int:
             if not await core.sent_log.claim(run.kind, person.telegram_id, run.key):
                 continue
             try:
+                if not await recipients(core, person.telegram_id, personal=True):
+                    await core.sent_log.confirm(run.kind, person.telegram_id, run.key)
+                    continue  # deactivated since the run was planned: their digest is dropped
                 if person.language not in cache:
                     digest = await core.reports.digest(person, run)
                     cache[person.language] = await _render_digest(
