@@ -1,4 +1,9 @@
-"""Deals export and import on SQLite and PostgreSQL, through the core and through the CLI."""
+"""Deals export and import on SQLite and PostgreSQL, through the core and through the CLI.
+
+The file carries the teams, the people (role, team, active) and every deal with its history
+(lost reasons and comments), next step and notes; exporting, importing into an empty database
+and exporting again gives the same file, byte for byte.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import main
@@ -46,7 +51,13 @@ async def _count(core: Core, model: type[Base]) -> int:
 
 
 async def _wipe(core: Core) -> None:
+    """Empty the database as a new one is: on PostgreSQL the ids start again at 1 too (on
+    SQLite they do once the tables are empty)."""
     async with transaction(core.db) as session:
+        if core.engine.dialect.name == "postgresql":
+            tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+            await session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return
         for table in reversed(Base.metadata.sorted_tables):
             await session.execute(delete(table))
 
@@ -67,8 +78,25 @@ async def _made_in_the_bot(core: Core, clock: FrozenClock) -> tuple[Person, int,
     await core.deals.move(lead, first.id, "needs", via=Via.TEXT)
     await core.deals.add_note(anna, first.id, "Просили скидку")
     clock.advance(minutes=30)
-    await core.deals.move(anna, second.id, "lost", via=Via.BUTTON, lost_reason="price")
+    await core.deals.move(
+        anna, second.id, "lost", via=Via.BUTTON, lost_reason="price", comment="Ушли к «Альфе»"
+    )
     return anna, first.id, second.id
+
+
+async def _a_team_at_work(core: Core, clock: FrozenClock) -> None:
+    """Anna's deals, plus what a team is besides them: an admin, a lead's note, a step done,
+    a manager deactivated, a team with its own funnel chat and an English-speaking manager."""
+    admin = await core.people.ensure_person(1, "Админ", Role.ADMIN, None)
+    _, first_id, _ = await _made_in_the_bot(core, clock)
+    lead = await core.people.ensure_person(4, "Лида", Role.LEAD, "Урал")
+    await core.deals.add_note(lead, first_id, "Перезвонить до пятницы")
+    deal = await core.deals.card(lead, first_id)
+    assert deal.next_step_due is not None
+    await core.deals.followup_asked(first_id, deal.next_step_due)
+    gone = await core.people.ensure_person(5, "Борис Уволенный", Role.MANAGER, "Урал")
+    await core.people.set_active(admin, gone.id, False)
+    await core.people.ensure_person(6, "John", Role.MANAGER, "Export", language="en")
 
 
 def _row(external_id: str, **changes: Any) -> dict[str, Any]:
@@ -134,20 +162,26 @@ async def test_export_gives_every_field_of_a_deal_and_its_history(
         "amount": "150000.00",
         "currency": "RUB",
         "lost_reason": None,
-        "next_step": {"text": "Позвонить после КП", "due": "2026-12-02T07:00:00+00:00"},
+        "next_step": {
+            "text": "Позвонить после КП", "due": "2026-12-02T07:00:00+00:00", "done": False
+        },
         "created_at": "2026-11-30T07:00:00+00:00",
         "history": [
             {"from": None, "to": "lead", "at": "2026-11-30T07:00:00+00:00",
-             "by_telegram_id": 3, "via": "create"},
+             "by_telegram_id": 3, "via": "create", "lost_reason": None, "comment": None},
             {"from": "lead", "to": "qualification", "at": "2026-11-30T08:00:00+00:00",
-             "by_telegram_id": 3, "via": "button"},
+             "by_telegram_id": 3, "via": "button", "lost_reason": None, "comment": None},
             {"from": "qualification", "to": "needs", "at": "2026-11-30T10:00:00+00:00",
-             "by_telegram_id": 4, "via": "text"},
+             "by_telegram_id": 4, "via": "text", "lost_reason": None, "comment": None},
+        ],
+        "notes": [
+            {"text": "Просили скидку", "at": "2026-11-30T10:00:00+00:00", "by_telegram_id": 3},
         ],
     }  # fmt: skip
     assert list(second) == [
         "id", "external_id", "title", "client", "owner_telegram_id", "team", "funnel", "stage",
         "status", "amount", "currency", "lost_reason", "next_step", "created_at", "history",
+        "notes",
     ]  # fmt: skip
     assert second["id"] == second_id
     assert second["client"] is second["amount"] is second["next_step"] is None
@@ -155,6 +189,38 @@ async def test_export_gives_every_field_of_a_deal_and_its_history(
     assert [(m["from"], m["to"], m["at"]) for m in second["history"]] == [
         (None, "lead", "2026-11-30T07:00:00+00:00"),
         ("lead", "lost", "2026-11-30T10:30:00+00:00"),
+    ]
+    assert second["history"][-1]["lost_reason"] == "price"
+    assert second["history"][-1]["comment"] == "Ушли к «Альфе»"
+    assert second["notes"] == []
+
+
+async def test_the_file_names_the_teams_and_people_with_their_role_and_state(
+    any_core: Core, clock: FrozenClock
+) -> None:
+    await _a_team_at_work(any_core, clock)
+    text = io.StringIO()
+    assert await deal_transfer(any_core).write_json(text) == 2
+    file = json.loads(text.getvalue())
+    assert list(file) == ["format", "version", "teams", "people", "deals"]
+    assert (file["format"], file["version"]) == ("voronka-deals", 2)
+    assert file["teams"] == [
+        {"name": "Урал", "funnel": None, "group_chat_id": None},
+        {"name": "Export", "funnel": None, "group_chat_id": None},
+    ]
+    assert [(p["telegram_id"], p["name"], p["role"], p["team"], p["language"], p["active"])
+            for p in file["people"]] == [
+        (1, "Админ", "admin", None, "ru", True),
+        (3, "Анна", "manager", "Урал", "ru", True),
+        (4, "Лида", "lead", "Урал", "ru", True),
+        (5, "Борис Уволенный", "manager", "Урал", "ru", False),
+        (6, "John", "manager", "Export", "en", True),
+    ]  # fmt: skip
+    first, _ = file["deals"]
+    assert first["next_step"]["done"] is True  # the bot has asked how it went
+    assert [(n["text"], n["by_telegram_id"]) for n in first["notes"]] == [
+        ("Просили скидку", 3),
+        ("Перезвонить до пятницы", 4),
     ]
 
 
@@ -172,7 +238,7 @@ async def test_json_and_csv_writers_give_the_same_deals(any_core: Core, clock: F
     deals = await _export(any_core)
     text = io.StringIO()
     assert await deal_transfer(any_core).write_json(text) == 2
-    assert json.loads(text.getvalue()) == deals
+    assert json.loads(text.getvalue())["deals"] == deals
     assert "ООО «Ромашка»" in text.getvalue()  # UTF-8, not \\u escapes
     table = io.StringIO()
     assert await deal_transfer(any_core).write_csv(table) == 2
@@ -188,18 +254,19 @@ async def test_json_and_csv_writers_give_the_same_deals(any_core: Core, clock: F
         "status": "open", "amount": "150000.00", "currency": "RUB", "lost_reason": "",
         "next_step_text": "Позвонить после КП", "next_step_due": "2026-12-02T07:00:00+00:00",
         "created_at": "2026-11-30T07:00:00+00:00", "history_count": "3",
+        "next_step_done": "False", "lost_comment": "", "notes_count": "1",
     }  # fmt: skip
-    assert [second[k] for k in ("client_name", "lost_reason", "history_count")] == [
-        "",
-        "price",
-        "2",
-    ]
+    assert [
+        second[k] for k in ("client_name", "lost_reason", "history_count", "lost_comment")
+    ] == ["", "price", "2", "Ушли к «Альфе»"]
 
 
-async def test_an_empty_database_exports_an_empty_array(any_core: Core) -> None:
+async def test_an_empty_database_exports_a_file_without_deals(any_core: Core) -> None:
     text = io.StringIO()
     assert await deal_transfer(any_core).write_json(text) == 0
-    assert json.loads(text.getvalue()) == []
+    assert json.loads(text.getvalue()) == {
+        "format": "voronka-deals", "version": 2, "teams": [], "people": [], "deals": []
+    }  # fmt: skip
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -222,7 +289,10 @@ async def test_import_creates_deals_with_their_history(any_core: Core) -> None:
         ("lead", "offer", None, "import"),
         ("offer", "lost", 3, "button"),
     ]
-    assert open_["amount"] == "12000.00" and open_["next_step"] == rows[1]["next_step"]
+    # A file before version 2 keeps the lost reason on the deal: the move that lost it has it.
+    assert [m["lost_reason"] for m in lost["history"]] == [None, None, "competitor"]
+    assert open_["amount"] == "12000.00"
+    assert open_["next_step"] == {**rows[1]["next_step"], "done": False}
     async with transaction(any_core.db) as session:
         deal = await session.scalar(select(Deal).where(Deal.external_id == "crm-1"))
     assert deal is not None and deal.version == 1
@@ -392,7 +462,7 @@ async def test_the_cli_exports_json_and_csv_to_a_file(
     await _made_in_the_bot(any_core, clock)
     out = tmp_path / "deals.json"
     assert await _cli("deals", "export", "--format", "json", "--out", str(out)) == 0
-    deals = json.loads(out.read_text(encoding="utf-8"))
+    deals = json.loads(out.read_text(encoding="utf-8"))["deals"]
     assert deals == await _export(any_core)
     assert "exported 2 deals" in capsys.readouterr().err
     table = tmp_path / "deals.csv"
@@ -437,7 +507,10 @@ async def test_the_cli_names_every_problem_of_a_bad_file(
     file.write_text('[{"title": ', encoding="utf-8")
     assert await _cli("deals", "import", str(file)) == 1
     assert "not valid JSON" in capsys.readouterr().err
+    file.write_text('"deals"', encoding="utf-8")
+    assert await _cli("deals", "import", str(file)) == 1
+    assert "expected a JSON object" in capsys.readouterr().err
     file.write_text('{"deals": []}', encoding="utf-8")
     assert await _cli("deals", "import", str(file)) == 1
-    assert "expected a JSON array" in capsys.readouterr().err
+    assert "format: expected 'voronka-deals'" in capsys.readouterr().err
     assert await _count(any_core, Deal) == 0
