@@ -256,9 +256,12 @@ async def test_json_and_csv_writers_give_the_same_deals(any_core: Core, clock: F
         "created_at": "2026-11-30T07:00:00+00:00", "history_count": "3",
         "next_step_done": "False", "lost_comment": "", "notes_count": "1",
     }  # fmt: skip
-    assert [
-        second[k] for k in ("client_name", "lost_reason", "history_count", "lost_comment")
-    ] == ["", "price", "2", "Ушли к «Альфе»"]
+    assert [second[k] for k in ("client_name", "lost_reason", "history_count", "lost_comment")] == [
+        "",
+        "price",
+        "2",
+        "Ушли к «Альфе»",
+    ]
 
 
 async def test_an_empty_database_exports_a_file_without_deals(any_core: Core) -> None:
@@ -425,20 +428,177 @@ async def test_create_users_makes_unknown_owners_managers_of_the_team(any_core: 
     assert again == ImportReport(created=0, unchanged=1, users_created=0)
 
 
-async def test_export_then_import_into_an_empty_database_round_trips(
+async def _file_of(core: Core) -> str:
+    out = io.StringIO()
+    await deal_transfer(core).write_json(out)
+    return out.getvalue()
+
+
+async def test_export_import_into_an_empty_database_export_gives_the_same_file(
     any_core: Core, clock: FrozenClock
 ) -> None:
-    await _made_in_the_bot(any_core, clock)
-    exported = await _export(any_core)
-    file = json.loads(json.dumps(exported))
+    await _a_team_at_work(any_core, clock)
+    exported = await _file_of(any_core)
     await _wipe(any_core)
+    file = json.loads(exported, parse_float=Decimal)
     report = await import_deals(any_core, file, create_users=True)
-    assert report == ImportReport(created=2, unchanged=0, users_created=2)
-    imported = await _export(any_core)
-    for deal in (*exported, *imported):
-        deal.pop("id")
-    assert imported == exported
-    assert await import_deals(any_core, file) == ImportReport(0, 2, 0)
+    assert report == ImportReport(created=2, unchanged=0, users_created=5)
+    assert await _file_of(any_core) == exported
+    # The lead is a lead again, the deactivated manager stays away, John reads English.
+    admin = await any_core.people.identify(1, "Админ")
+    assert admin is not None and admin.is_admin
+    for telegram_id, role, team, active, language in [
+        (3, Role.MANAGER, "Урал", True, "ru"),
+        (4, Role.LEAD, "Урал", True, "ru"),
+        (5, Role.MANAGER, "Урал", False, "ru"),
+        (6, Role.MANAGER, "Export", True, "en"),
+    ]:
+        person = await any_core.people.identify(telegram_id, "")
+        assert person is not None
+        assert (person.role, person.team_name, person.active, person.language) == (
+            role, team, active, language
+        )  # fmt: skip
+    assert 5 not in {p.telegram_id for p in await any_core.people.people_of()}
+    # The second deal's lost comment and the first one's notes are in the bot again.
+    lead = await any_core.people.identify(4, "Лида")
+    assert lead is not None
+    first_id = file["deals"][0]["id"]
+    card = await any_core.deals.card(lead, first_id)
+    assert {note.text for note in card.notes} == {"Просили скидку", "Перезвонить до пятницы"}
+    assert await import_deals(any_core, file, create_users=True) == ImportReport(0, 2, 0)
+    assert await _file_of(any_core) == exported
+
+
+async def test_people_already_there_are_left_as_they_are(
+    any_core: Core, clock: FrozenClock
+) -> None:
+    await _a_team_at_work(any_core, clock)
+    file = json.loads(await _file_of(any_core))
+    await _wipe(any_core)
+    await any_core.people.ensure_person(4, "Лидия Петровна", Role.MANAGER, "Юг")
+    report = await import_deals(any_core, file, create_users=True)
+    assert report == ImportReport(created=2, unchanged=0, users_created=4)
+    lead = await any_core.people.identify(4, "Лидия Петровна")
+    assert lead is not None and (lead.role, lead.team_name) == (Role.MANAGER, "Юг")
+
+
+async def test_without_create_users_people_and_teams_not_in_the_database_are_named(
+    any_core: Core, clock: FrozenClock
+) -> None:
+    await _a_team_at_work(any_core, clock)
+    file = json.loads(await _file_of(any_core))
+    await _wipe(any_core)
+    await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    with pytest.raises(InvalidFile) as error:
+        await import_deals(any_core, file)
+    problems = [str(p) for p in error.value.problems]
+    assert "teams[1].name: no team 'Export'; create it first or import with --create-users" in (
+        problems
+    )
+    assert (
+        "people[0].telegram_id: no user with Telegram id 1; create it first or import with "
+        "--create-users"
+    ) in problems
+    assert not any("people[1]" in p for p in problems)  # Anna is there
+    assert await _count(any_core, Deal) == 0
+
+
+async def test_bad_teams_and_people_are_each_named(any_core: Core) -> None:
+    file: dict[str, Any] = {
+        "format": "voronka-deals",
+        "version": 2,
+        "teams": [
+            {"name": "Урал", "funnel": "moon"},
+            {"name": "Урал"},
+            {"name": " ", "group_chat_id": "chat"},
+        ],
+        "people": [
+            {"telegram_id": 3, "name": "Анна", "role": "boss", "team": "Урал"},
+            {"telegram_id": -1, "name": "", "role": "lead", "active": "no", "language": "de"},
+            {"telegram_id": 3, "name": "Анна", "role": "manager"},
+            "Борис",
+        ],
+        "deals": [_row("crm-1", currency="XYZ")],
+    }
+    with pytest.raises(InvalidFile) as error:
+        await import_deals(any_core, file, create_users=True)
+    found = [(p.row, p.field) for p in error.value.problems]
+    assert found == [
+        (None, "teams[0].funnel"),
+        (None, "teams[1].name"),
+        (None, "teams[2].name"),
+        (None, "teams[2].group_chat_id"),
+        (None, "people[0].role"),
+        (None, "people[1].telegram_id"),
+        (None, "people[1].name"),
+        (None, "people[1].language"),
+        (None, "people[1].active"),
+        (None, "people[2].telegram_id"),
+        (None, "people[3]"),
+        (0, "currency"),
+    ]
+    why = {p.field: p.why for p in error.value.problems}
+    assert why["people[0].role"] == "expected admin, lead or manager"
+    assert why["people[2].telegram_id"] == "the same person twice"
+    assert why["teams[1].name"] == "the same team twice"
+    assert str(error.value.problems[-1]) == (
+        "row 0, currency: 'XYZ' is not an ISO 4217 currency: write a code such as RUB, USD or EUR"
+    )
+    assert await _count(any_core, Deal) == 0
+
+
+@pytest.mark.parametrize("currency", ["XYZ", "usd", "XXX", "XAU", "RUR", 840])
+async def test_a_currency_that_is_not_iso_4217_is_refused_with_its_row(
+    any_core: Core, currency: Any
+) -> None:
+    await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    rows = [_row("crm-0", currency="USD"), _row("crm-1", currency=currency)]
+    with pytest.raises(InvalidFile) as error:
+        await import_deals(any_core, rows)
+    (problem,) = error.value.problems
+    assert (problem.row, problem.field) == (1, "currency")
+    assert "ISO 4217" in problem.why
+    assert (await import_deals(any_core, rows[:1])).created == 1
+
+
+async def test_a_file_of_a_newer_version_is_refused_as_such(any_core: Core) -> None:
+    file = {"format": "voronka-deals", "version": 3, "deals": []}
+    with pytest.raises(InvalidFile) as error:
+        await import_deals(any_core, file)
+    (problem,) = error.value.problems
+    assert problem.field == "version" and "newer Voronka" in problem.why
+
+
+async def test_bad_notes_comments_and_steps_are_named(any_core: Core) -> None:
+    await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    good = _row("crm-0")
+    good["history"] = deepcopy(good["history"])
+    good["history"][-1].update(lost_reason="price", comment="Дорого")
+    good["notes"] = [{"text": "Звонил", "at": "2026-10-02T09:00:00Z", "by_telegram_id": 3}]
+    bad = _row("crm-1", notes=[{"text": " ", "at": "2026-10-02"}, 5])
+    bad["history"] = deepcopy(bad["history"])
+    bad["history"][1].update(lost_reason="price", comment=["?"])
+    step = _open_row("crm-2", next_step={"text": "Звонок", "due": None, "done": True})
+    flag = _open_row("crm-3", next_step={"text": "Звонок", "due": "2026-12-10T07:00:00Z",
+                                         "done": "yes"})  # fmt: skip
+    with pytest.raises(InvalidFile) as error:
+        await import_deals(any_core, [good, bad, step, flag])
+    assert [(p.row, p.field) for p in error.value.problems] == [
+        (1, "history[1].lost_reason"),
+        (1, "history[1].comment"),
+        (1, "notes[0].text"),
+        (1, "notes[0].at"),
+        (1, "notes[1]"),
+        (2, "next_step.done"),
+        (3, "next_step.done"),
+    ]
+    assert (await import_deals(any_core, [good])).created == 1
+    (deal,) = await _export(any_core)
+    assert deal["history"][-1]["lost_reason"] == "price"  # the move's own, not the deal's
+    assert deal["history"][-1]["comment"] == "Дорого"
+    assert deal["notes"] == [
+        {"text": "Звонил", "at": "2026-10-02T09:00:00+00:00", "by_telegram_id": 3}
+    ]
 
 
 # --- the command line -----------------------------------------------------------------------
@@ -472,6 +632,22 @@ async def test_the_cli_exports_json_and_csv_to_a_file(
     assert [row["external_id"] for row in rows] == [deal["external_id"] for deal in deals]
     assert rows[0]["title"] == "Стеллажи на 400 паллет"
     assert not await asyncio.to_thread(lambda: list(tmp_path.glob("*.part")))
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_the_cli_round_trips_a_team_through_an_empty_database(
+    any_core: Core, clock: FrozenClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _a_team_at_work(any_core, clock)
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    assert await _cli("deals", "export", "--out", str(before)) == 0
+    await _wipe(any_core)
+    assert await _cli("deals", "import", str(before), "--create-users") == 0
+    assert "created 2 deals, 0 already there (unchanged), 5 users created" in (
+        capsys.readouterr().out
+    )
+    assert await _cli("deals", "export", "--out", str(after)) == 0
+    assert after.read_bytes() == before.read_bytes()
 
 
 @pytest.mark.usefixtures("cli_env")

@@ -158,16 +158,17 @@ def _person_in(value: Any, context: ImportContext, team: str | None) -> int:
     return telegram_id
 
 
-def _team_name(value: Any, context: ImportContext) -> str:
+def _team_name(value: Any, *, nullable: bool = True) -> str:
     name = clean_name(value, MAX_TEAM_NAME + 1) if isinstance(value, str) else ""
     if not name or len(name) > MAX_TEAM_NAME:
-        raise why(f"expected a team name of up to {MAX_TEAM_NAME} characters, or null")
+        choice = ", or null" if nullable else ""
+        raise why(f"expected a team name of up to {MAX_TEAM_NAME} characters{choice}")
     return name
 
 
 def _known_team(value: Any, context: ImportContext) -> str:
     """A team of the database or the file, or one to create when creating users."""
-    name = _team_name(value, context)
+    name = _team_name(value)
     if not context.has_team(name):
         if not context.create_users:
             raise why(f"no team '{name}'; {USE_CREATE_USERS}")
@@ -285,10 +286,10 @@ class ImportTeam(BaseModel):
 
     @field_validator("name", mode="plain")
     @classmethod
-    def _name(cls, value: Any, info: ValidationInfo) -> str:
+    def _name(cls, value: Any) -> str:
         if value is None:
             raise why("required")
-        return _team_name(value, _context(info))
+        return _team_name(value, nullable=False)
 
     @field_validator("funnel", mode="plain")
     @classmethod
@@ -767,13 +768,15 @@ def _read_teams(
     fresh: list[TeamRecord] = []
     seen: set[str] = set()
     for index, item in enumerate(raw):
+        name = _mapping_get(item, "name")
+        if isinstance(name, str) and clean_name(name, MAX_TEAM_NAME + 1):
+            if clean_name(name, MAX_TEAM_NAME + 1) in seen:
+                problems.append(FileProblem("the same team twice", f"teams[{index}].name"))
+                continue
+            seen.add(clean_name(name, MAX_TEAM_NAME + 1))
         team = _read_item(ImportTeam, "teams", index, item, context, problems)
         if team is None:
             continue
-        if team.name in seen:
-            problems.append(FileProblem("the same team twice", f"teams[{index}].name"))
-            continue
-        seen.add(team.name)
         if team.name in context.teams:
             continue
         if not context.create_users:
@@ -791,14 +794,16 @@ def _read_people(
     fresh: list[PersonRecord] = []
     seen: set[int] = set()
     for index, item in enumerate(raw):
+        where = f"people[{index}].telegram_id"
+        telegram_id = _mapping_get(item, "telegram_id")
+        if isinstance(telegram_id, int):
+            if telegram_id in seen:
+                problems.append(FileProblem("the same person twice", where))
+                continue
+            seen.add(telegram_id)
         person = _read_item(ImportPerson, "people", index, item, context, problems)
         if person is None:
             continue
-        where = f"people[{index}].telegram_id"
-        if person.telegram_id in seen:
-            problems.append(FileProblem("the same person twice", where))
-            continue
-        seen.add(person.telegram_id)
         if person.telegram_id in context.users:
             continue
         if not context.create_users:
