@@ -163,7 +163,7 @@ async def test_the_csv_deals_export_escapes_text_and_the_json_keeps_it(
     assert [row["amount"] for row in rows] == [f"{1000 * n}.00" for n in range(1, 6)]
     out = tmp_path / "deals.json"
     assert await _cli("deals", "export", "--format", "json", "--out", str(out)) == 0
-    deals = json.loads(out.read_text(encoding="utf-8"))
+    deals = json.loads(out.read_text(encoding="utf-8"))["deals"]
     assert [deal["title"] for deal in deals] == list(TITLES)  # lossless: the import reads it
     assert {deal["client"]["name"] for deal in deals} == {CLIENT}
 
