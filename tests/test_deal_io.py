@@ -469,6 +469,30 @@ async def test_export_import_into_an_empty_database_export_gives_the_same_file(
     assert await _file_of(any_core) == exported
 
 
+async def test_a_file_written_before_version_2_still_imports(
+    any_core: Core, clock: FrozenClock
+) -> None:
+    """A bare array of deals without notes, done steps, move reasons or comments."""
+    await _made_in_the_bot(any_core, clock)
+    old = []
+    for deal in await _export(any_core):
+        deal.pop("notes")
+        if deal["next_step"]:
+            deal["next_step"].pop("done")
+        for move in deal["history"]:
+            move.pop("lost_reason")
+            move.pop("comment")
+        old.append(deal)
+    await _wipe(any_core)
+    report = await import_deals(any_core, json.loads(json.dumps(old)), create_users=True)
+    assert report == ImportReport(created=2, unchanged=0, users_created=2)
+    first, second = await _export(any_core)
+    assert (first["notes"], first["next_step"]["done"]) == ([], False)
+    assert [m["lost_reason"] for m in second["history"]] == [None, "price"]
+    people = {p.telegram_id: p.role for p in await any_core.people.people_of()}
+    assert people == {3: Role.MANAGER, 4: Role.MANAGER}  # the old file said nothing more
+
+
 async def test_people_already_there_are_left_as_they_are(
     any_core: Core, clock: FrozenClock
 ) -> None:
@@ -689,4 +713,16 @@ async def test_the_cli_names_every_problem_of_a_bad_file(
     file.write_text('{"deals": []}', encoding="utf-8")
     assert await _cli("deals", "import", str(file)) == 1
     assert "format: expected 'voronka-deals'" in capsys.readouterr().err
+    new_file = {
+        "format": "voronka-deals", "version": 2,
+        "people": [{"telegram_id": 3, "name": "Анна", "role": "director", "team": "Урал"}],
+        "deals": [_row("a", currency="XYZ")],
+    }  # fmt: skip
+    file.write_text(json.dumps(new_file), encoding="utf-8")
+    assert await _cli("deals", "import", str(file), "--create-users") == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "people[0].role: expected admin, lead or manager",
+        "row 0, currency: 'XYZ' is not an ISO 4217 currency: write a code such as RUB, USD or EUR",
+        "2 problem(s) in 1 row(s) and 1 outside the deals; nothing was imported",
+    ]
     assert await _count(any_core, Deal) == 0

@@ -3,7 +3,7 @@
 Statements are SQLAlchemy Core on the model tables and rows come back as typed tuples, never
 ORM objects: an import writes a million moves, and the ORM's bookkeeping would cost more than
 the database spends. The transfer module (`bot.deals.io`) decides the transactions; each
-method here takes the session it runs in, except the two that are a whole read by themselves.
+method here takes the session it runs in (an export's from `snapshot`).
 """
 
 from __future__ import annotations
