@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import main
 from bot.common.clock import FrozenClock
 from bot.common.errors import InvalidFile, Unavailable
 from bot.container import Core
-from bot.db.models import Base, Client, Deal, StageTransition
+from bot.db.models import Base, Client, Deal, StageTransition, Team
 from bot.db.session import transaction
 from bot.deals.cli import deal_transfer
 from bot.deals.import_store import ImportStore, NewMove
@@ -97,6 +97,10 @@ async def _a_team_at_work(core: Core, clock: FrozenClock) -> None:
     gone = await core.people.ensure_person(5, "Борис Уволенный", Role.MANAGER, "Урал")
     await core.people.set_active(admin, gone.id, False)
     await core.people.ensure_person(6, "John", Role.MANAGER, "Export", language="en")
+    async with transaction(core.db) as session:  # as /team_funnel and the group binding do
+        await session.execute(
+            update(Team).where(Team.name == "Export").values(funnel="repeat", group_chat_id=-1001)
+        )
 
 
 def _row(external_id: str, **changes: Any) -> dict[str, Any]:
@@ -206,7 +210,7 @@ async def test_the_file_names_the_teams_and_people_with_their_role_and_state(
     assert (file["format"], file["version"]) == ("voronka-deals", 2)
     assert file["teams"] == [
         {"name": "Урал", "funnel": None, "group_chat_id": None},
-        {"name": "Export", "funnel": None, "group_chat_id": None},
+        {"name": "Export", "funnel": "repeat", "group_chat_id": -1001},
     ]
     assert [(p["telegram_id"], p["name"], p["role"], p["team"], p["language"], p["active"])
             for p in file["people"]] == [
