@@ -31,7 +31,7 @@ from bot.container import Core, build_core
 from bot.db.migrate import upgrade
 from bot.db.models import Deal, StageTransition
 from bot.db.session import transaction
-from bot.deals.cli import deal_transfer, read_rows
+from bot.deals.cli import deal_transfer, read_file
 from bot.deals.funnel import Funnel
 
 OWNERS = 200
@@ -98,7 +98,7 @@ async def _counts(core: Core) -> tuple[int, int]:
 
 async def _timed_import(core: Core, path: Path, label: str) -> None:
     started = time.perf_counter()
-    rows = read_rows(path)
+    rows = read_file(path)
     read = time.perf_counter() - started
 
     def progress(done: int, total: int) -> None:

@@ -1,4 +1,9 @@
-"""Deals export and import on SQLite and PostgreSQL, through the core and through the CLI."""
+"""Deals export and import on SQLite and PostgreSQL, through the core and through the CLI.
+
+The file carries the teams, the people (role, team, active) and every deal with its history
+(lost reasons and comments), next step and notes; exporting, importing into an empty database
+and exporting again gives the same file, byte for byte.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import main
 from bot.common.clock import FrozenClock
 from bot.common.errors import InvalidFile, Unavailable
 from bot.container import Core
-from bot.db.models import Base, Client, Deal, StageTransition
+from bot.db.models import Base, Client, Deal, StageTransition, Team
 from bot.db.session import transaction
 from bot.deals.cli import deal_transfer
 from bot.deals.import_store import ImportStore, NewMove
@@ -46,7 +51,13 @@ async def _count(core: Core, model: type[Base]) -> int:
 
 
 async def _wipe(core: Core) -> None:
+    """Empty the database as a new one is: on PostgreSQL the ids start again at 1 too (on
+    SQLite they do once the tables are empty)."""
     async with transaction(core.db) as session:
+        if core.engine.dialect.name == "postgresql":
+            tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+            await session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return
         for table in reversed(Base.metadata.sorted_tables):
             await session.execute(delete(table))
 
@@ -67,8 +78,29 @@ async def _made_in_the_bot(core: Core, clock: FrozenClock) -> tuple[Person, int,
     await core.deals.move(lead, first.id, "needs", via=Via.TEXT)
     await core.deals.add_note(anna, first.id, "Просили скидку")
     clock.advance(minutes=30)
-    await core.deals.move(anna, second.id, "lost", via=Via.BUTTON, lost_reason="price")
+    await core.deals.move(
+        anna, second.id, "lost", via=Via.BUTTON, lost_reason="price", comment="Ушли к «Альфе»"
+    )
     return anna, first.id, second.id
+
+
+async def _a_team_at_work(core: Core, clock: FrozenClock) -> None:
+    """Anna's deals, plus what a team is besides them: an admin, a lead's note, a step done,
+    a manager deactivated, a team with its own funnel chat and an English-speaking manager."""
+    admin = await core.people.ensure_person(1, "Админ", Role.ADMIN, None)
+    _, first_id, _ = await _made_in_the_bot(core, clock)
+    lead = await core.people.ensure_person(4, "Лида", Role.LEAD, "Урал")
+    await core.deals.add_note(lead, first_id, "Перезвонить до пятницы")
+    deal = await core.deals.card(lead, first_id)
+    assert deal.next_step_due is not None
+    await core.deals.followup_asked(first_id, deal.next_step_due)
+    gone = await core.people.ensure_person(5, "Борис Уволенный", Role.MANAGER, "Урал")
+    await core.people.set_active(admin, gone.id, False)
+    await core.people.ensure_person(6, "John", Role.MANAGER, "Export", language="en")
+    async with transaction(core.db) as session:  # as /team_funnel and the group binding do
+        await session.execute(
+            update(Team).where(Team.name == "Export").values(funnel="repeat", group_chat_id=-1001)
+        )
 
 
 def _row(external_id: str, **changes: Any) -> dict[str, Any]:
@@ -134,20 +166,26 @@ async def test_export_gives_every_field_of_a_deal_and_its_history(
         "amount": "150000.00",
         "currency": "RUB",
         "lost_reason": None,
-        "next_step": {"text": "Позвонить после КП", "due": "2026-12-02T07:00:00+00:00"},
+        "next_step": {
+            "text": "Позвонить после КП", "due": "2026-12-02T07:00:00+00:00", "done": False
+        },
         "created_at": "2026-11-30T07:00:00+00:00",
         "history": [
             {"from": None, "to": "lead", "at": "2026-11-30T07:00:00+00:00",
-             "by_telegram_id": 3, "via": "create"},
+             "by_telegram_id": 3, "via": "create", "lost_reason": None, "comment": None},
             {"from": "lead", "to": "qualification", "at": "2026-11-30T08:00:00+00:00",
-             "by_telegram_id": 3, "via": "button"},
+             "by_telegram_id": 3, "via": "button", "lost_reason": None, "comment": None},
             {"from": "qualification", "to": "needs", "at": "2026-11-30T10:00:00+00:00",
-             "by_telegram_id": 4, "via": "text"},
+             "by_telegram_id": 4, "via": "text", "lost_reason": None, "comment": None},
+        ],
+        "notes": [
+            {"text": "Просили скидку", "at": "2026-11-30T10:00:00+00:00", "by_telegram_id": 3},
         ],
     }  # fmt: skip
     assert list(second) == [
         "id", "external_id", "title", "client", "owner_telegram_id", "team", "funnel", "stage",
         "status", "amount", "currency", "lost_reason", "next_step", "created_at", "history",
+        "notes",
     ]  # fmt: skip
     assert second["id"] == second_id
     assert second["client"] is second["amount"] is second["next_step"] is None
@@ -155,6 +193,38 @@ async def test_export_gives_every_field_of_a_deal_and_its_history(
     assert [(m["from"], m["to"], m["at"]) for m in second["history"]] == [
         (None, "lead", "2026-11-30T07:00:00+00:00"),
         ("lead", "lost", "2026-11-30T10:30:00+00:00"),
+    ]
+    assert second["history"][-1]["lost_reason"] == "price"
+    assert second["history"][-1]["comment"] == "Ушли к «Альфе»"
+    assert second["notes"] == []
+
+
+async def test_the_file_names_the_teams_and_people_with_their_role_and_state(
+    any_core: Core, clock: FrozenClock
+) -> None:
+    await _a_team_at_work(any_core, clock)
+    text = io.StringIO()
+    assert await deal_transfer(any_core).write_json(text) == 2
+    file = json.loads(text.getvalue())
+    assert list(file) == ["format", "version", "teams", "people", "deals"]
+    assert (file["format"], file["version"]) == ("voronka-deals", 2)
+    assert file["teams"] == [
+        {"name": "Урал", "funnel": None, "group_chat_id": None},
+        {"name": "Export", "funnel": "repeat", "group_chat_id": -1001},
+    ]
+    assert [(p["telegram_id"], p["name"], p["role"], p["team"], p["language"], p["active"])
+            for p in file["people"]] == [
+        (1, "Админ", "admin", None, "ru", True),
+        (3, "Анна", "manager", "Урал", "ru", True),
+        (4, "Лида", "lead", "Урал", "ru", True),
+        (5, "Борис Уволенный", "manager", "Урал", "ru", False),
+        (6, "John", "manager", "Export", "en", True),
+    ]  # fmt: skip
+    first, _ = file["deals"]
+    assert first["next_step"]["done"] is True  # the bot has asked how it went
+    assert [(n["text"], n["by_telegram_id"]) for n in first["notes"]] == [
+        ("Просили скидку", 3),
+        ("Перезвонить до пятницы", 4),
     ]
 
 
@@ -172,7 +242,7 @@ async def test_json_and_csv_writers_give_the_same_deals(any_core: Core, clock: F
     deals = await _export(any_core)
     text = io.StringIO()
     assert await deal_transfer(any_core).write_json(text) == 2
-    assert json.loads(text.getvalue()) == deals
+    assert json.loads(text.getvalue())["deals"] == deals
     assert "ООО «Ромашка»" in text.getvalue()  # UTF-8, not \\u escapes
     table = io.StringIO()
     assert await deal_transfer(any_core).write_csv(table) == 2
@@ -188,18 +258,22 @@ async def test_json_and_csv_writers_give_the_same_deals(any_core: Core, clock: F
         "status": "open", "amount": "150000.00", "currency": "RUB", "lost_reason": "",
         "next_step_text": "Позвонить после КП", "next_step_due": "2026-12-02T07:00:00+00:00",
         "created_at": "2026-11-30T07:00:00+00:00", "history_count": "3",
+        "next_step_done": "False", "lost_comment": "", "notes_count": "1",
     }  # fmt: skip
-    assert [second[k] for k in ("client_name", "lost_reason", "history_count")] == [
+    assert [second[k] for k in ("client_name", "lost_reason", "history_count", "lost_comment")] == [
         "",
         "price",
         "2",
+        "Ушли к «Альфе»",
     ]
 
 
-async def test_an_empty_database_exports_an_empty_array(any_core: Core) -> None:
+async def test_an_empty_database_exports_a_file_without_deals(any_core: Core) -> None:
     text = io.StringIO()
     assert await deal_transfer(any_core).write_json(text) == 0
-    assert json.loads(text.getvalue()) == []
+    assert json.loads(text.getvalue()) == {
+        "format": "voronka-deals", "version": 2, "teams": [], "people": [], "deals": []
+    }  # fmt: skip
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -222,7 +296,10 @@ async def test_import_creates_deals_with_their_history(any_core: Core) -> None:
         ("lead", "offer", None, "import"),
         ("offer", "lost", 3, "button"),
     ]
-    assert open_["amount"] == "12000.00" and open_["next_step"] == rows[1]["next_step"]
+    # A file before version 2 keeps the lost reason on the deal: the move that lost it has it.
+    assert [m["lost_reason"] for m in lost["history"]] == [None, None, "competitor"]
+    assert open_["amount"] == "12000.00"
+    assert open_["next_step"] == {**rows[1]["next_step"], "done": False}
     async with transaction(any_core.db) as session:
         deal = await session.scalar(select(Deal).where(Deal.external_id == "crm-1"))
     assert deal is not None and deal.version == 1
@@ -355,20 +432,201 @@ async def test_create_users_makes_unknown_owners_managers_of_the_team(any_core: 
     assert again == ImportReport(created=0, unchanged=1, users_created=0)
 
 
-async def test_export_then_import_into_an_empty_database_round_trips(
+async def _file_of(core: Core) -> str:
+    out = io.StringIO()
+    await deal_transfer(core).write_json(out)
+    return out.getvalue()
+
+
+async def test_export_import_into_an_empty_database_export_gives_the_same_file(
     any_core: Core, clock: FrozenClock
 ) -> None:
-    await _made_in_the_bot(any_core, clock)
-    exported = await _export(any_core)
-    file = json.loads(json.dumps(exported))
+    await _a_team_at_work(any_core, clock)
+    exported = await _file_of(any_core)
     await _wipe(any_core)
+    file = json.loads(exported, parse_float=Decimal)
     report = await import_deals(any_core, file, create_users=True)
+    assert report == ImportReport(created=2, unchanged=0, users_created=5)
+    assert await _file_of(any_core) == exported
+    # The lead is a lead again, the deactivated manager stays away, John reads English.
+    admin = await any_core.people.identify(1, "Админ")
+    assert admin is not None and admin.is_admin
+    for telegram_id, role, team, active, language in [
+        (3, Role.MANAGER, "Урал", True, "ru"),
+        (4, Role.LEAD, "Урал", True, "ru"),
+        (5, Role.MANAGER, "Урал", False, "ru"),
+        (6, Role.MANAGER, "Export", True, "en"),
+    ]:
+        person = await any_core.people.identify(telegram_id, "")
+        assert person is not None
+        assert (person.role, person.team_name, person.active, person.language) == (
+            role, team, active, language
+        )  # fmt: skip
+    assert 5 not in {p.telegram_id for p in await any_core.people.people_of()}
+    # The second deal's lost comment and the first one's notes are in the bot again.
+    lead = await any_core.people.identify(4, "Лида")
+    assert lead is not None
+    first_id = file["deals"][0]["id"]
+    card = await any_core.deals.card(lead, first_id)
+    assert {note.text for note in card.notes} == {"Просили скидку", "Перезвонить до пятницы"}
+    assert await import_deals(any_core, file, create_users=True) == ImportReport(0, 2, 0)
+    assert await _file_of(any_core) == exported
+
+
+async def test_a_file_written_before_version_2_still_imports(
+    any_core: Core, clock: FrozenClock
+) -> None:
+    """A bare array of deals without notes, done steps, move reasons or comments."""
+    await _made_in_the_bot(any_core, clock)
+    old = []
+    for deal in await _export(any_core):
+        deal.pop("notes")
+        if deal["next_step"]:
+            deal["next_step"].pop("done")
+        for move in deal["history"]:
+            move.pop("lost_reason")
+            move.pop("comment")
+        old.append(deal)
+    await _wipe(any_core)
+    report = await import_deals(any_core, json.loads(json.dumps(old)), create_users=True)
     assert report == ImportReport(created=2, unchanged=0, users_created=2)
-    imported = await _export(any_core)
-    for deal in (*exported, *imported):
-        deal.pop("id")
-    assert imported == exported
-    assert await import_deals(any_core, file) == ImportReport(0, 2, 0)
+    first, second = await _export(any_core)
+    assert (first["notes"], first["next_step"]["done"]) == ([], False)
+    assert [m["lost_reason"] for m in second["history"]] == [None, "price"]
+    people = {p.telegram_id: p.role for p in await any_core.people.people_of()}
+    assert people == {3: Role.MANAGER, 4: Role.MANAGER}  # the old file said nothing more
+
+
+async def test_people_already_there_are_left_as_they_are(
+    any_core: Core, clock: FrozenClock
+) -> None:
+    await _a_team_at_work(any_core, clock)
+    file = json.loads(await _file_of(any_core))
+    await _wipe(any_core)
+    await any_core.people.ensure_person(4, "Лидия Петровна", Role.MANAGER, "Юг")
+    report = await import_deals(any_core, file, create_users=True)
+    assert report == ImportReport(created=2, unchanged=0, users_created=4)
+    lead = await any_core.people.identify(4, "Лидия Петровна")
+    assert lead is not None and (lead.role, lead.team_name) == (Role.MANAGER, "Юг")
+
+
+async def test_without_create_users_people_and_teams_not_in_the_database_are_named(
+    any_core: Core, clock: FrozenClock
+) -> None:
+    await _a_team_at_work(any_core, clock)
+    file = json.loads(await _file_of(any_core))
+    await _wipe(any_core)
+    await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    with pytest.raises(InvalidFile) as error:
+        await import_deals(any_core, file)
+    problems = [str(p) for p in error.value.problems]
+    assert "teams[1].name: no team 'Export'; create it first or import with --create-users" in (
+        problems
+    )
+    assert (
+        "people[0].telegram_id: no user with Telegram id 1; create it first or import with "
+        "--create-users"
+    ) in problems
+    assert not any("people[1]" in p for p in problems)  # Anna is there
+    assert await _count(any_core, Deal) == 0
+
+
+async def test_bad_teams_and_people_are_each_named(any_core: Core) -> None:
+    file: dict[str, Any] = {
+        "format": "voronka-deals",
+        "version": 2,
+        "teams": [
+            {"name": "Урал", "funnel": "moon"},
+            {"name": "Урал"},
+            {"name": " ", "group_chat_id": "chat"},
+        ],
+        "people": [
+            {"telegram_id": 3, "name": "Анна", "role": "boss", "team": "Урал"},
+            {"telegram_id": -1, "name": "", "role": "lead", "active": "no", "language": "de"},
+            {"telegram_id": 3, "name": "Анна", "role": "manager"},
+            "Борис",
+        ],
+        "deals": [_row("crm-1", currency="XYZ")],
+    }
+    with pytest.raises(InvalidFile) as error:
+        await import_deals(any_core, file, create_users=True)
+    found = [(p.row, p.field) for p in error.value.problems]
+    assert found == [
+        (None, "teams[0].funnel"),
+        (None, "teams[1].name"),
+        (None, "teams[2].name"),
+        (None, "teams[2].group_chat_id"),
+        (None, "people[0].role"),
+        (None, "people[1].telegram_id"),
+        (None, "people[1].name"),
+        (None, "people[1].language"),
+        (None, "people[1].active"),
+        (None, "people[2].telegram_id"),
+        (None, "people[3]"),
+        (0, "currency"),
+    ]
+    why = {p.field: p.why for p in error.value.problems}
+    assert why["people[0].role"] == "expected admin, lead or manager"
+    assert why["people[2].telegram_id"] == "the same person twice"
+    assert why["teams[1].name"] == "the same team twice"
+    assert str(error.value.problems[-1]) == (
+        "row 0, currency: 'XYZ' is not an ISO 4217 currency: write a code such as RUB, USD or EUR"
+    )
+    assert await _count(any_core, Deal) == 0
+
+
+@pytest.mark.parametrize("currency", ["XYZ", "usd", "XXX", "XAU", "RUR", 840])
+async def test_a_currency_that_is_not_iso_4217_is_refused_with_its_row(
+    any_core: Core, currency: Any
+) -> None:
+    await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    rows = [_row("crm-0", currency="USD"), _row("crm-1", currency=currency)]
+    with pytest.raises(InvalidFile) as error:
+        await import_deals(any_core, rows)
+    (problem,) = error.value.problems
+    assert (problem.row, problem.field) == (1, "currency")
+    assert "ISO 4217" in problem.why
+    assert (await import_deals(any_core, rows[:1])).created == 1
+
+
+async def test_a_file_of_a_newer_version_is_refused_as_such(any_core: Core) -> None:
+    file = {"format": "voronka-deals", "version": 3, "deals": []}
+    with pytest.raises(InvalidFile) as error:
+        await import_deals(any_core, file)
+    (problem,) = error.value.problems
+    assert problem.field == "version" and "newer Voronka" in problem.why
+
+
+async def test_bad_notes_comments_and_steps_are_named(any_core: Core) -> None:
+    await any_core.people.ensure_person(3, "Анна", Role.MANAGER, "Урал")
+    good = _row("crm-0")
+    good["history"] = deepcopy(good["history"])
+    good["history"][-1].update(lost_reason="price", comment="Дорого")
+    good["notes"] = [{"text": "Звонил", "at": "2026-10-02T09:00:00Z", "by_telegram_id": 3}]
+    bad = _row("crm-1", notes=[{"text": " ", "at": "2026-10-02"}, 5])
+    bad["history"] = deepcopy(bad["history"])
+    bad["history"][1].update(lost_reason="price", comment=["?"])
+    step = _open_row("crm-2", next_step={"text": "Звонок", "due": None, "done": True})
+    flag = _open_row("crm-3", next_step={"text": "Звонок", "due": "2026-12-10T07:00:00Z",
+                                         "done": "yes"})  # fmt: skip
+    with pytest.raises(InvalidFile) as error:
+        await import_deals(any_core, [good, bad, step, flag])
+    assert [(p.row, p.field) for p in error.value.problems] == [
+        (1, "history[1].lost_reason"),
+        (1, "history[1].comment"),
+        (1, "notes[0].text"),
+        (1, "notes[0].at"),
+        (1, "notes[1]"),
+        (2, "next_step.done"),
+        (3, "next_step.done"),
+    ]
+    assert (await import_deals(any_core, [good])).created == 1
+    (deal,) = await _export(any_core)
+    assert deal["history"][-1]["lost_reason"] == "price"  # the move's own, not the deal's
+    assert deal["history"][-1]["comment"] == "Дорого"
+    assert deal["notes"] == [
+        {"text": "Звонил", "at": "2026-10-02T09:00:00+00:00", "by_telegram_id": 3}
+    ]
 
 
 # --- the command line -----------------------------------------------------------------------
@@ -392,7 +650,7 @@ async def test_the_cli_exports_json_and_csv_to_a_file(
     await _made_in_the_bot(any_core, clock)
     out = tmp_path / "deals.json"
     assert await _cli("deals", "export", "--format", "json", "--out", str(out)) == 0
-    deals = json.loads(out.read_text(encoding="utf-8"))
+    deals = json.loads(out.read_text(encoding="utf-8"))["deals"]
     assert deals == await _export(any_core)
     assert "exported 2 deals" in capsys.readouterr().err
     table = tmp_path / "deals.csv"
@@ -402,6 +660,22 @@ async def test_the_cli_exports_json_and_csv_to_a_file(
     assert [row["external_id"] for row in rows] == [deal["external_id"] for deal in deals]
     assert rows[0]["title"] == "Стеллажи на 400 паллет"
     assert not await asyncio.to_thread(lambda: list(tmp_path.glob("*.part")))
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_the_cli_round_trips_a_team_through_an_empty_database(
+    any_core: Core, clock: FrozenClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _a_team_at_work(any_core, clock)
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    assert await _cli("deals", "export", "--out", str(before)) == 0
+    await _wipe(any_core)
+    assert await _cli("deals", "import", str(before), "--create-users") == 0
+    assert "created 2 deals, 0 already there (unchanged), 5 users created" in (
+        capsys.readouterr().out
+    )
+    assert await _cli("deals", "export", "--out", str(after)) == 0
+    assert after.read_bytes() == before.read_bytes()
 
 
 @pytest.mark.usefixtures("cli_env")
@@ -437,7 +711,22 @@ async def test_the_cli_names_every_problem_of_a_bad_file(
     file.write_text('[{"title": ', encoding="utf-8")
     assert await _cli("deals", "import", str(file)) == 1
     assert "not valid JSON" in capsys.readouterr().err
+    file.write_text('"deals"', encoding="utf-8")
+    assert await _cli("deals", "import", str(file)) == 1
+    assert "expected a JSON object" in capsys.readouterr().err
     file.write_text('{"deals": []}', encoding="utf-8")
     assert await _cli("deals", "import", str(file)) == 1
-    assert "expected a JSON array" in capsys.readouterr().err
+    assert "format: expected 'voronka-deals'" in capsys.readouterr().err
+    new_file = {
+        "format": "voronka-deals", "version": 2,
+        "people": [{"telegram_id": 3, "name": "Анна", "role": "director", "team": "Урал"}],
+        "deals": [_row("a", currency="XYZ")],
+    }  # fmt: skip
+    file.write_text(json.dumps(new_file), encoding="utf-8")
+    assert await _cli("deals", "import", str(file), "--create-users") == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "people[0].role: expected admin, lead or manager",
+        "row 0, currency: 'XYZ' is not an ISO 4217 currency: write a code such as RUB, USD or EUR",
+        "2 problem(s) in 1 row(s) and 1 outside the deals; nothing was imported",
+    ]
     assert await _count(any_core, Deal) == 0

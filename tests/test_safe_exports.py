@@ -11,6 +11,7 @@ import asyncio
 import csv
 import io
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,9 +19,11 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from bot.cli import main
+from bot.common.i18n import catalog
 from bot.common.sheets import FORMULA_START, CsvWriter, append_row, csv_field, xlsx_text
 from bot.container import Core
 from bot.people.service import Person, Role
+from bot.reports.files import DEAL_COLUMNS, MANAGER_COLUMNS
 from tests.conftest import Harness
 
 NAME = '=HYPERLINK("http://x","Открыть")'
@@ -29,6 +32,7 @@ CLIENT = "=cmd|' /C calc'!A0"
 PHONE = "+7 900 111-22-33"
 PERIOD = "2026-11"  # the month of tests.conftest.START
 DEAL_TEXT = {*TITLES, CLIENT, PHONE}  # what a deal row of the deals export holds
+ALL_COLUMNS = (*MANAGER_COLUMNS, *DEAL_COLUMNS)
 
 
 async def _hostile_team(core: Core) -> tuple[Person, Person]:
@@ -52,7 +56,8 @@ def _xlsx_cells(data: bytes) -> dict[str, list[list[tuple[object, str, bool]]]]:
     }
 
 
-def _assert_safe_xlsx(data: bytes) -> None:
+def _assert_safe_xlsx(data: bytes, column: Callable[[str], str] = str) -> None:
+    """`column` names a column as the file's reader sees it (the bot's /export: in Russian)."""
     sheets = _xlsx_cells(data)
     for rows in sheets.values():
         for row in rows:
@@ -62,13 +67,12 @@ def _assert_safe_xlsx(data: bytes) -> None:
                     assert data_type == "s", value
                     assert "\x07" not in value
                     assert quoted == value.startswith(FORMULA_START), value
-    managers = sheets["Managers"]
-    header = [value for value, _, _ in managers[0]]
+    managers, deals = sheets.values()
+    header = [column(value) for value, _, _ in managers[0]]
     (manager,) = (row for row in managers[1:] if row[header.index("name")][0] == NAME)
     assert manager[header.index("telegram_id")][:2] == (502, "n")
     assert manager[header.index("new_deals")][:2] == (5, "n")
-    deals = sheets["Deals"]
-    header = [value for value, _, _ in deals[0]]
+    header = [column(value) for value, _, _ in deals[0]]
     by_title = {row[header.index("title")][0]: row for row in deals[1:]}
     assert set(by_title) == {"=1+1", "+7 999", "-5", "@SUM(A1)", "\ufffdbell"}
     for row in by_title.values():
@@ -111,7 +115,9 @@ async def test_the_leads_export_writes_hostile_names_and_titles_as_text(harness:
     replies = await lead.send(f"/export {PERIOD}")
     document = replies[-1].document
     assert document is not None and document[0] == f"voronka-{PERIOD}.xlsx"
-    _assert_safe_xlsx(document[1])
+    t = catalog("ru")
+    keys = {t(f"export.column.{key}", tz="Europe/Moscow"): key for key in ALL_COLUMNS}
+    _assert_safe_xlsx(document[1], keys.__getitem__)
 
 
 # --- voronka report ------------------------------------------------------------------------
@@ -163,7 +169,7 @@ async def test_the_csv_deals_export_escapes_text_and_the_json_keeps_it(
     assert [row["amount"] for row in rows] == [f"{1000 * n}.00" for n in range(1, 6)]
     out = tmp_path / "deals.json"
     assert await _cli("deals", "export", "--format", "json", "--out", str(out)) == 0
-    deals = json.loads(out.read_text(encoding="utf-8"))
+    deals = json.loads(out.read_text(encoding="utf-8"))["deals"]
     assert [deal["title"] for deal in deals] == list(TITLES)  # lossless: the import reads it
     assert {deal["client"]["name"] for deal in deals} == {CLIENT}
 

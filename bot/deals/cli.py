@@ -1,4 +1,5 @@
-"""`voronka deals export|import`: move deals with their history between CRMs and databases."""
+"""`voronka deals export|import`: move deals with their history and notes, and the teams and
+people behind them, between CRMs and databases."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ def add_deals_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     deals = subparsers.add_parser("deals", help="export and import deals with their history")
     actions = deals.add_subparsers(dest="deals_command", metavar="ACTION", required=True)
 
-    export = actions.add_parser("export", help="write every deal with its history")
+    export = actions.add_parser(
+        "export", help="write the teams, the people and every deal with its history and notes"
+    )
     export.add_argument(
         "--format", choices=("json", "csv"), default="json", help="file format (default: json)"
     )
@@ -40,12 +43,16 @@ def add_deals_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
         "import", help="import deals from a JSON file in the export format (by external_id)"
     )
     load.add_argument(
-        "file", type=Path, metavar="FILE.json", help="a JSON array of deals, as export writes"
+        "file",
+        type=Path,
+        metavar="FILE.json",
+        help="the file export writes (an array of deals, as older versions wrote, works too)",
     )
     load.add_argument(
         "--create-users",
         action="store_true",
-        help="create unknown people as managers of the row's team (and the team)",
+        help="create the teams and people the database lacks: as the file describes them "
+        "(role, team, active), or, when only a deal names them, as managers of its team",
     )
     load.set_defaults(handler=cmd_deals_import)
 
@@ -108,15 +115,16 @@ def _output(path: Path | None) -> Iterator[TextIO]:
 def cmd_deals_import(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging("WARNING")
     try:
-        rows = read_rows(args.file)
-    except InvalidFile as error:  # not a JSON array: nothing to check row by row
+        rows = read_file(args.file)
+    except InvalidFile as error:  # not JSON of the right shape: nothing to check row by row
         print(error, file=sys.stderr)
         return 1
     return asyncio.run(_import(settings, rows, args.create_users))
 
 
-def read_rows(path: Path) -> list[Any]:
-    """The file's array of deals; numbers with a point are read exactly, as Decimal."""
+def read_file(path: Path) -> list[Any] | dict[str, Any]:
+    """The file as JSON (an object, or an older file's array of deals); numbers with a point
+    are read exactly, as Decimal."""
     try:
         with path.open(encoding="utf-8-sig") as file:
             data = json.load(file, parse_float=Decimal)
@@ -127,8 +135,8 @@ def read_rows(path: Path) -> list[Any]:
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}"
         raise _unreadable(path, f"not valid JSON: {error.msg} ({where})") from None
-    if not isinstance(data, list):
-        raise _unreadable(path, "expected a JSON array of deals, as `voronka deals export` writes")
+    if not isinstance(data, list | dict):
+        raise _unreadable(path, "expected a JSON object, as `voronka deals export` writes")
     return data
 
 
@@ -136,14 +144,14 @@ def _unreadable(path: Path, why: str) -> InvalidFile:
     return InvalidFile([FileProblem(why)], path)
 
 
-async def _import(settings: Settings, rows: list[Any], create_users: bool) -> int:
+async def _import(settings: Settings, rows: list[Any] | dict[str, Any], create_users: bool) -> int:
     core = build_core(settings)
     try:
         await core.migrate()
         report = await deal_transfer(core).import_deals(
             rows,
             create_users=create_users,
-            progress=_show_progress if len(rows) > IMPORT_BATCH else None,
+            progress=_show_progress if _deal_count(rows) > IMPORT_BATCH else None,
         )
     except InvalidFile as error:
         _print_problems(error)
@@ -154,14 +162,19 @@ async def _import(settings: Settings, rows: list[Any], create_users: bool) -> in
     return 0
 
 
+def _deal_count(rows: list[Any] | dict[str, Any]) -> int:
+    deals = rows.get("deals") if isinstance(rows, dict) else rows
+    return len(deals) if isinstance(deals, list) else 0
+
+
 def _print_problems(error: InvalidFile) -> None:
     """Every problem on its own line, so a big file can be fixed in one pass."""
     for problem in error.problems:
         print(problem, file=sys.stderr)
-    rows = len({problem.row for problem in error.problems})
-    print(
-        f"{len(error.problems)} problem(s) in {rows} row(s); nothing was imported", file=sys.stderr
-    )
+    rows = len({problem.row for problem in error.problems if problem.row is not None})
+    elsewhere = sum(problem.row is None for problem in error.problems)
+    where = f"{rows} row(s)" + (f" and {elsewhere} outside the deals" if elsewhere else "")
+    print(f"{len(error.problems)} problem(s) in {where}; nothing was imported", file=sys.stderr)
 
 
 def _show_progress(done: int, total: int) -> None:

@@ -3,7 +3,7 @@
 Statements are SQLAlchemy Core on the model tables and rows come back as typed tuples, never
 ORM objects: an import writes a million moves, and the ORM's bookkeeping would cost more than
 the database spends. The transfer module (`bot.deals.io`) decides the transactions; each
-method here takes the session it runs in, except the two that are a whole read by themselves.
+method here takes the session it runs in (an export's from `snapshot`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from uuid import uuid4
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import Client, Deal, StageTransition, Team, User, table_of
+from bot.db.models import Client, Deal, Note, StageTransition, Team, User, table_of
 from bot.db.session import transaction
 
 DEALS = table_of(Deal)
@@ -26,6 +26,7 @@ CLIENTS = table_of(Client)
 TEAMS = table_of(Team)
 USERS = table_of(User)
 TRANSITIONS = table_of(StageTransition)
+NOTES = table_of(Note)
 
 ClientKey = tuple[str, str | None, str | None, str | None]  # name, contact, phone, email
 
@@ -51,6 +52,7 @@ class StoredDeal(NamedTuple):
     lost_reason: str | None
     next_step_text: str | None
     next_step_due: datetime | None
+    followup_asked_for: datetime | None  # the due time the bot asked "how did it go?" about
     created_at: datetime
 
 
@@ -61,12 +63,49 @@ class StoredMove(NamedTuple):
     at: datetime
     by_telegram_id: int | None
     via: str
+    comment: str | None
+    lost_reason: str | None
+
+
+class StoredNote(NamedTuple):
+    deal_id: int
+    text: str
+    at: datetime
+    by_telegram_id: int | None
+
+
+class DealBatch(NamedTuple):
+    """A batch of deals with their moves and notes, each by deal id, oldest first."""
+
+    deals: list[StoredDeal]
+    history: dict[int, list[StoredMove]]
+    notes: dict[int, list[StoredNote]]
 
 
 class StoredTeam(NamedTuple):
     name: str
     id: int
     funnel: str | None  # the funnel key the team chose, None for the default
+
+
+class TeamRecord(NamedTuple):
+    """A team as exported and imported: what a team is besides its people and deals."""
+
+    name: str
+    funnel: str | None
+    group_chat_id: int | None
+
+
+class PersonRecord(NamedTuple):
+    """A person as exported and imported, their team by name."""
+
+    telegram_id: int
+    name: str
+    username: str | None
+    role: str
+    team: str | None
+    language: str
+    active: bool
 
 
 class NewDeal(NamedTuple):
@@ -85,6 +124,7 @@ class NewDeal(NamedTuple):
     lost_reason: str | None
     next_step_text: str | None
     next_step_due: datetime | None
+    followup_asked_for: datetime | None
     created_at: datetime
     last_moved_at: datetime
 
@@ -97,6 +137,14 @@ class NewMove(NamedTuple):
     by_id: int | None
     via: str
     lost_reason: str | None
+    comment: str | None
+
+
+class NewNote(NamedTuple):
+    external_id: str  # the deal's, mapped to its new id on insert
+    text: str
+    at: datetime
+    by_id: int | None
 
 
 _DEAL_COLUMNS = (
@@ -104,12 +152,14 @@ _DEAL_COLUMNS = (
     CLIENTS.c.name.label("client_name"), CLIENTS.c.contact, CLIENTS.c.phone, CLIENTS.c.email,
     USERS.c.telegram_id.label("owner_telegram_id"), TEAMS.c.name.label("team"), DEALS.c.funnel,
     DEALS.c.stage, DEALS.c.status, DEALS.c.amount, DEALS.c.currency, DEALS.c.lost_reason,
-    DEALS.c.next_step_text, DEALS.c.next_step_due, DEALS.c.created_at,
+    DEALS.c.next_step_text, DEALS.c.next_step_due, DEALS.c.followup_asked_for,
+    DEALS.c.created_at,
 )  # fmt: skip
 _MOVE_COLUMNS = (
     TRANSITIONS.c.deal_id, TRANSITIONS.c.from_stage, TRANSITIONS.c.to_stage, TRANSITIONS.c.at,
-    USERS.c.telegram_id, TRANSITIONS.c.via,
+    USERS.c.telegram_id, TRANSITIONS.c.via, TRANSITIONS.c.comment, TRANSITIONS.c.lost_reason,
 )  # fmt: skip
+_NOTE_COLUMNS = (NOTES.c.deal_id, NOTES.c.text, NOTES.c.at, USERS.c.telegram_id)
 
 
 class ImportStore:
@@ -137,30 +187,49 @@ class ImportStore:
                 [{"deal_id": deal_id, "stamp": f"voronka-{uuid4().hex}"} for deal_id in missing],
             )
 
-    async def deal_batches(
-        self, batch_size: int
-    ) -> AsyncGenerator[tuple[list[StoredDeal], dict[int, list[StoredMove]]], None]:
-        """Every deal, oldest id first, a batch at a time with the batch's moves by deal id.
-
-        One read session throughout; on PostgreSQL a snapshot, so a deal and its history
-        always agree even while the bot keeps working.
-        """
-        async with self._snapshot() as session:
-            after = 0
-            while True:
-                rows = (await session.execute(_deals_after(after, batch_size))).all()
-                if not rows:
-                    return
-                deals = [StoredDeal._make(row) for row in rows]
-                yield deals, await _moves_of(session, deals[0].id, deals[-1].id)
-                after = deals[-1].id
-
     @asynccontextmanager
-    async def _snapshot(self) -> AsyncIterator[AsyncSession]:
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """One read session for a whole export; on PostgreSQL a snapshot, so the teams, the
+        people, a deal, its history and its notes always agree even while the bot works."""
         async with self._db() as session:
             if self._db.kw["bind"].dialect.name == "postgresql":
                 await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             yield session
+
+    async def team_records(self, session: AsyncSession) -> list[TeamRecord]:
+        rows = await session.execute(
+            select(TEAMS.c.name, TEAMS.c.funnel, TEAMS.c.group_chat_id).order_by(TEAMS.c.id)
+        )
+        return [TeamRecord._make(row) for row in rows]
+
+    async def person_records(self, session: AsyncSession) -> list[PersonRecord]:
+        users = USERS.c
+        rows = await session.execute(
+            select(
+                users.telegram_id, users.name, users.username, users.role,
+                TEAMS.c.name.label("team"), users.language, users.active,
+            )
+            .select_from(USERS)
+            .outerjoin(TEAMS, TEAMS.c.id == users.team_id)
+            .order_by(users.id)
+        )  # fmt: skip
+        return [PersonRecord._make(row) for row in rows]
+
+    async def deal_batches(
+        self, session: AsyncSession, batch_size: int
+    ) -> AsyncGenerator[DealBatch, None]:
+        """Every deal, oldest id first, a batch at a time with the batch's moves and notes."""
+        after = 0
+        while True:
+            rows = (await session.execute(_deals_after(after, batch_size))).all()
+            if not rows:
+                return
+            deals = [StoredDeal._make(row) for row in rows]
+            first, last = deals[0].id, deals[-1].id
+            yield DealBatch(
+                deals, await _moves_of(session, first, last), await _notes_of(session, first, last)
+            )
+            after = last
 
     # --- import ---------------------------------------------------------------------------
 
@@ -173,6 +242,41 @@ class ImportStore:
             query = query.where(USERS.c.telegram_id.in_(list(telegram_ids)))
         rows = await session.execute(query)
         return {row.telegram_id: row.id for row in rows}
+
+    async def insert_teams(
+        self, session: AsyncSession, teams: Sequence[TeamRecord], at: datetime
+    ) -> dict[str, int]:
+        """Insert teams as the file describes them; returns their new ids by name."""
+        if not teams:
+            return {}
+        result = await session.execute(
+            insert(TEAMS).returning(TEAMS.c.id, TEAMS.c.name),
+            [
+                {"name": t.name, "funnel": t.funnel, "group_chat_id": t.group_chat_id,
+                 "created_at": at}
+                for t in teams
+            ],
+        )  # fmt: skip
+        return {name: team_id for team_id, name in result}
+
+    async def insert_people(
+        self, session: AsyncSession, people: Sequence[PersonRecord], teams: Mapping[str, int],
+        at: datetime,
+    ) -> dict[int, int]:  # fmt: skip
+        """Insert people with their role, team and state; returns users.id by Telegram id."""
+        if not people:
+            return {}
+        result = await session.execute(
+            insert(USERS).returning(USERS.c.id, USERS.c.telegram_id),
+            [
+                {"telegram_id": p.telegram_id, "name": p.name, "username": p.username,
+                 "role": p.role, "team_id": teams[p.team] if p.team else None,
+                 "language": p.language, "active": p.active, "reachable": True,
+                 "created_at": at}
+                for p in people
+            ],
+        )  # fmt: skip
+        return {telegram_id: user_id for user_id, telegram_id in result}
 
     async def teams(self, session: AsyncSession) -> list[StoredTeam]:
         rows = await session.execute(select(TEAMS.c.name, TEAMS.c.id, TEAMS.c.funnel))
@@ -220,7 +324,7 @@ class ImportStore:
                 "stage": d.stage, "status": d.status, "amount": d.amount, "currency": d.currency,
                 "probability": None, "lost_reason": d.lost_reason,
                 "next_step_text": d.next_step_text, "next_step_due": d.next_step_due,
-                "followup_asked_for": None, "created_at": d.created_at,
+                "followup_asked_for": d.followup_asked_for, "created_at": d.created_at,
                 "updated_at": d.last_moved_at, "stage_changed_at": d.last_moved_at, "version": 1,
             }
             for d in deals
@@ -238,12 +342,23 @@ class ImportStore:
             {
                 "deal_id": deal_ids[m.external_id], "from_stage": m.from_stage,
                 "to_stage": m.to_stage, "at": m.at, "by_id": m.by_id, "via": m.via,
-                "comment": None, "lost_reason": m.lost_reason,
+                "comment": m.comment, "lost_reason": m.lost_reason,
             }
             for m in moves
         ]  # fmt: skip
         if params:
             await session.execute(insert(TRANSITIONS), params)
+
+    async def insert_notes(
+        self, session: AsyncSession, notes: Iterable[NewNote], deal_ids: Mapping[str, int]
+    ) -> None:
+        """Insert the notes of deals just inserted (`deal_ids` from `insert_deals`)."""
+        params = [
+            {"deal_id": deal_ids[n.external_id], "author_id": n.by_id, "text": n.text, "at": n.at}
+            for n in notes
+        ]
+        if params:
+            await session.execute(insert(NOTES), params)
 
 
 def _deals_after(after: int, limit: int) -> Any:
@@ -275,3 +390,20 @@ async def _moves_of(
         move = StoredMove._make(row)
         history.setdefault(move.deal_id, []).append(move)
     return history
+
+
+async def _notes_of(
+    session: AsyncSession, first_id: int, last_id: int
+) -> dict[int, list[StoredNote]]:
+    rows = await session.execute(
+        select(*_NOTE_COLUMNS)
+        .select_from(NOTES)
+        .outerjoin(USERS, USERS.c.id == NOTES.c.author_id)
+        .where(NOTES.c.deal_id.between(first_id, last_id))
+        .order_by(NOTES.c.deal_id, NOTES.c.at, NOTES.c.id)
+    )
+    notes: dict[int, list[StoredNote]] = {}
+    for row in rows:
+        note = StoredNote._make(row)
+        notes.setdefault(note.deal_id, []).append(note)
+    return notes

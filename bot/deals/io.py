@@ -1,17 +1,22 @@
-"""Export and import of deals with their stage history, to move data in from and out to other CRMs.
+"""Export and import of deals with their history and notes, and of the teams and people behind
+them: to move data in from and out to other CRMs, or from one Voronka to another.
 
-One deal is one JSON object (fields in `export_deals`). An import is keyed by `external_id`:
-a deal whose `external_id` is already in the database is skipped, so running the same file
-again changes nothing and an interrupted import resumes where it stopped. For the same
-reason the export first gives deals made in the bot a permanent `external_id`.
+The file is one JSON object: {"format": "voronka-deals", "version": 2, "teams": [...],
+"people": [...], "deals": [...]}, a deal per line (fields in `export_deals`); exporting,
+importing into an empty database and exporting again gives the same file. An import is
+keyed by `external_id`: a deal whose `external_id` is already in the database is skipped,
+so running the same file again changes nothing and an interrupted import resumes where it
+stopped. For the same reason the export first gives deals made in the bot a permanent
+`external_id`. Teams and people the database has already are left as they are: it knows
+better who leads whom today. Files of earlier versions (a bare array of deals) still import.
 """
 
 from __future__ import annotations
 
 import json
 from collections import ChainMap
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,14 +26,24 @@ from bot.common.clock import Clock
 from bot.common.money import KOPECK
 from bot.common.sheets import CsvWriter
 from bot.deals.funnel import FunnelConfig
-from bot.deals.import_file import ImportContext, ImportedDeal, read_rows
+from bot.deals.import_file import (
+    FILE_FORMAT,
+    FILE_VERSION,
+    ImportContext,
+    ImportedDeal,
+    read_file,
+)
 from bot.deals.import_store import (
     ClientKey,
     ImportStore,
     NewDeal,
     NewMove,
+    NewNote,
+    PersonRecord,
     StoredDeal,
     StoredMove,
+    StoredNote,
+    TeamRecord,
 )
 from bot.people.service import PeopleService, Role
 
@@ -55,7 +70,19 @@ CSV_FIELDS = (
     "next_step_due",
     "created_at",
     "history_count",
+    "next_step_done",
+    "lost_comment",
+    "notes_count",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """What one export reads in one snapshot: the teams and people, then the deals streamed."""
+
+    teams: list[dict[str, Any]]
+    people: list[dict[str, Any]]
+    deals: AsyncIterator[dict[str, Any]]
 
 
 class DealTransfer:
@@ -82,15 +109,18 @@ class DealTransfer:
 
     # --- export ----------------------------------------------------------------------------
 
-    async def export_deals(
-        self, *, batch_size: int = EXPORT_BATCH
-    ) -> AsyncGenerator[dict[str, Any], None]:
-        """Every deal, oldest id first, read in batches so 100k deals never sit in memory at once.
+    @asynccontextmanager
+    async def exporting(self, *, batch_size: int = EXPORT_BATCH) -> AsyncIterator[Export]:
+        """The teams, the people and every deal, all read in one snapshot.
 
-        Fields: id, external_id, title, client {name, contact, phone, email} or null,
-        owner_telegram_id, team, funnel, stage, status, amount ("150000.00" or null), currency,
-        lost_reason, next_step {text, due} or null, created_at and history
-        [{from, to, at, by_telegram_id, via}] oldest first. Times are ISO 8601 in UTC.
+        Teams: {name, funnel, group_chat_id}; people: {telegram_id, name, username, role,
+        team, language, active}, both in the order they were made. Deals, oldest id first,
+        read in batches so 100k deals never sit in memory at once: id, external_id, title,
+        client {name, contact, phone, email} or null, owner_telegram_id, team, funnel, stage,
+        status, amount ("150000.00" or null), currency, lost_reason, next_step {text, due,
+        done} or null (done: its time came and the bot asked how it went), created_at,
+        history [{from, to, at, by_telegram_id, via, lost_reason, comment}] and notes
+        [{text, at, by_telegram_id}], both oldest first. Times are ISO 8601 in UTC.
 
         Deals made in the bot first get a permanent external_id: an import is keyed by it, so
         without one a file could not be imported at all, and importing it back here would
@@ -99,21 +129,38 @@ class DealTransfer:
         """
         async with self.store.transaction() as session:
             await self.store.stamp_external_ids(session)
-        async with aclosing(self.store.deal_batches(batch_size)) as batches:
-            async for deals, history in batches:
-                for deal in deals:
-                    yield _deal_record(deal, history.get(deal.id, ()))
+        async with self.store.snapshot() as session:
+            teams = [t._asdict() for t in await self.store.team_records(session)]
+            people = [p._asdict() for p in await self.store.person_records(session)]
+            async with aclosing(self._deals(session, batch_size)) as deals:
+                yield Export(teams, people, deals)
+
+    async def _deals(self, session: Any, batch_size: int) -> AsyncGenerator[dict[str, Any], None]:
+        async with aclosing(self.store.deal_batches(session, batch_size)) as batches:
+            async for batch in batches:
+                for deal in batch.deals:
+                    yield _deal_record(
+                        deal, batch.history.get(deal.id, ()), batch.notes.get(deal.id, ())
+                    )
+
+    async def export_deals(
+        self, *, batch_size: int = EXPORT_BATCH
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """Every deal as `exporting` gives them, without the teams and people."""
+        async with self.exporting(batch_size=batch_size) as export:
+            async for deal in export.deals:
+                yield deal
 
     async def write_json(self, out: TextIO) -> int:
-        """Write one JSON array, a deal per line, as the deals are read; returns how many."""
-        count = 0
-        out.write("[")
-        async with aclosing(self.export_deals()) as deals:
-            async for deal in deals:
-                out.write(",\n" if count else "\n")
-                out.write(json.dumps(deal, ensure_ascii=False))
-                count += 1
-        out.write("\n]\n" if count else "]\n")
+        """Write the file, a team, person or deal per line, as it is read; returns the deals."""
+        async with self.exporting() as export:
+            out.write(f'{{"format": "{FILE_FORMAT}", "version": {FILE_VERSION},\n')
+            _write_list(out, "teams", export.teams)
+            out.write(",\n")
+            _write_list(out, "people", export.people)
+            out.write(",\n")
+            count = await _write_deals(out, export.deals)
+            out.write("}\n")
         return count
 
     async def write_csv(self, out: TextIO) -> int:
@@ -136,7 +183,7 @@ class DealTransfer:
 
     async def import_deals(
         self,
-        rows: Sequence[Any],
+        rows: Sequence[Any] | Mapping[str, Any],
         *,
         create_users: bool = False,
         progress: Progress | None = None,
@@ -144,14 +191,17 @@ class DealTransfer:
     ) -> ImportReport:
         """Import deals in the export format; the whole file is checked before anything is written.
 
-        A bad file raises `InvalidFile` listing every problem (`bot.deals.import_file`).
+        `rows` is the file as read: an object in the export format, or an array of deals as
+        files before version 2 are. A bad file raises `InvalidFile` listing every problem
+        (`bot.deals.import_file`).
 
-        Each batch of deals is one transaction with the deals' history, so an interrupted import
-        leaves whole batches behind and a re-run skips them by external_id.
+        Each batch of deals is one transaction with the deals' history and notes, so an
+        interrupted import leaves whole batches behind and a re-run skips them by external_id.
         """
         context = await self._load_context(create_users)
-        parsed = read_rows(rows, context)
-        users_created = await self._create_people(context)
+        file = read_file(rows, context)
+        parsed = file.deals
+        users_created = await self._create_people(context, file.teams, file.people)
         async with self.store.transaction() as session:
             clients = await self.store.clients(session)
         created = unchanged = 0
@@ -173,24 +223,31 @@ class DealTransfer:
             {team.name: team.id for team in teams}, {team.name: team.funnel for team in teams},
         )  # fmt: skip
 
-    async def _create_people(self, context: ImportContext) -> int:
-        """Create the teams and people the file names but the database lacks (as managers)."""
-        for name in sorted(context.new_teams - context.teams.keys()):
-            team_id, team_name = await self.people.create_team(None, name)
-            context.teams[team_name] = team_id
-        if not context.new_users:
+    async def _create_people(
+        self, context: ImportContext, teams: Sequence[TeamRecord], people: Sequence[PersonRecord]
+    ) -> int:
+        """Create the teams and people the database lacks, in one transaction: as the file
+        describes them, and those it only names (by a deal) bare, people as managers of the
+        deal's team. Returns how many people were made."""
+        bare_teams = [TeamRecord(name, None, None) for name in sorted(context.new_teams)]
+        bare_people = [
+            PersonRecord(telegram_id, str(telegram_id), None, Role.MANAGER.value, team, "ru", True)
+            for telegram_id, team in context.new_users.items()
+        ]
+        if not (teams or bare_teams or people or bare_people):
             return 0
-        async with self.store.transaction() as session:  # someone may have registered meanwhile
-            context.users.update(await self.store.users(session, context.new_users))
-        created = 0
-        for telegram_id, team in context.new_users.items():
-            if telegram_id not in context.users:
-                person = await self.people.ensure_person(
-                    telegram_id, str(telegram_id), Role.MANAGER, team
-                )
-                context.users[telegram_id] = person.id
-                created += 1
-        return created
+        store = self.store
+        async with store.transaction() as session:  # someone may have registered meanwhile
+            context.teams.update({team.name: team.id for team in await store.teams(session)})
+            wanted = [person.telegram_id for person in (*people, *bare_people)]
+            context.users.update(await store.users(session, wanted))
+            new_teams = [t for t in (*teams, *bare_teams) if t.name not in context.teams]
+            context.teams.update(await store.insert_teams(session, new_teams, self.clock()))
+            new_people = [p for p in (*people, *bare_people) if p.telegram_id not in context.users]
+            made = await store.insert_people(session, new_people, context.teams, self.clock())
+        context.users.update(made)
+        self.people.forget()
+        return len(made)
 
     async def _write_batch(
         self, batch: Sequence[ImportedDeal], context: ImportContext, clients: dict[ClientKey, int]
@@ -208,12 +265,34 @@ class DealTransfer:
                 session, [_new_deal(row, context, every_client) for row in fresh]
             )
             await store.insert_history(session, _new_moves(fresh, context.users), deal_ids)
+            await store.insert_notes(session, _new_notes(fresh, context.users), deal_ids)
         clients.update(new_clients)  # only once committed
         self.written()
         return len(fresh)
 
 
-def _deal_record(deal: StoredDeal, history: Sequence[StoredMove]) -> dict[str, Any]:
+def _write_list(out: TextIO, key: str, items: Sequence[dict[str, Any]]) -> None:
+    out.write(f'"{key}": [')
+    for index, item in enumerate(items):
+        out.write(",\n" if index else "\n")
+        out.write(json.dumps(item, ensure_ascii=False))
+    out.write("\n]" if items else "]")
+
+
+async def _write_deals(out: TextIO, deals: AsyncIterator[dict[str, Any]]) -> int:
+    count = 0
+    out.write('"deals": [')
+    async for deal in deals:
+        out.write(",\n" if count else "\n")
+        out.write(json.dumps(deal, ensure_ascii=False))
+        count += 1
+    out.write("\n]" if count else "]")
+    return count
+
+
+def _deal_record(
+    deal: StoredDeal, history: Sequence[StoredMove], notes: Sequence[StoredNote]
+) -> dict[str, Any]:
     client = None
     if deal.client_id is not None:
         client = {
@@ -224,7 +303,8 @@ def _deal_record(deal: StoredDeal, history: Sequence[StoredMove]) -> dict[str, A
         }
     next_step = None
     if deal.next_step_text is not None or deal.next_step_due is not None:
-        next_step = {"text": deal.next_step_text, "due": _iso(deal.next_step_due)}
+        done = deal.next_step_due is not None and deal.followup_asked_for == deal.next_step_due
+        next_step = {"text": deal.next_step_text, "due": _iso(deal.next_step_due), "done": done}
     return {
         "id": deal.id,
         "external_id": deal.external_id,
@@ -247,8 +327,14 @@ def _deal_record(deal: StoredDeal, history: Sequence[StoredMove]) -> dict[str, A
                 "at": _iso(move.at),
                 "by_telegram_id": move.by_telegram_id,
                 "via": move.via,
+                "lost_reason": move.lost_reason,
+                "comment": move.comment,
             }
             for move in history
+        ],
+        "notes": [
+            {"text": note.text, "at": _iso(note.at), "by_telegram_id": note.by_telegram_id}
+            for note in notes
         ],
     }
 
@@ -275,8 +361,19 @@ def csv_row(deal: Mapping[str, Any]) -> dict[str, Any]:
         next_step_text=next_step.get("text"),
         next_step_due=next_step.get("due"),
         history_count=len(deal["history"]),
+        next_step_done=next_step.get("done"),
+        lost_comment=_lost_comment(deal),
+        notes_count=len(deal["notes"]),
     )
     return flat
+
+
+def _lost_comment(deal: Mapping[str, Any]) -> str | None:
+    """What was said when the deal was lost: the comment of its last move, into a lost stage."""
+    if deal["status"] != "lost" or not deal["history"]:
+        return None
+    comment: str | None = deal["history"][-1]["comment"]
+    return comment
 
 
 # --- import: results -------------------------------------------------------------------------
@@ -286,7 +383,7 @@ def csv_row(deal: Mapping[str, Any]) -> dict[str, Any]:
 class ImportReport:
     created: int
     unchanged: int
-    users_created: int
+    users_created: int  # people made, as the file describes them or as managers
 
 
 Progress = Callable[[int, int], None]
@@ -313,7 +410,8 @@ def _new_deal(
         row.external_id, row.title, clients[row.client] if row.client else None,
         context.users[row.owner_telegram_id], context.teams[row.team] if row.team else None,
         row.funnel, row.stage, row.status, row.amount, row.currency, row.lost_reason,
-        row.next_step_text, row.next_step_due, row.created_at,
+        row.next_step_text, row.next_step_due,
+        row.next_step_due if row.next_step_done else None, row.created_at,
         row.history[-1].at if row.history else row.created_at,
     )  # fmt: skip
 
@@ -322,19 +420,25 @@ def _new_moves(rows: Sequence[ImportedDeal], users: Mapping[int, int]) -> Iterat
     """The rows' moves one at a time: a batch holds a hundred thousand, and each one freed as
     soon as the store has read it spares the garbage collector the whole list."""
     for row in rows:
-        last = len(row.history) - 1
-        for index, move in enumerate(row.history):
-            # The file keeps one lost reason per deal: it belongs to the move that lost it.
-            reason = row.lost_reason if index == last and row.lost_reason else None
+        for move in row.history:
             by_id = None if move.by_telegram_id is None else users[move.by_telegram_id]
             yield NewMove(
-                row.external_id, move.from_stage, move.to_stage, move.at, by_id, move.via, reason
-            )
+                row.external_id, move.from_stage, move.to_stage, move.at, by_id, move.via,
+                move.lost_reason, move.comment,
+            )  # fmt: skip
+
+
+def _new_notes(rows: Sequence[ImportedDeal], users: Mapping[int, int]) -> Iterator[NewNote]:
+    for row in rows:
+        for note in row.notes:
+            by_id = None if note.by_telegram_id is None else users[note.by_telegram_id]
+            yield NewNote(row.external_id, note.text, note.at, by_id)
 
 
 __all__: Sequence[str] = (
     "CSV_FIELDS",
     "DealTransfer",
+    "Export",
     "ImportReport",
     "csv_row",
 )

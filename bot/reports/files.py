@@ -1,19 +1,26 @@
 """`voronka report` and `/export`: per-manager measures and the deals of a period, XLSX or CSV.
 
 Names and titles come from people: every cell goes through `bot.common.sheets`, so text
-stays text in whatever spreadsheet opens the file.
+stays text in whatever spreadsheet opens the file. `/export` is read by a person: given a
+`Reader`, the headers and the stage, status and lost reason names are in their language and
+the times in the team's time zone; `voronka report` keeps the column keys, keys and UTC.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from bot.common.sheets import CsvWriter, append_row
+from bot.deals.funnel import FunnelConfig
 from bot.reports.metrics import Period, TeamFigures
 
 MANAGER_COLUMNS = (
@@ -22,8 +29,39 @@ MANAGER_COLUMNS = (
 )  # fmt: skip
 DEAL_COLUMNS = (
     "id", "title", "team", "owner", "stage", "status", "amount", "currency", "lost_reason",
-    "created_at", "stage_changed_at",
+    "created_at", "stage_changed_at", "funnel",
 )  # fmt: skip
+_STAGE, _STATUS, _REASON, _FUNNEL = (DEAL_COLUMNS.index(k) for k in (
+    "stage", "status", "lost_reason", "funnel"))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who reads the file: `t` their language's texts. Times are shown in `tz`, the team's
+    zone (VORONKA_TIMEZONE, the one every team's days and digests are counted in)."""
+
+    t: Callable[..., str]
+    language: str
+    tz: ZoneInfo
+    funnels: FunnelConfig
+
+    def header(self, columns: Sequence[str]) -> list[str]:
+        return [self.t(f"export.column.{key}", tz=self.tz.key) for key in columns]
+
+    def deal(self, row: Sequence[object]) -> list[object]:
+        """A deal's row with its stage, status, reason and funnel named for the reader."""
+        named = list(row)
+        funnel = next((f for f in self.funnels.funnels if f.key == row[_FUNNEL]), None)
+        stage = row[_STAGE]
+        if funnel is not None:
+            named[_FUNNEL] = funnel.name(self.language)
+            if isinstance(stage, str) and funnel.has_stage(stage):
+                named[_STAGE] = funnel.stage(stage).name(self.language)
+        named[_STATUS] = self.t(f"export.status.{row[_STATUS]}")
+        reason = self.funnels.lost_reason(str(row[_REASON])) if row[_REASON] else None
+        if reason is not None:
+            named[_REASON] = reason.name(self.language)
+        return named
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,26 +80,30 @@ def manager_rows(figures: TeamFigures) -> list[tuple[object, ...]]:
     ]  # fmt: skip
 
 
-def _cell(value: object) -> object:
+def _cell(value: object, tz: ZoneInfo | None = None) -> object:
+    """A value a spreadsheet can hold: a number, or a time without a zone (in `tz`, or UTC)."""
     if isinstance(value, Decimal):
         return float(value)  # spreadsheets want numbers; the CSV keeps exact strings
-    if hasattr(value, "isoformat") and getattr(value, "tzinfo", None) is not None:
-        return value.replace(tzinfo=None)  # type: ignore[attr-defined]
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return (value.astimezone(tz) if tz is not None else value).replace(tzinfo=None)
     return value
 
 
-def to_xlsx(report: Report) -> bytes:
+def to_xlsx(report: Report, reader: Reader | None = None) -> bytes:
+    """The report as a workbook: for `reader` when given, otherwise with keys and UTC."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = "Managers"
-    append_row(sheet, MANAGER_COLUMNS)
+    tz = reader.tz if reader else None
+    sheet.title = reader.t("export.sheet.managers") if reader else "Managers"
+    append_row(sheet, reader.header(MANAGER_COLUMNS) if reader else MANAGER_COLUMNS)
     for row in report.managers:
-        append_row(sheet, [_cell(value) for value in row])
-    deals = book.create_sheet("Deals")
-    append_row(deals, DEAL_COLUMNS)
+        append_row(sheet, [_cell(value, tz) for value in row])
+    deals = book.create_sheet(reader.t("export.sheet.deals") if reader else "Deals")
+    append_row(deals, reader.header(DEAL_COLUMNS) if reader else DEAL_COLUMNS)
     for row in report.deals:
-        append_row(deals, [_cell(value) for value in row])
+        named: Sequence[Any] = reader.deal(row) if reader else row
+        append_row(deals, [_cell(value, tz) for value in named])
     for ws in (sheet, deals):
         for cell in ws[1]:
             cell.font = Font(bold=True)

@@ -609,7 +609,7 @@ class ReportsStore:
         query = (
             select(
                 d.id, d.title, teams.name, u.name, d.stage, d.status, d.amount, d.currency,
-                d.lost_reason, d.created_at, d.stage_changed_at,
+                d.lost_reason, d.created_at, d.stage_changed_at, d.funnel,
             )
             .select_from(_D)
             .join(_U, u.id == d.owner_id)

@@ -10,7 +10,7 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import CallbackQueryHandler, ChatMemberHandler, CommandHandler
 
 from bot.common.i18n import format_amount
-from bot.reports.files import to_xlsx
+from bot.reports.files import Reader, to_xlsx
 from bot.reports.metrics import PACE_DAYS, ManagerFigures, TeamFigures
 from bot.reports.service import (
     Leaderboard,
@@ -248,7 +248,9 @@ async def export_command(update: Update, context: Ctx) -> None:
     period = reports.period(_args(context, "month"))
     message = await reply(update, context.t("export.progress", period=period.label))
     report = await reports.report(context.person, period)
-    data = to_xlsx(report)
+    core = context.core
+    reader = Reader(context.t, context.person.language, core.settings.tz, core.funnels)
+    data = to_xlsx(report, reader)
     await message.edit_text(context.t("export.done", period=period.label))
     chat = update.effective_chat
     assert chat is not None
