@@ -887,8 +887,7 @@ def _check_percent(value: Decimal) -> None:
 
 def _describe(violations: tuple[Violation, ...]) -> str:
     return "; ".join(
-        f"{v.name}: {v.effective_percent.normalize()}% > {v.limit_percent.normalize()}%"
-        for v in violations
+        f"{v.name}: {_shown(v.effective_percent)}% > {_shown(v.limit_percent)}%" for v in violations
     )
 
 

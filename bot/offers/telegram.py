@@ -61,6 +61,15 @@ def _draft_for(context: Ctx, deal_id: int) -> Draft:
     return draft
 
 
+def _answering(context: Ctx, dialog: Dialog) -> Draft:
+    """The draft a typed answer is for: its question names the deal (one asked by a version
+    before 12 names none, and then means the person's only draft)."""
+    drafts = _drafts(context)
+    if dialog.deal_id == 0 and len(drafts) == 1:
+        return next(iter(drafts.values()))
+    return _draft_for(context, dialog.deal_id)
+
+
 def _pressed(update: Update, context: Ctx) -> Draft:
     """The draft a builder button belongs to: buttons carry their draft's deal, so a press
     on an older builder works on that deal's own draft and no other."""
@@ -344,7 +353,7 @@ async def answer_search(update: Update, context: Ctx, dialog: Dialog, text: str)
     """A product name or SKU: an exact SKU is taken at once, otherwise the matches as
     buttons that show what tells them apart."""
     offers, t = context.core.offers, context.t
-    draft = _draft_for(context, dialog.deal_id)
+    draft = _answering(context, dialog)
     exact = offers.exact_item(text)
     if exact is not None:
         try:
@@ -438,7 +447,7 @@ async def answer_qty(update: Update, context: Ctx, dialog: Dialog, text: str) ->
     discount = _decimal(match.group(2)) if match.group(2) else Decimal(0)
     qty = _decimal(match.group(1))
     offers = context.core.offers
-    draft = _draft_for(context, dialog.deal_id)
+    draft = _answering(context, dialog)
     try:
         draft = offers.add_item(context.person, draft, dialog.data["sku"], qty, discount)
     except NotForThisOffer as mismatch:  # not a typo to retry: leave the question
@@ -456,7 +465,7 @@ async def answer_free_line(update: Update, context: Ctx, dialog: Dialog, text: s
         raise Invalid("offer.bad_line")
     name, unit, count, price = parts
     draft = context.core.offers.add_free_line(
-        context.person, _draft_for(context, dialog.deal_id), name, unit, _decimal(count),
+        context.person, _answering(context, dialog), name, unit, _decimal(count),
         _decimal(price),
     )  # fmt: skip
     await _changed(update, context, draft)
@@ -465,7 +474,7 @@ async def answer_free_line(update: Update, context: Ctx, dialog: Dialog, text: s
 async def answer_discount(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
     """The whole offer's discount in percent."""
     draft = context.core.offers.set_discount(
-        context.person, _draft_for(context, dialog.deal_id), _decimal(text.rstrip("% "))
+        context.person, _answering(context, dialog), _decimal(text.rstrip("% "))
     )
     await _changed(update, context, draft)
 
@@ -473,7 +482,7 @@ async def answer_discount(update: Update, context: Ctx, dialog: Dialog, text: st
 async def answer_terms(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
     """Payment or delivery terms, or the validity in days."""
     offers, person = context.core.offers, context.person
-    draft = _draft_for(context, dialog.deal_id)
+    draft = _answering(context, dialog)
     field_name = dialog.data["field"]
     if field_name == "valid":
         if not text.strip().isdecimal():  # «²» is a digit to isdigit(), not to int()
