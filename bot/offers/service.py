@@ -222,7 +222,7 @@ class PendingOffer:
     offer: OfferView
     deal_title: str
     creator_name: str
-    what: str  # the lines above the creator's limit: «name: 11% > 10%»
+    violations: tuple[Violation, ...]  # the lines above the creator's limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -615,7 +615,7 @@ class OffersService:
                 spec = OfferSpec.from_json(row.spec)
                 _, violations = self._priced(creator, spec)
                 view = replace(_view(row), may_decide=True)
-                shown.append(PendingOffer(view, deal.title, creator.name, _describe(violations)))
+                shown.append(PendingOffer(view, deal.title, creator.name, violations))
                 if len(shown) == PENDING_SHOWN:
                     break
         return shown

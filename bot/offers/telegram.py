@@ -14,7 +14,7 @@ from bot.common.i18n import Catalog, catalog, format_amount
 from bot.common.money import to_decimal
 from bot.deals.matching import DealMatcher
 from bot.offers.catalog import CatalogItem
-from bot.offers.pricing import OfferLine, line_sum
+from bot.offers.pricing import OfferLine, Violation, line_sum
 from bot.offers.service import MAX_DRAFTS, Documents, Draft, NotForThisOffer, OfferView
 from bot.tg import callbacks as cb
 from bot.tg import dialogs
@@ -520,15 +520,20 @@ async def generate(update: Update, context: Ctx) -> None:
         return
     names = ", ".join(person.name for person in result.approvers)
     await show(update, t("offer.sent_for_approval", names=names))
-    what = "; ".join(
-        f"{v.name[:40]}: {_number(v.effective_percent)}% > {_number(v.limit_percent)}%"
-        for v in result.violations[:10]
-    )
+    what = _over(result.violations)
     for approver in result.approvers:
         at = catalog(approver.language)
         text = at("offer.approval_request", name=context.person.name, title=result.deal.title,
                   total=total, what=what)  # fmt: skip
         await send_to(context.bot, approver.telegram_id, text, decision_keyboard(result.offer, at))
+
+
+def _over(violations: tuple[Violation, ...]) -> str:
+    """«name: 11% > 10%» for the first lines above the limit: it fits one message."""
+    return "; ".join(
+        f"{v.name[:40]}: {_number(v.effective_percent)}% > {_number(v.limit_percent)}%"
+        for v in violations[:10]
+    )
 
 
 def decision_keyboard(offer: OfferView, t: Catalog) -> Any:
@@ -554,7 +559,8 @@ async def approvals_command(update: Update, context: Ctx) -> None:
     for item in waiting:
         text = t(
             "offer.approvals_item", name=item.creator_name, title=item.deal_title,
-            total=format_amount(item.offer.total, item.offer.currency), what=item.what,
+            total=format_amount(item.offer.total, item.offer.currency),
+            what=_over(item.violations),
         )  # fmt: skip
         await reply(update, text, decision_keyboard(item.offer, t))
 
