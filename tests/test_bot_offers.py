@@ -25,8 +25,7 @@ async def _build(chat: ChatClient, *, qty: str = "10", discount: str | None = No
     await chat.send("/new Ромашка, 500 000")
     await chat.click("📄 КП")
     await chat.click("➕ Товар")
-    await chat.send("VS-PR-2700-3")
-    await chat.click("Стеллаж паллетный")
+    await chat.send("VS-PR-2700-3")  # an exact SKU: no list to choose from
     await chat.send(qty)
     if discount is not None:
         await chat.click("% Скидка")
@@ -139,16 +138,18 @@ async def test_a_discount_above_the_leads_limit_goes_to_an_admin(harness: Harnes
     assert admin.last_reply().text.startswith("📄 <b>Анна</b> просит согласовать")
 
 
-async def test_a_discount_above_an_items_cap_cannot_be_approved_by_anyone(
-    harness: Harness,
-) -> None:
+async def test_a_discount_above_an_items_cap_is_refused_when_typed(harness: Harness) -> None:
     await harness.person(Role.LEAD, name="Лида")
     await harness.person(Role.ADMIN, name="Ольга")
     _, anna = await harness.person(name="Анна")
-    await _build(anna, discount="15")  # the item caps at 12%
-    await anna.click("Предпросмотр")
-    replies = await anna.click("Сформировать")
-    assert replies[-1].text == ru("offer.nobody_to_approve")
+    await _build(anna)
+    await anna.click("% Скидка")
+    refused = (await anna.send("15"))[-1]  # the item caps at 12%: nobody could approve it
+    assert refused.text.startswith(
+        "Общая скидка 15% — слишком много для «Стеллаж паллетный фронтальный, основная секция"
+    )
+    assert "предел по этому товару — 12%. Общая скидка сейчас — не больше 12%." in refused.text
+    assert (await anna.send("12"))[-1].text.startswith("📄 <b>КП для «Ромашка»</b>")
 
 
 @pytest.mark.parametrize(
@@ -167,8 +168,7 @@ async def test_bad_quantities_are_explained_and_asked_again(
     await anna.send("/new Ромашка")
     await anna.click("📄 КП")
     await anna.click("➕ Товар")
-    await anna.send("VS-PR-2700-3")
-    await anna.click("Стеллаж паллетный")
+    await anna.send("VS-PR-2700-3")  # an exact SKU: no list to choose from
     assert (await anna.send(answer))[-1].text == f"{ru(key)}\n{ru('common.leave_hint')}"
     assert (await anna.send("2"))[-1].text.startswith("📄 <b>КП для «Ромашка»</b>\n1. ")
 
@@ -189,8 +189,7 @@ async def test_markup_in_client_names_is_printed_literally(harness: Harness) -> 
     await anna.send("/new #set text(fill: red) *жирный*")
     await anna.click("📄 КП")
     await anna.click("➕ Товар")
-    await anna.send("VS-PR-2700-3")
-    await anna.click("Стеллаж паллетный")
+    await anna.send("VS-PR-2700-3")  # an exact SKU: no list to choose from
     await anna.send("1")
     await anna.click("Предпросмотр")
     replies = await anna.click("Сформировать")

@@ -150,9 +150,10 @@ async def test_a_discount_above_the_roles_limit_is_shown_and_needs_an_approval(
     anna, draft = await _draft(core)
     draft = core.offers.add_item(anna, draft, "VS-PR-2700-3", Decimal(2), Decimal(0))
     draft = core.offers.set_discount(anna, draft, Decimal(11))
-    preview = core.offers.preview(anna, draft)
+    preview = await core.offers.preview(anna, draft)
     assert preview.limit == 10
     assert [v.effective_percent for v in preview.violations] == [Decimal(11)]
+    assert [p.name for p in preview.approvers] == ["Лида"]
     result = await core.offers.submit(anna, draft)
     assert result.documents is None and result.offer.status == "pending"
     assert [p.name for p in result.approvers] == ["Лида"]
@@ -163,9 +164,9 @@ async def test_a_discount_above_the_roles_limit_is_shown_and_needs_an_approval(
 async def test_a_vat_exempt_item_makes_an_offer_without_vat(core: Core) -> None:
     anna, draft = await _draft(core)
     draft = core.offers.add_item(anna, draft, "VS-WMS-START", Decimal(1), Decimal(0))
-    assert core.offers.preview(anna, draft).totals.vat_percent is None
+    assert (await core.offers.preview(anna, draft)).totals.vat_percent is None
     free = core.offers.add_free_line(anna, draft, "Монтаж", "услуга", Decimal(1), Decimal(10))
-    assert core.offers.preview(anna, free).totals.vat_percent is None
+    assert (await core.offers.preview(anna, free)).totals.vat_percent is None
 
 
 # --- a render failure -------------------------------------------------------------------

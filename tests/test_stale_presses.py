@@ -14,20 +14,23 @@ from tests.conftest import Harness
 ru = catalog("ru")
 
 
-async def test_a_press_on_another_deals_builder_is_refused(harness: Harness) -> None:
+async def test_a_press_on_another_deals_builder_works_on_that_deals_own_draft(
+    harness: Harness,
+) -> None:
     _, anna = await harness.person()
     await anna.send("/new Нарцисс")
     await anna.send("/new Тюльпан")
     first = (await anna.send("/offer Нарцисс"))[-1]
     await anna.send("/offer Тюльпан")
-    replies = await anna.click("Своя строка", first)
-    assert replies[-1].text == ru("offer.stale_builder", title="Тюльпан")
+    await anna.click("Своя строка")
+    await anna.send("Монтаж; шт; 1; 500")
+    replies = await anna.click("Своя строка", first)  # the older builder: Нарцисс's draft
+    assert replies[-1].text == ru("offer.free_prompt", currency="RUB")
     replies = await anna.send("Услуга X; шт; 2; 1000")
-    assert "Услуга X" not in replies[-1].text  # no question was pending: nothing was added
-    builder = (await anna.click("Своя строка"))[-1]
-    assert builder.text == ru("offer.free_prompt")
-    replies = await anna.send("Услуга X; шт; 2; 1000")
-    assert "Тюльпан" in replies[-1].text and "Услуга X" in replies[-1].text
+    assert "Нарцисс" in replies[-1].text and "Услуга X" in replies[-1].text
+    assert "Монтаж" not in replies[-1].text
+    tulip = (await anna.send("/offer Тюльпан"))[-1]  # and Тюльпан's draft is still there
+    assert "Монтаж" in tulip.text and "Услуга X" not in tulip.text
 
 
 async def test_offer_on_the_same_deal_goes_on_with_its_draft(harness: Harness) -> None:

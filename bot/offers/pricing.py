@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import ROUND_DOWN, Decimal, localcontext
 
 from bot.common.money import round_kopecks
 
@@ -22,6 +22,8 @@ __all__ = [
     "discount_violations",
     "effective_discount_percent",
     "line_sum",
+    "most_line_discount",
+    "most_order_discount",
     "normalize_vat_percent",
 ]
 
@@ -184,3 +186,32 @@ def discount_violations(
                 )
             )
     return violations
+
+
+def _floor_hundredths(value: Decimal) -> Decimal:
+    """Down to 0.01: the largest percent one may type that stays within a limit."""
+    return _tidy(max(value, _ZERO).quantize(Decimal("0.01"), rounding=ROUND_DOWN))
+
+
+def most_line_discount(limit: Decimal, order_discount: Decimal) -> Decimal:
+    """The largest line discount whose combination with `order_discount` stays within `limit`.
+
+    From 1 − (1 − l)(1 − o) ≤ c: l ≤ 1 − (1 − c)/(1 − o); with the order discount at the
+    limit or above it, nothing is left for the line.
+    """
+    if order_discount >= HUNDRED:
+        return _ZERO
+    with localcontext() as context:
+        context.prec = _PRECISION
+        return _floor_hundredths(HUNDRED - (HUNDRED - limit) * HUNDRED / (HUNDRED - order_discount))
+
+
+def most_order_discount(lines: Sequence[OfferLine], role_limit: Decimal) -> Decimal:
+    """The largest order discount that keeps every line within min(role limit, its cap)."""
+    most = role_limit
+    for line in lines:
+        limit = role_limit
+        if line.max_discount_percent is not None:
+            limit = min(limit, line.max_discount_percent)
+        most = min(most, most_line_discount(limit, line.discount_percent))
+    return most

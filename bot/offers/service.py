@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from bot.common.clock import Clock
 from bot.common.errors import Forbidden, Invalid, NotFound
+from bot.common.money import MAX_AMOUNT
 from bot.db.session import transaction
 from bot.deals.service import DealsService, DealView, Via
 from bot.offers import store
@@ -39,6 +40,9 @@ from bot.offers.pricing import (
     Violation,
     compute_totals,
     discount_violations,
+    effective_discount_percent,
+    most_line_discount,
+    most_order_discount,
 )
 from bot.offers.requisites import Requisites
 from bot.offers.store import Issue, Numbered, NumberTaken, OfferRow, Tx
@@ -51,6 +55,11 @@ MAX_COMMENT = 1000  # an approver's comment on a decision
 NUMBER_ATTEMPTS = 5
 """Tries at the next number when others take it meanwhile, before "busy, try again"."""
 RECENT_OFFERS = 5
+MAX_QTY = Decimal(1_000_000)
+MAX_DRAFTS = 20
+"""Drafts kept per person, one per deal; beyond that the longest untouched one goes."""
+PENDING_SHOWN = 20
+"""Offers /approvals lists at once, oldest first: the ones waiting longest."""
 
 R = TypeVar("R")
 
@@ -78,6 +87,7 @@ class OfferSpec:
     payment_terms: str | None = None
     delivery_terms: str | None = None
     valid_days: int | None = None
+    currency: str = "RUB"
 
     def to_json(self) -> str:
         return json.dumps(
@@ -98,6 +108,7 @@ class OfferSpec:
                 "payment_terms": self.payment_terms,
                 "delivery_terms": self.delivery_terms,
                 "valid_days": self.valid_days,
+                "currency": self.currency,
             },
             ensure_ascii=False,
         )  # fmt: skip
@@ -120,7 +131,7 @@ class OfferSpec:
             discount_percent=Decimal(data["discount_percent"]),
             vat_percent=None if vat is None else Decimal(vat),
             payment_terms=data["payment_terms"], delivery_terms=data["delivery_terms"],
-            valid_days=data["valid_days"],
+            valid_days=data["valid_days"], currency=data.get("currency", "RUB"),
         )  # fmt: skip
 
 
@@ -130,7 +141,8 @@ class Draft:
 
     ``vat`` is taken from the first line (a catalog item's rate, the default for a free
     line): one offer has one VAT rate. ``None`` there is a VAT-exempt offer («Без НДС»),
-    not "no rate chosen yet".
+    not "no rate chosen yet". ``currency`` is the deal's when the builder opened: every
+    price and sum of the offer is in it.
     """
 
     deal_id: int
@@ -141,17 +153,31 @@ class Draft:
     payment: str | None = None
     delivery: str | None = None
     valid_days: int | None = None
+    currency: str = "RUB"
 
     def spec(self, default_vat: Decimal) -> OfferSpec:
         return OfferSpec(
             deal_id=self.deal_id, lines=self.lines, discount_percent=self.discount,
             vat_percent=self.vat if self.lines else default_vat,
             payment_terms=self.payment, delivery_terms=self.delivery, valid_days=self.valid_days,
+            currency=self.currency,
         )  # fmt: skip
 
 
-class VatMismatch(Invalid):
-    """An item with another VAT rate than the offer's lines: not a typo to retry."""
+class NotForThisOffer(Invalid):
+    """An item this offer cannot take whatever is typed: not a typo to retry."""
+
+
+class VatMismatch(NotForThisOffer):
+    """An item with another VAT rate than the offer's lines."""
+
+
+class CurrencyMismatch(NotForThisOffer):
+    """A catalog item priced in another currency than the deal's.
+
+    Not converted: the catalog has no price in the deal's currency, and a price made up
+    from an exchange rate would be one the company never set.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +191,15 @@ class Terms:
 
 @dataclass(frozen=True, slots=True)
 class Preview:
+    """The sums, and what submitting would do: issue now, or wait for one of `approvers`
+    (none while there are violations: nobody can approve it, so it would be refused)."""
+
     totals: OfferTotals
     violations: tuple[Violation, ...]
     limit: Decimal  # the actor's own discount limit
     terms: Terms
+    approvers: tuple[Person, ...] = ()
+    currency: str = "RUB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +212,17 @@ class OfferView:
     total: Decimal
     created_by_id: int
     created_at: dt.datetime
+    may_decide: bool = False  # the person it was read for may approve or reject it
+
+
+@dataclass(frozen=True, slots=True)
+class PendingOffer:
+    """An offer waiting for the reader's decision, as /approvals lists it."""
+
+    offer: OfferView
+    deal_title: str
+    creator_name: str
+    violations: tuple[Violation, ...]  # the lines above the creator's limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,10 +302,14 @@ class OffersService:
 
     async def open_draft(self, actor: Person, deal_id: int) -> Draft:
         deal = await self._deals.card(actor, deal_id)
-        return Draft(deal.id, deal.title)
+        return Draft(deal.id, deal.title, currency=deal.currency)
 
     def search_items(self, query: str, limit: int) -> list[CatalogItem]:
         return self.catalog.search(query, limit=limit)
+
+    def exact_item(self, text: str) -> CatalogItem | None:
+        """The item whose SKU is exactly `text` (ignoring case): picked without a list."""
+        return self.catalog.get(text)
 
     def item(self, sku: str) -> CatalogItem:
         """A catalog item by a button's sku; gone from the catalog means a stale button."""
@@ -272,23 +318,35 @@ class OffersService:
             raise Invalid("common.expired_button")
         return item
 
+    def check_item(self, draft: Draft, item: CatalogItem) -> None:
+        """Whether this offer can take the item at all: asked before its quantity is."""
+        if item.currency != draft.currency:
+            raise CurrencyMismatch(
+                "offer.currency_mismatch", name=item.name, item_currency=item.currency,
+                deal_currency=draft.currency,
+            )  # fmt: skip
+        if draft.lines and draft.vat != self.vat_of(item):
+            raise VatMismatch("offer.vat_mismatch", name=item.name)
+
     def catalog_line(self, item: CatalogItem, qty: Decimal, discount: Decimal) -> OfferLine:
         _check_percent(discount)
         _check_qty(qty)
-        return OfferLine(
+        line = OfferLine(
             item.sku, item.name, item.unit, qty, item.price, discount, item.max_discount_percent
         )
+        _check_sum(line)
+        return line
 
     def add_item(
         self, actor: Person, draft: Draft, sku: str, qty: Decimal, discount: Decimal
     ) -> Draft:
-        """A catalog line; its VAT rate must be the offer's (`VatMismatch` otherwise)."""
+        """A catalog line in the deal's currency and the offer's VAT rate, its discount
+        within what the item and anyone who could approve it allow."""
         item = self.item(sku)
-        vat = self.vat_of(item)
-        if draft.lines and draft.vat != vat:
-            raise VatMismatch("offer.vat_mismatch", name=item.name)
+        self.check_item(draft, item)
         line = self.catalog_line(item, qty, discount)
-        return replace(draft, lines=(*draft.lines, line), vat=vat)
+        self._check_line_reach(actor, line, draft.discount)
+        return replace(draft, lines=(*draft.lines, line), vat=self.vat_of(item))
 
     def check_free_lines(self, actor: Person) -> None:
         """Before asking for a free line: refused at once when the company turned them off."""
@@ -304,23 +362,61 @@ class OffersService:
         _check_qty(qty)
         if price < 0:
             raise Invalid("offer.bad_line")
-        return OfferLine(None, name, " ".join(unit.split())[:20] or "шт", qty, price)
+        line = OfferLine(None, name, " ".join(unit.split())[:20] or "шт", qty, price)
+        _check_sum(line)
+        return line
 
     def add_free_line(
         self, actor: Person, draft: Draft, name: str, unit: str, qty: Decimal, price: Decimal
     ) -> Draft:
-        """A line typed by hand; as the first line it brings the default VAT rate."""
+        """A line typed by hand, priced in the deal's currency; as the first line it brings
+        the default VAT rate."""
         line = self.free_line(name, unit, qty, price)
+        self._check_line_reach(actor, line, draft.discount)
         vat = draft.vat if draft.lines else self.vat_percent
         return replace(draft, lines=(*draft.lines, line), vat=vat)
 
-    def without_last_line(self, actor: Person, draft: Draft) -> Draft:
-        return replace(draft, lines=draft.lines[:-1])
+    def without_line(self, actor: Person, draft: Draft, index: int, count: int) -> Draft:
+        """Line `index` (from 0) of a list shown when the draft had `count` lines; a list
+        from before another change is refused rather than removing some other line."""
+        if count != len(draft.lines) or not 0 <= index < len(draft.lines):
+            raise Invalid("offer.lines_changed")
+        return replace(draft, lines=draft.lines[:index] + draft.lines[index + 1 :])
 
     def set_discount(self, actor: Person, draft: Draft, percent: Decimal) -> Draft:
-        """The order discount; above the actor's limit it is allowed, but needs an approval."""
+        """The order discount. Above the actor's limit it needs an approval; above an
+        item's cap, or above what anyone may approve, it is refused now, with the most
+        that is possible, rather than when the offer is submitted."""
         _check_percent(percent)
+        ceiling = self.ceiling(actor)
+        for line in draft.lines:
+            effective = effective_discount_percent(line, percent)
+            limit, by_cap = _limit_of(line, ceiling)
+            if effective > limit:
+                raise Invalid(
+                    "offer.order_over_cap", percent=_shown(percent), name=line.name[:60],
+                    effective=_shown(effective), limit=_shown(limit), cap=by_cap,
+                    most=_shown(most_order_discount(draft.lines, ceiling)),
+                )  # fmt: skip
         return replace(draft, discount=percent)
+
+    def ceiling(self, actor: Person) -> Decimal:
+        """The largest discount anyone could allow on the actor's offer: their own limit,
+        their lead's (for a manager) or an admin's."""
+        limits = [self.policy.limit(actor), self.policy.admin]
+        if actor.role is Role.MANAGER:
+            limits.append(self.policy.lead)
+        return max(limits)
+
+    def _check_line_reach(self, actor: Person, line: OfferLine, order: Decimal) -> None:
+        effective = effective_discount_percent(line, order)
+        limit, by_cap = _limit_of(line, self.ceiling(actor))
+        if effective > limit:
+            raise Invalid(
+                "offer.line_over_cap", name=line.name[:60], limit=_shown(limit), cap=by_cap,
+                order=_shown(order) if order else None, qty=_shown(line.qty),
+                most=_shown(most_line_discount(limit, order)),
+            )  # fmt: skip
 
     def set_valid_days(self, actor: Person, draft: Draft, days: int) -> Draft:
         if not 1 <= days <= MAX_VALID_DAYS:
@@ -343,10 +439,19 @@ class OffersService:
     def vat_of(self, item: CatalogItem) -> Decimal | None:
         return item.vat_percent if item.vat_percent else None
 
-    def preview(self, actor: Person, draft: Draft) -> Preview:
-        """The sums and what needs an approval, as the actor would submit the draft."""
-        totals, violations = self._priced(actor, draft.spec(self.vat_percent))
-        return Preview(totals, violations, self.policy.limit(actor), self.terms(draft))
+    async def preview(self, actor: Person, draft: Draft) -> Preview:
+        """The sums and what submitting would do, as the actor would submit the draft:
+        above their limit, who would be asked (the same people `submit` asks)."""
+        spec = draft.spec(self.vat_percent)
+        totals, violations = self._priced(actor, spec)
+        approvers: list[Person] = []
+        if violations:
+            async with transaction(self._db) as session:
+                approvers = await self._approvers(session, actor, spec)
+        return Preview(
+            totals, violations, self.policy.limit(actor), self.terms(draft), tuple(approvers),
+            draft.currency,
+        )  # fmt: skip
 
     def _priced(self, actor: Person, spec: OfferSpec) -> tuple[OfferTotals, tuple[Violation, ...]]:
         if not spec.lines:
@@ -364,9 +469,15 @@ class OffersService:
         spec = offer.spec(self.vat_percent) if isinstance(offer, Draft) else offer
         totals, violations = self._priced(actor, spec)
         deal = await self._deals.card(actor, spec.deal_id)
+        if deal.currency != spec.currency:  # the deal's currency changed since the draft began
+            raise Invalid(
+                "offer.deal_currency_changed", offer_currency=spec.currency,
+                deal_currency=deal.currency,
+            )  # fmt: skip
         now = self._clock()
+        currency = spec.currency
         values: dict[str, Any] = {
-            "deal_id": deal.id, "spec": spec.to_json(), "currency": "RUB",
+            "deal_id": deal.id, "spec": spec.to_json(), "currency": currency,
             "subtotal": totals.subtotal, "discount": totals.discount, "vat": totals.vat,
             "total": totals.total, "created_by_id": actor.id, "created_at": now,
             "max_discount": max((v.effective_percent for v in violations), default=Decimal(0)),
@@ -377,7 +488,9 @@ class OffersService:
                 if not approvers:
                     raise Invalid("offer.nobody_to_approve")
                 offer_id = await store.add(session, status="pending", **values)
-            view = OfferView(offer_id, deal.id, None, "pending", "RUB", totals.total, actor.id, now)
+            view = OfferView(
+                offer_id, deal.id, None, "pending", currency, totals.total, actor.id, now
+            )
             return SubmitResult(view, deal, None, violations, tuple(approvers))
 
         async def record(session: Tx, issue: Issue) -> tuple[OfferView, str | None]:
@@ -385,7 +498,7 @@ class OffersService:
             moved = await self._move_to_offer_stage(session, actor, deal)
             number = issue.numbered.number
             view = OfferView(
-                offer_id, deal.id, number, "issued", "RUB", totals.total, actor.id, now
+                offer_id, deal.id, number, "issued", currency, totals.total, actor.id, now
             )
             return view, moved
 
@@ -456,7 +569,7 @@ class OffersService:
 
         async def record(session: Tx, issue: Issue) -> None:
             await store.add(
-                session, issue=issue, deal_id=None, spec=source, currency="RUB",
+                session, issue=issue, deal_id=None, spec=source, currency=draft.currency,
                 subtotal=totals.subtotal, discount=totals.discount, vat=totals.vat,
                 total=totals.total, max_discount=Decimal(0), created_by_id=None, created_at=now,
             )  # fmt: skip
@@ -475,9 +588,39 @@ class OffersService:
         return Documents(offer.number, pdf, docx)
 
     async def for_deal(self, actor: Person, deal_id: int) -> list[OfferView]:
+        """The deal's latest offers; a pending one says whether the actor may decide it."""
         await self._deals.card(actor, deal_id)
         async with transaction(self._db) as session:
-            return [_view(row) for row in await store.of_deal(session, deal_id, RECENT_OFFERS)]
+            views = []
+            for row in await store.of_deal(session, deal_id, RECENT_OFFERS):
+                view = _view(row)
+                if row.status == "pending" and await self._may_decide(session, actor, row):
+                    view = replace(view, may_decide=True)
+                views.append(view)
+            return views
+
+    async def pending_for(self, actor: Person) -> list[PendingOffer]:
+        """/approvals: the offers waiting for a decision the actor may take, oldest first."""
+        if actor.role is Role.MANAGER:
+            raise Forbidden("offer.approvals_forbidden")
+        shown: list[PendingOffer] = []
+        async with transaction(self._db) as session:
+            for row in await store.pending(session):
+                creator = await self._creator(session, row)
+                if creator is None or not await self._may_decide(session, actor, row, creator):
+                    continue
+                assert row.deal_id is not None
+                try:
+                    deal = await self._deals.card_in(session, actor, row.deal_id)
+                except NotFound:
+                    continue
+                spec = OfferSpec.from_json(row.spec)
+                _, violations = self._priced(creator, spec)
+                view = replace(_view(row), may_decide=True)
+                shown.append(PendingOffer(view, deal.title, creator.name, violations))
+                if len(shown) == PENDING_SHOWN:
+                    break
+        return shown
 
     # --- issuing ------------------------------------------------------------------------
 
@@ -572,6 +715,7 @@ class OffersService:
             valid_days=spec.valid_days or self.valid_days,
             payment_terms=spec.payment_terms,
             delivery_terms=spec.delivery_terms,
+            currency=spec.currency,
         )  # fmt: skip
 
     async def _move_to_offer_stage(
@@ -592,6 +736,22 @@ class OffersService:
         return target.key
 
     # --- approvals ----------------------------------------------------------------------
+
+    async def _creator(self, session: Tx, offer: OfferRow) -> Person | None:
+        if offer.created_by_id is None:
+            return None
+        return await store.person(session, offer.created_by_id)
+
+    async def _may_decide(
+        self, session: Tx, actor: Person, offer: OfferRow, creator: Person | None = None
+    ) -> bool:
+        """What `_decidable` checks, as a yes or no: for the buttons a reader is shown."""
+        if actor.role is Role.MANAGER or offer.status != "pending" or offer.deal_id is None:
+            return False
+        creator = creator or await self._creator(session, offer)
+        if creator is None or actor.id == creator.id or not self._may_see(actor, creator):
+            return False
+        return self._may_allow(actor, OfferSpec.from_json(offer.spec))
 
     async def _decidable(
         self, session: Tx, actor: Person, offer_id: int
@@ -704,8 +864,31 @@ def _terms_text(text: str) -> str:
 
 
 def _check_qty(qty: Decimal) -> None:
-    if not qty.is_finite() or qty <= 0 or qty > Decimal(1_000_000):
+    if not qty.is_finite() or qty <= 0:
         raise Invalid("offer.bad_qty")
+    if qty > MAX_QTY:
+        raise Invalid("offer.qty_too_large", most=_shown(MAX_QTY))
+
+
+def _check_sum(line: OfferLine) -> None:
+    """A line that alone is above the largest amount there is: a typo, said as such."""
+    if line.qty * line.price > MAX_AMOUNT:
+        raise Invalid("offer.line_too_large", qty=_shown(line.qty))
+
+
+def _limit_of(line: OfferLine, ceiling: Decimal) -> tuple[Decimal, bool]:
+    """The most a line may get, and whether the item's own cap (not a role) sets it."""
+    cap = line.max_discount_percent
+    if cap is not None and cap <= ceiling:
+        return cap, True
+    return ceiling, False
+
+
+def _shown(value: Decimal) -> str:
+    """«12», «16,4», «1 000 000»: a percent or quantity as a message prints it."""
+    whole, _, fraction = format(value.normalize(), "f").partition(".")
+    grouped = f"{int(whole):,}".replace(",", "\u00a0")
+    return f"{grouped},{fraction}" if fraction else grouped
 
 
 def _check_percent(value: Decimal) -> None:
@@ -715,8 +898,7 @@ def _check_percent(value: Decimal) -> None:
 
 def _describe(violations: tuple[Violation, ...]) -> str:
     return "; ".join(
-        f"{v.name}: {v.effective_percent.normalize()}% > {v.limit_percent.normalize()}%"
-        for v in violations
+        f"{v.name}: {_shown(v.effective_percent)}% > {_shown(v.limit_percent)}%" for v in violations
     )
 
 

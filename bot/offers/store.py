@@ -156,3 +156,9 @@ async def active_people(
     if team_id is not None:
         query = query.where(USERS.c.team_id == team_id)
     return [_person(row) for row in (await session.execute(query)).mappings()]
+
+
+async def pending(session: Tx) -> list[OfferRow]:
+    """Offers waiting for a decision, oldest first (few at a time: each is someone's wait)."""
+    query = _ROW.where(OFFERS.c.status == "pending").order_by(OFFERS.c.id).limit(1000)
+    return [_offer(row) for row in (await session.execute(query)).mappings()]

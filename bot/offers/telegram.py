@@ -13,8 +13,9 @@ from bot.common.errors import DomainError, Invalid, InvalidFile
 from bot.common.i18n import Catalog, catalog, format_amount
 from bot.common.money import to_decimal
 from bot.deals.matching import DealMatcher
-from bot.offers.pricing import line_sum
-from bot.offers.service import Documents, Draft, VatMismatch
+from bot.offers.catalog import CatalogItem
+from bot.offers.pricing import OfferLine, Violation, line_sum
+from bot.offers.service import MAX_DRAFTS, Documents, Draft, NotForThisOffer, OfferView
 from bot.tg import callbacks as cb
 from bot.tg import dialogs
 from bot.tg.context import Ctx
@@ -22,37 +23,74 @@ from bot.tg.dialogs import Dialog
 from bot.tg.render import keyboard
 from bot.tg.replies import reply, send_to, show
 
-DRAFT_KEY = "offer_draft"
+DRAFTS_KEY = "offer_drafts"
+OLD_DRAFT_KEY = "offer_draft"  # one draft per person, as versions before 12 kept it
 SEARCH_RESULTS = 8
+LABEL_WIDTH = 40  # of a catalog button's name part; phones cut longer labels anyway
 MAX_SKU_TOKEN = 32  # with "oi:" and a deal id, within Telegram's 64 bytes of button data
 NUMBER = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:(\d+(?:[.,]\d+)?)\s*%)?\s*$")
+TWO_NUMBERS = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s+(\d+(?:[.,]\d+)?)\s*$")
 
 Rows = list[list[tuple[str, str]]]
 
 
-dialogs.persisted(DRAFT_KEY, Draft)
+# Drafts are kept with the person's dialog state in the database (`dialogs.persisted`), one
+# per deal: a restart, a second device or opening another deal's offer loses none of them.
+dialogs.persisted(DRAFTS_KEY, dict[int, Draft])
+dialogs.persisted(OLD_DRAFT_KEY, Draft)
 
 
-def _builder(context: Ctx) -> Draft:
-    """The offer being put together, kept per person until generated or cancelled."""
-    draft = (context.user_data or {}).get(DRAFT_KEY)
-    if not isinstance(draft, Draft):
+def _drafts(context: Ctx) -> dict[int, Draft]:
+    """The person's drafts by deal, least recently changed first."""
+    data = context.user_data if context.user_data is not None else {}
+    drafts = data.get(DRAFTS_KEY)
+    if not isinstance(drafts, dict):
+        drafts = {}
+    old = data.pop(OLD_DRAFT_KEY, None)
+    if isinstance(old, Draft) and old.deal_id not in drafts:
+        drafts[old.deal_id] = old
+    if drafts:
+        data[DRAFTS_KEY] = drafts
+    return drafts
+
+
+def _draft_for(context: Ctx, deal_id: int) -> Draft:
+    draft = _drafts(context).get(deal_id)
+    if draft is None:
         raise Invalid("offer.no_draft")
     return draft
 
 
+def _answering(context: Ctx, dialog: Dialog) -> Draft:
+    """The draft a typed answer is for: its question names the deal (one asked by a version
+    before 12 names none, and then means the person's only draft)."""
+    drafts = _drafts(context)
+    if dialog.deal_id == 0 and len(drafts) == 1:
+        return next(iter(drafts.values()))
+    return _draft_for(context, dialog.deal_id)
+
+
 def _pressed(update: Update, context: Ctx) -> Draft:
-    """The draft a builder button belongs to. Buttons carry their draft's deal, so a press
-    on an older builder (another deal's, or one from a second device) changes nothing."""
-    draft = _builder(context)
-    if cb.of(update).number(0) != draft.deal_id:
-        raise Invalid("offer.stale_builder", title=draft.title)
-    return draft
+    """The draft a builder button belongs to: buttons carry their draft's deal, so a press
+    on an older builder works on that deal's own draft and no other."""
+    return _draft_for(context, cb.of(update).number(0))
 
 
 def _keep(context: Ctx, draft: Draft) -> None:
+    drafts = _drafts(context)
+    drafts.pop(draft.deal_id, None)
+    drafts[draft.deal_id] = draft
+    while len(drafts) > MAX_DRAFTS:
+        drafts.pop(next(iter(drafts)))
     if context.user_data is not None:
-        context.user_data[DRAFT_KEY] = draft
+        context.user_data[DRAFTS_KEY] = drafts
+
+
+def _drop(context: Ctx, deal_id: int) -> None:
+    drafts = _drafts(context)
+    drafts.pop(deal_id, None)
+    if context.user_data is not None and not drafts:
+        context.user_data.pop(DRAFTS_KEY, None)
 
 
 def _decimal(text: str) -> Decimal:
@@ -88,47 +126,54 @@ async def open_button(update: Update, context: Ctx) -> None:
 
 
 async def _open(update: Update, context: Ctx, deal_id: int) -> None:
-    """Open the builder; the deal's own draft, if one is being built, goes on."""
-    draft = (context.user_data or {}).get(DRAFT_KEY)
-    if not (isinstance(draft, Draft) and draft.deal_id == deal_id):
-        _keep(context, await context.core.offers.open_draft(context.person, deal_id))
-    await _show_builder(update, context)
+    """Open the builder; the deal's own draft, if one is being built, goes on (with a
+    button to start anew), whichever way the builder is opened."""
+    draft = _drafts(context).get(deal_id)
+    if draft is not None:
+        await context.core.deals.card(context.person, deal_id)  # still theirs to see
+        await _show_builder(update, context, draft, resumed=bool(draft.lines))
+        return
+    draft = await context.core.offers.open_draft(context.person, deal_id)
+    _keep(context, draft)
+    await _show_builder(update, context, draft)
+
+
+async def start_anew(update: Update, context: Ctx) -> None:
+    """«Начать заново» on a resumed draft: an empty one for the same deal."""
+    old = _pressed(update, context)
+    draft = await context.core.offers.open_draft(context.person, old.deal_id)
+    _keep(context, draft)
+    await _show_builder(update, context, draft, edit=True)
 
 
 # --- the builder screen -------------------------------------------------------------------
 
 
-def builder_text(builder: Draft, context: Ctx, *, preview: bool) -> str:
-    t = context.t
+async def builder_text(builder: Draft, context: Ctx, *, preview: bool) -> str:
+    t, currency = context.t, builder.currency
     lines = [t("offer.builder_title", title=builder.title)]
     if not builder.lines:
         lines.append(t("offer.no_lines_yet"))
         return "\n".join(lines)
     for n, line in enumerate(builder.lines, 1):
-        lines.append(
-            t(
-                "offer.line", n=n, name=line.name, qty=_number(line.qty), unit=line.unit,
-                price=format_amount(line.price), discount=_number(line.discount_percent)
-                if line.discount_percent else None, sum=format_amount(line_sum(line)),
-            )
-        )  # fmt: skip
-    shown = context.core.offers.preview(context.person, builder)
+        lines.append(_line_text(t, n, line, currency))
+    shown = await context.core.offers.preview(context.person, builder)
     totals, violations = shown.totals, shown.violations
     lines.append("")
-    lines.append(t("offer.subtotal", amount=format_amount(totals.subtotal)))
+    lines.append(t("offer.subtotal", amount=format_amount(totals.subtotal, currency)))
     if totals.discount:
         lines.append(
             t("offer.discount_line", percent=_number(totals.discount_percent),
-              amount=format_amount(totals.discount))
+              amount=format_amount(totals.discount, currency))
         )  # fmt: skip
     if totals.vat_percent is None:
         lines.append(t("offer.no_vat"))
     else:
         lines.append(
             t("offer.vat_included", percent=_number(totals.vat_percent),
-              amount=format_amount(totals.vat))
+              amount=format_amount(totals.vat, currency))
         )  # fmt: skip
-    lines.append(t("offer.total", amount=format_amount(totals.total)))
+    lines.append(t("offer.total", amount=format_amount(totals.total, currency)))
     if preview:
         terms = shown.terms
         lines.append("")
@@ -138,9 +183,18 @@ def builder_text(builder: Draft, context: Ctx, *, preview: bool) -> str:
     if violations:
         what = "; ".join(f"{v.name[:40]} {_number(v.effective_percent)}%" for v in violations[:5])
         limit = _number(shown.limit)
+        names = ", ".join(person.name for person in shown.approvers)
         lines.append("")
-        lines.append(t("offer.over_limit", limit=limit, what=what))
+        lines.append(t("offer.over_limit", limit=limit, what=what, names=names))
     return "\n".join(lines)
+
+
+def _line_text(t: Catalog, n: int, line: OfferLine, currency: str) -> str:
+    return t(
+        "offer.line", n=n, name=line.name, qty=_number(line.qty), unit=line.unit,
+        price=format_amount(line.price, currency), discount=_number(line.discount_percent)
+        if line.discount_percent else None, sum=format_amount(line_sum(line), currency),
+    )  # fmt: skip
 
 
 def _number(value: Decimal) -> str:
@@ -148,7 +202,7 @@ def _number(value: Decimal) -> str:
     return text.replace(".", ",")
 
 
-def builder_keyboard(builder: Draft, t: Catalog) -> Any:
+def builder_keyboard(builder: Draft, t: Catalog, *, resumed: bool = False) -> Any:
     rows: Rows = [
         [
             (t("offer.add_item"), cb.pack(cb.OFFER_ADD, builder.deal_id)),
@@ -168,19 +222,23 @@ def builder_keyboard(builder: Draft, t: Catalog) -> Any:
     if builder.lines:
         last.insert(0, (t("offer.preview_button"), cb.pack(cb.OFFER_PREVIEW, builder.deal_id)))
     rows.append(last)
+    if resumed:
+        rows.append([(t("offer.start_anew"), cb.pack(cb.OFFER_NEW, builder.deal_id))])
     return keyboard(rows)
 
 
-async def _show_builder(update: Update, context: Ctx, *, edit: bool = False) -> None:
-    builder = _builder(context)
-    text = builder_text(builder, context, preview=False)
-    markup = builder_keyboard(builder, context.t)
+async def _show_builder(
+    update: Update, context: Ctx, builder: Draft, *, edit: bool = False, resumed: bool = False
+) -> None:
+    text = await builder_text(builder, context, preview=False)
+    if resumed:
+        text = f"{context.t('offer.resumed', count=len(builder.lines))}\n{text}"
+    markup = builder_keyboard(builder, context.t, resumed=resumed)
     await (show(update, text, markup) if edit else reply(update, text, markup))
 
 
 async def show_builder(update: Update, context: Ctx) -> None:
-    _pressed(update, context)
-    await _show_builder(update, context, edit=True)
+    await _show_builder(update, context, _pressed(update, context), edit=True)
 
 
 async def preview(update: Update, context: Ctx) -> None:
@@ -192,13 +250,11 @@ async def preview(update: Update, context: Ctx) -> None:
             (t("offer.edit"), cb.pack(cb.OFFER_SHOW, builder.deal_id)),
         ]
     ]
-    await show(update, builder_text(builder, context, preview=True), keyboard(rows))
+    await show(update, await builder_text(builder, context, preview=True), keyboard(rows))
 
 
 async def cancel_builder(update: Update, context: Ctx) -> None:
-    _pressed(update, context)
-    if context.user_data is not None:
-        context.user_data.pop(DRAFT_KEY, None)
+    _drop(context, _pressed(update, context).deal_id)
     dialogs.finish(context.user_data)
     await show(update, context.t("offer.cancelled"))
 
@@ -206,27 +262,29 @@ async def cancel_builder(update: Update, context: Ctx) -> None:
 # --- adding lines -------------------------------------------------------------------------
 
 
-async def _prompt(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
-    _pressed(update, context)
-    dialogs.start(context.user_data, dialog)
+async def _prompt(
+    update: Update, context: Ctx, kind: dialogs.DialogKind, text: str, **data: Any
+) -> None:
+    draft = _pressed(update, context)
+    dialogs.start(context.user_data, Dialog(kind, deal_id=draft.deal_id, data=data))
     if update.callback_query is not None:
         await update.callback_query.answer()
     await reply(update, text)
 
 
 async def add_item(update: Update, context: Ctx) -> None:
-    await _prompt(update, context, Dialog(dialogs.OFFER_SEARCH), context.t("offer.search_prompt"))
+    await _prompt(update, context, dialogs.OFFER_SEARCH, context.t("offer.search_prompt"))
 
 
 async def add_free(update: Update, context: Ctx) -> None:
     context.core.offers.check_free_lines(context.person)
-    await _prompt(update, context, Dialog(dialogs.OFFER_FREE), context.t("offer.free_prompt"))
+    draft = _pressed(update, context)
+    text = context.t("offer.free_prompt", currency=draft.currency)
+    await _prompt(update, context, dialogs.OFFER_FREE, text)
 
 
 async def ask_discount(update: Update, context: Ctx) -> None:
-    await _prompt(
-        update, context, Dialog(dialogs.OFFER_DISCOUNT), context.t("offer.discount_prompt")
-    )
+    await _prompt(update, context, dialogs.OFFER_DISCOUNT, context.t("offer.discount_prompt"))
 
 
 TERMS_FIELDS = ("payment", "delivery", "valid")
@@ -241,20 +299,49 @@ async def ask_terms(update: Update, context: Ctx) -> None:
         text = t("offer.delivery_prompt", current=terms.delivery)
     else:
         text = t("offer.valid_prompt")
-    await _prompt(update, context, Dialog(dialogs.OFFER_TERMS, data={"field": field_name}), text)
+    await _prompt(update, context, dialogs.OFFER_TERMS, text, field=field_name)
 
 
 async def choose_item(update: Update, context: Ctx) -> None:
     offers = context.core.offers
     item = offers.item(cb.untoken(cb.of(update).get(1), (i.sku for i in offers.catalog.items)))
-    t = context.t
-    text = t("offer.qty_prompt", name=item.name, price=format_amount(item.price), unit=item.unit)
-    await _prompt(update, context, Dialog(dialogs.OFFER_QTY, data={"sku": item.sku}), text)
+    draft = _pressed(update, context)
+    offers.check_item(draft, item)  # another currency or VAT rate: said before the quantity
+    await _prompt(update, context, dialogs.OFFER_QTY, _qty_prompt(context, item), sku=item.sku)
+
+
+def _qty_prompt(context: Ctx, item: CatalogItem) -> str:
+    return context.t(
+        "offer.qty_prompt", name=item.name, price=format_amount(item.price, item.currency),
+        unit=item.unit, sku=item.sku,
+    )  # fmt: skip
 
 
 async def remove_line(update: Update, context: Ctx) -> None:
-    _keep(context, context.core.offers.without_last_line(context.person, _pressed(update, context)))
-    await _show_builder(update, context, edit=True)
+    """«🗑 Убрать строку»: which one? Each button names its line and the number of lines
+    shown, so a list from before another change removes nothing."""
+    draft = _pressed(update, context)
+    data = cb.of(update)
+    if len(data.args) > 1:
+        draft = context.core.offers.without_line(
+            context.person, draft, data.number(1) - 1, data.number(2)
+        )
+        _keep(context, draft)
+        await _show_builder(update, context, draft, edit=True)
+        return
+    t = context.t
+    if not draft.lines:
+        await show(update, t("offer.no_lines"), builder_keyboard(draft, t))
+        return
+    count = len(draft.lines)
+    rows: Rows = [
+        [(_short(f"{n}. {line.name}", LABEL_WIDTH + 4) + " · "
+          + format_amount(line_sum(line), draft.currency),
+          cb.pack(cb.OFFER_REMOVE, draft.deal_id, n, count))]
+        for n, line in enumerate(draft.lines, 1)
+    ]  # fmt: skip
+    rows.append([(t("common.back"), cb.pack(cb.OFFER_SHOW, draft.deal_id))])
+    await show(update, t("offer.remove_which"), keyboard(rows))
 
 
 async def answer_reject(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
@@ -263,41 +350,110 @@ async def answer_reject(update: Update, context: Ctx, dialog: Dialog, text: str)
 
 
 async def answer_search(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
-    """A product name or SKU: the matching catalog items as buttons."""
-    items = context.core.offers.search_items(text, SEARCH_RESULTS)
-    if not items:
-        await reply(update, context.t("offer.search_none", query=text[:60]))
+    """A product name or SKU: an exact SKU is taken at once, otherwise the matches as
+    buttons that show what tells them apart."""
+    offers, t = context.core.offers, context.t
+    draft = _answering(context, dialog)
+    exact = offers.exact_item(text)
+    if exact is not None:
+        try:
+            offers.check_item(draft, exact)
+        except NotForThisOffer:
+            dialogs.finish(context.user_data)
+            raise
+        question = Dialog(dialogs.OFFER_QTY, deal_id=draft.deal_id, data={"sku": exact.sku})
+        dialogs.start(context.user_data, question)
+        await reply(update, _qty_prompt(context, exact))
         return
-    deal_id = _builder(context).deal_id
+    items = offers.search_items(text, SEARCH_RESULTS)
+    if not items:
+        await reply(update, t("offer.search_none", query=text[:60]))
+        return
+    labels = item_labels([item.name for item in items], LABEL_WIDTH)
     rows = [
         [
             (
-                f"{item.name[:40]} · {format_amount(item.price)}",
-                cb.pack(cb.OFFER_ITEM, deal_id, cb.token(item.sku, MAX_SKU_TOKEN)),
+                f"{label} · {format_amount(item.price, item.currency)}",
+                cb.pack(cb.OFFER_ITEM, draft.deal_id, cb.token(item.sku, MAX_SKU_TOKEN)),
             )
         ]
-        for item in items
+        for label, item in zip(labels, items, strict=True)
     ]
+    listed = "\n".join(
+        t("offer.search_line", name=item.name, sku=item.sku,
+          price=format_amount(item.price, item.currency))
+        for item in items
+    )  # fmt: skip
     dialogs.finish(context.user_data)
-    await reply(update, context.t("offer.search_results"), keyboard(rows))
+    await reply(update, f"{t('offer.search_results')}\n{listed}", keyboard(rows))
+
+
+def _short(text: str, width: int) -> str:
+    """Cut at a word boundary with «…» when longer than `width`."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1].rstrip(" ,;")
+    space = cut.rfind(" ")
+    if space > width // 2:
+        cut = cut[:space].rstrip(" ,;")
+    return f"{cut}…"
+
+
+def item_labels(names: list[str], width: int) -> list[str]:
+    """Button labels for catalog names, each at most about `width` characters, that keep
+    what tells an item from the others listed with it.
+
+    A name that fits is shown whole. A longer one keeps its first words and then, after
+    «…», the words from where it stops sharing its beginning with the most similar other
+    name: «Стеллаж паллетный… 8000 мм, 4 уровня» beside «… 6000 мм, 3 уровня».
+    """
+    labels = []
+    for index, name in enumerate(names):
+        if len(name) <= width:
+            labels.append(name)
+            continue
+        words = name.split()
+        shared = 0  # words this name shares from its start with the closest other one
+        for other_index, other in enumerate(names):
+            if other_index != index:
+                shared = max(shared, _common_words(words, other.split()))
+        if shared == 0 or len(" ".join(words[: shared + 1])) <= width:
+            labels.append(_short(name, width))
+            continue
+        tail = " ".join(words[shared:])
+        head_width = max(width - len(tail) - 2, 12)
+        head = _short(" ".join(words[:shared]), head_width).rstrip("…").rstrip(" ,;")
+        labels.append(_short(f"{head}… {tail}", width + 12))
+    return labels
+
+
+def _common_words(a: list[str], b: list[str]) -> int:
+    n = 0
+    for left, right in zip(a, b, strict=False):
+        if left != right:
+            break
+        n += 1
+    return n
 
 
 async def answer_qty(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
     """«10» or «10 5%» for the catalog item picked."""
+    two = TWO_NUMBERS.match(text)
+    if two:  # «10 5»: a quantity and a discount without its %, or a typo in the quantity
+        raise Invalid("offer.two_numbers", qty=two.group(1), second=two.group(2))
     match = NUMBER.match(text)
     if not match:
         raise Invalid("offer.bad_qty")
     discount = _decimal(match.group(2)) if match.group(2) else Decimal(0)
     qty = _decimal(match.group(1))
     offers = context.core.offers
+    draft = _answering(context, dialog)
     try:
-        draft = offers.add_item(
-            context.person, _builder(context), dialog.data["sku"], qty, discount
-        )
-    except VatMismatch as mismatch:  # not a typo to retry: leave the question
+        draft = offers.add_item(context.person, draft, dialog.data["sku"], qty, discount)
+    except NotForThisOffer as mismatch:  # not a typo to retry: leave the question
         dialogs.finish(context.user_data)
         await reply(update, context.t(mismatch.key, **mismatch.params))
-        await _show_builder(update, context)
+        await _show_builder(update, context, draft)
         return
     await _changed(update, context, draft)
 
@@ -309,22 +465,24 @@ async def answer_free_line(update: Update, context: Ctx, dialog: Dialog, text: s
         raise Invalid("offer.bad_line")
     name, unit, count, price = parts
     draft = context.core.offers.add_free_line(
-        context.person, _builder(context), name, unit, _decimal(count), _decimal(price)
-    )
+        context.person, _answering(context, dialog), name, unit, _decimal(count),
+        _decimal(price),
+    )  # fmt: skip
     await _changed(update, context, draft)
 
 
 async def answer_discount(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
     """The whole offer's discount in percent."""
     draft = context.core.offers.set_discount(
-        context.person, _builder(context), _decimal(text.rstrip("% "))
+        context.person, _answering(context, dialog), _decimal(text.rstrip("% "))
     )
     await _changed(update, context, draft)
 
 
 async def answer_terms(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
     """Payment or delivery terms, or the validity in days."""
-    offers, person, draft = context.core.offers, context.person, _builder(context)
+    offers, person = context.core.offers, context.person
+    draft = _answering(context, dialog)
     field_name = dialog.data["field"]
     if field_name == "valid":
         if not text.strip().isdecimal():  # «²» is a digit to isdigit(), not to int()
@@ -340,7 +498,7 @@ async def answer_terms(update: Update, context: Ctx, dialog: Dialog, text: str) 
 async def _changed(update: Update, context: Ctx, draft: Draft) -> None:
     _keep(context, draft)
     dialogs.finish(context.user_data)
-    await _show_builder(update, context)
+    await _show_builder(update, context, draft)
 
 
 # --- generating and approving -------------------------------------------------------------
@@ -350,11 +508,10 @@ async def generate(update: Update, context: Ctx) -> None:
     builder = _pressed(update, context)
     core, t = context.core, context.t
     result = await core.offers.submit(context.person, builder)
-    if context.user_data is not None:
-        context.user_data.pop(DRAFT_KEY, None)
+    _drop(context, builder.deal_id)
+    total = format_amount(result.offer.total, result.offer.currency)
     if result.documents is not None:
-        await show(update, t("offer.issued", number=result.documents.number,
-                             total=format_amount(result.offer.total)))  # fmt: skip
+        await show(update, t("offer.issued", number=result.documents.number, total=total))
         await _send_documents(context, update.effective_chat.id, result.documents)  # type: ignore[union-attr]
         if result.deal_moved_to:
             funnel = core.funnels.funnel(result.deal.funnel)
@@ -363,22 +520,56 @@ async def generate(update: Update, context: Ctx) -> None:
         return
     names = ", ".join(person.name for person in result.approvers)
     await show(update, t("offer.sent_for_approval", names=names))
-    what = "; ".join(
-        f"{v.name[:40]}: {_number(v.effective_percent)}% > {_number(v.limit_percent)}%"
-        for v in result.violations[:10]
-    )
+    what = _over(result.violations)
     for approver in result.approvers:
         at = catalog(approver.language)
         text = at("offer.approval_request", name=context.person.name, title=result.deal.title,
-                  total=format_amount(result.offer.total), what=what)  # fmt: skip
-        rows = [[(at("offer.approve"), cb.pack(cb.OFFER_APPROVE, result.offer.id)),
-                 (at("offer.reject"), cb.pack(cb.OFFER_REJECT, result.offer.id))]]  # fmt: skip
-        await send_to(core, context.bot, approver.telegram_id, text, keyboard(rows))
+                  total=total, what=what)  # fmt: skip
+        await send_to(
+            core, context.bot, approver.telegram_id, text, decision_keyboard(result.offer, at)
+        )
 
 
 def _files(documents: Documents) -> list[tuple[str, bytes]]:
     number = documents.number
     return [(f"{number}.pdf", documents.pdf), (f"{number}.docx", documents.docx)]
+
+
+def _over(violations: tuple[Violation, ...]) -> str:
+    """«name: 11% > 10%» for the first lines above the limit: it fits one message."""
+    return "; ".join(
+        f"{v.name[:40]}: {_number(v.effective_percent)}% > {_number(v.limit_percent)}%"
+        for v in violations[:10]
+    )
+
+
+def decision_keyboard(offer: OfferView, t: Catalog) -> Any:
+    return keyboard([decision_row(offer, t)])
+
+
+def decision_row(offer: OfferView, t: Catalog) -> list[tuple[str, str]]:
+    """✅/✖ for a pending offer: in the request, in /approvals and on the deal's card."""
+    return [
+        (t("offer.approve"), cb.pack(cb.OFFER_APPROVE, offer.id)),
+        (t("offer.reject"), cb.pack(cb.OFFER_REJECT, offer.id)),
+    ]
+
+
+async def approvals_command(update: Update, context: Ctx) -> None:
+    """/approvals: every offer waiting for the reader's decision, one message each."""
+    waiting = await context.core.offers.pending_for(context.person)
+    t = context.t
+    if not waiting:
+        await reply(update, t("offer.approvals_none"))
+        return
+    await reply(update, t("offer.approvals_header", count=len(waiting)))
+    for item in waiting:
+        text = t(
+            "offer.approvals_item", name=item.creator_name, title=item.deal_title,
+            total=format_amount(item.offer.total, item.offer.currency),
+            what=_over(item.violations),
+        )  # fmt: skip
+        await reply(update, text, decision_keyboard(item.offer, t))
 
 
 async def _send_documents(context: Ctx, chat_id: int, documents: Documents) -> None:
@@ -396,7 +587,7 @@ async def approve(update: Update, context: Ctx) -> None:
     )
     creator, documents, approver = decision.creator, decision.documents, context.person.name
     assert documents is not None
-    total = format_amount(decision.offer.total)
+    total = format_amount(decision.offer.total, decision.offer.currency)
     reached = await send_to(
         context.core,
         context.bot,
@@ -464,6 +655,8 @@ async def download(update: Update, context: Ctx) -> None:
 def offer_handlers() -> list[Any]:
     return [
         CommandHandler("offer", offer_command),
+        CommandHandler("approvals", approvals_command),
+        CallbackQueryHandler(start_anew, pattern=cb.pattern(cb.OFFER_NEW)),
         CallbackQueryHandler(open_button, pattern=cb.pattern(cb.OFFER_OPEN)),
         CallbackQueryHandler(add_item, pattern=cb.pattern(cb.OFFER_ADD)),
         CallbackQueryHandler(choose_item, pattern=cb.pattern(cb.OFFER_ITEM)),

@@ -44,8 +44,8 @@ from bot.tg.replies import show
 
 # The command menu, in this order, for every language.
 MENU_COMMANDS = (
-    "deals", "new", "move", "offer", "obj", "script", "kb", "stats", "leaderboard", "plan",
-    "export", "funnel", "me", "help", "invite", "team", "cancel", "start",
+    "deals", "new", "move", "offer", "approvals", "obj", "script", "kb", "stats", "leaderboard",
+    "plan", "export", "funnel", "me", "help", "invite", "team", "cancel", "start",
 )  # fmt: skip
 
 # The Telegram language whose menu is the default (everyone not Russian reads English).

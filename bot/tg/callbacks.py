@@ -69,7 +69,7 @@ OFFER_ITEM = "oi"  # oi:<deal>:<sku token>  (`token`: a long SKU as a hash)
 OFFER_FREE = "of"  # of:<deal>  (a free line)
 OFFER_DISCOUNT = "od"  # od:<deal>  (a discount on the total)
 OFFER_TERMS = "ot"  # ot:<deal>:<payment|delivery|valid>
-OFFER_REMOVE = "or"  # or:<deal>  (remove the last line)
+OFFER_REMOVE = "or"  # or:<deal>[:<line from 1>:<lines shown>]  (which line? / remove it)
 OFFER_SHOW = "os"  # os:<deal>  (back to the builder)
 OFFER_PREVIEW = "op"  # op:<deal>
 OFFER_GENERATE = "og"  # og:<deal>
@@ -77,6 +77,7 @@ OFFER_CANCEL = "ox"  # ox:<deal>
 OFFER_APPROVE = "oy"  # oy:<offer>
 OFFER_REJECT = "on"  # on:<offer>
 OFFER_DOWNLOAD = "ol"  # ol:<offer>
+OFFER_NEW = "ow"  # ow:<deal>  (drop the deal's draft and start an empty one)
 STATS_TEAM = "st"  # st:<team>:<period>
 LEADERBOARD_POST = "lp"  # lp:<team>:<period>
 PLAN_FOR = "pf"  # pf:<person>
@@ -142,6 +143,7 @@ ALL_PREFIXES = (
     OFFER_APPROVE,
     OFFER_REJECT,
     OFFER_DOWNLOAD,
+    OFFER_NEW,
     STATS_TEAM,
     LEADERBOARD_POST,
     PLAN_FOR,

@@ -12,6 +12,7 @@ from bot.common.i18n import Catalog, format_amount
 from bot.deals.funnel import FunnelConfig
 from bot.deals.service import PAGE_SIZE, DealPage, DealView
 from bot.offers.service import OfferView
+from bot.offers.telegram import decision_row
 from bot.people.service import Person, Role
 from bot.tg import callbacks as cb
 from bot.tg.paging import navigation, paged
@@ -136,6 +137,9 @@ def card_keyboard(
     issued = [offer for offer in offers if offer.status == "issued" and offer.number]
     for offer in issued[:3]:
         rows.append([(f"⬇ {offer.number}", cb.pack(cb.OFFER_DOWNLOAD, offer.id))])
+    for offer in offers:
+        if offer.may_decide:  # the reader may approve or reject it: here as in /approvals
+            rows.append(decision_row(offer, t))
     if viewer.role is not Role.MANAGER:
         rows.append([(t("deal.button_reassign"), cb.pack(cb.DEAL_REASSIGN, deal.id))])
     return keyboard(rows)
