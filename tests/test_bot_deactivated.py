@@ -17,8 +17,7 @@ async def _offer_for_approval(chat: ChatClient) -> None:
     await chat.send("/new Ромашка, 500 000")
     await chat.click("📄 КП")
     await chat.click("➕ Товар")
-    await chat.send("VS-PR-2700-3")
-    await chat.click("Стеллаж паллетный")
+    await chat.send("VS-PR-2700-3")  # an exact SKU picks its item at once
     await chat.send("10")
     await chat.click("% Скидка")
     await chat.send("11")  # above the manager's 10%: the lead decides

@@ -55,14 +55,12 @@ async def test_an_offer_line_says_20_sections_at_a_price_per_section(harness: Ha
     await anna.send("/new Ромашка, 500 000")
     await anna.click("📄 КП")
     await anna.click("➕ Товар")
-    await anna.send("VS-PR-2700-3")
-    prompt = (await anna.click("Стеллаж паллетный"))[-1]
+    prompt = (await anna.send("VS-PR-2700-3"))[-1]  # an exact SKU picks its item at once
     assert "38\u00a0900\u00a0₽ за секцию. Сколько?" in prompt.text
     builder = (await anna.send("20"))[-1]
     assert "— 20 секций × 38\u00a0900\u00a0₽" in builder.text
     await anna.click("➕ Товар")
-    await anna.send("VS-PR-BEAM-2700")
-    prompt = (await anna.click("Балка"))[-1]
+    prompt = (await anna.send("VS-PR-BEAM-2700"))[-1]
     assert "за пару. Сколько?" in prompt.text
     builder = (await anna.send("40"))[-1]
     assert "— 40 пар × 5\u00a0900\u00a0₽" in builder.text
@@ -73,8 +71,7 @@ async def test_an_english_reader_sees_the_unit_as_the_catalog_writes_it(harness:
     await john.send("/new Acme, 500 000")
     await john.click("📄 Offer")
     await john.click("➕ Product")
-    await john.send("VS-PR-2700-3")
-    prompt = (await john.click("Стеллаж паллетный"))[-1]
+    prompt = (await john.send("VS-PR-2700-3"))[-1]
     assert "per секция. How many?" in prompt.text
     builder = (await john.send("20"))[-1]
     assert "— 20 секция × " in builder.text
