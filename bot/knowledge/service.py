@@ -269,10 +269,8 @@ class KnowledgeService:
 
     def _ranked(self, query: str, *, kinds: Collection[str] | None, limit: int) -> list[Entry]:
         """The index's best entries, re-ranked by what people taught it for this question."""
-        learned = self._learned
-        extra = len(learned.demoted.get(normalise(query), ()))
-        hits = self._index.search(query[:MAX_QUERY], kinds=kinds, limit=limit + extra)
-        ranked = learned.rank(query, [hit.entry_id for hit in hits])
+        hits = self._index.search(query[:MAX_QUERY], kinds=kinds, limit=limit)
+        ranked = self._learned.rank(query, [hit.entry_id for hit in hits])
         entries = [e for i in ranked if (e := self._library.get(i)) is not None]
         return [e for e in entries if kinds is None or e.kind in kinds][:limit]
 

@@ -241,11 +241,9 @@ async def unlearn(update: Update, context: Ctx) -> None:
     removed = await context.core.knowledge.remove_phrasing(
         context.person, data.number(0), data.number(1)
     )
-    assert update.callback_query is not None
-    await update.callback_query.answer(
-        context.t("kb.learned_removed", phrasing=removed.phrasing)[:200]
-    )
-    await show(update, *await _learned_page(context, page_number(data, 2)))
+    text, markup = await _learned_page(context, page_number(data, 2))
+    done = context.t("kb.learned_removed", phrasing=escape(removed.phrasing))
+    await show(update, f"{done}\n\n{text}", markup)
 
 
 LEARNED_PAGE = 8
@@ -282,7 +280,7 @@ def _render_learned(context: Ctx, learned: LearnedList, number: int) -> tuple[st
     turning = navigation(page.number, page.count, lambda n: cb.pack(cb.KB_LEARNED, n))
     if turning:
         rows.append(turning)
-    return "\n".join(lines), keyboard(rows)
+    return "\n".join(lines), keyboard(rows) if rows else None
 
 
 def _kinds_keyboard(context: Ctx) -> Any:
