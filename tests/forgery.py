@@ -72,6 +72,9 @@ LAYOUTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "ke": (("price-too-high",),),
     "ku": (("price-too-high",),),
     "kd": (("price-too-high",),),
+    "kp": (("price-too-high", "AAAAAAAA"),),
+    "kw": ((), ("1",)),
+    "kx": ((str(NOWHERE), "1"),),  # phrasings are the company's, not a team's
     "kl": ((),),
     "kq": (("{question}",),),
     "kc": (("{question}", "1"), ("{question}", "0")),

@@ -237,6 +237,47 @@ class LearnedEntry(Base):
     exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class LearnedPhrasing(Base):
+    """A question (normalised) that people confirmed an entry answers, or said it does not.
+
+    Each person counts once (`PhrasingVote`); `status` follows from the votes (see
+    `bot.knowledge.service.phrasing_status`) unless a lead removed it, which sticks. `version`
+    grows at every change of status, so a remove button shown before tells it is stale.
+    """
+
+    __tablename__ = "kb_phrasings"
+    __table_args__ = (UniqueConstraint("entry_id", "phrasing", name="uq_kb_phrasings_entry"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(120))
+    phrasing: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(12))  # pending | active | demoted | removed
+    ups: Mapped[int] = mapped_column(Integer, default=0)
+    downs: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+Index("ix_kb_phrasings_status", LearnedPhrasing.status)
+
+
+class PhrasingVote(Base):
+    """One person's latest word on a phrasing: a pick or 👍 (up) or 👎; `lead` when they were
+    a lead or an admin at the time (their single confirmation is enough)."""
+
+    __tablename__ = "kb_phrasing_votes"
+
+    phrasing_id: Mapped[int] = mapped_column(
+        ForeignKey("kb_phrasings.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    up: Mapped[bool] = mapped_column(Boolean)
+    lead: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Offer(Base):
     """A commercial offer on a deal: its lines as JSON, totals, status and documents."""
 

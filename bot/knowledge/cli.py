@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.container import build_core
 from bot.knowledge.content import check_content, load_content
 from bot.knowledge.search import SearchIndex
-from bot.knowledge.service import ScriptGap
+from bot.knowledge.service import ALIASES_FILE, ScriptGap
 from bot.offers.catalog import check_catalog
 from bot.offers.documents import check_templates
 
@@ -42,7 +42,9 @@ def add_knowledge_commands(subparsers: argparse._SubParsersAction[argparse.Argum
         "check", help="validate knowledge, scripts, the catalog and the offer templates"
     ).set_defaults(handler=cmd_content_check)
     export = actions.add_parser(
-        "export-new", help="write answers confirmed in the bot as Markdown entries"
+        "export-new",
+        help="write answers confirmed in the bot as Markdown entries, and learned phrasings"
+        f" as {ALIASES_FILE}",
     )
     export.add_argument("--out", type=Path, required=True, help="folder to write them to")
     export.set_defaults(handler=cmd_content_export)
@@ -129,12 +131,18 @@ def cmd_content_export(args: argparse.Namespace, settings: Settings) -> int:
         core = build_core(settings)
         try:
             await core.migrate()
+            await core.load_content()  # phrasings are named by their entries' files
             written = await core.knowledge.export_new(args.out)
         finally:
             await core.close()
         for path in written:
             print(path)
-        print(f"{len(written)} new entr{'y' if len(written) == 1 else 'ies'} written to {args.out}")
+        entries = sum(1 for path in written if path.name != ALIASES_FILE)
+        print(f"{entries} new entr{'y' if entries == 1 else 'ies'} written to {args.out}")
+        if any(path.name == ALIASES_FILE for path in written):
+            print(
+                f"learned phrasings to merge into the entries' aliases: {args.out / ALIASES_FILE}"
+            )
         return 0
 
     return asyncio.run(export())

@@ -3,20 +3,35 @@
 Files are the source of truth (knowledge_base/, scripts_library/); answers a lead confirms in
 the bot live in the database until `voronka content export-new` writes them as files.
 Every use case takes the acting person and checks what they may do here.
+
+The search learns from use. A person's pick of an offered candidate, or their 👍 on the
+answer to their question, is a vote that the question (normalised) is a phrasing of that
+entry; 👎 is a vote that it is not. Each person counts once per phrasing (their latest vote),
+and only active people vote (strangers never get this far). `phrasing_status` turns the
+votes into the phrasing's state:
+
+- active: 👍 from at least two people, or from one lead or admin, and more 👍 than 👎. The
+  phrasing is an alias of its entry in the index, and that exact question puts the entry first;
+- demoted: 👎 from at least two people, or from one lead or admin, and more 👎 than 👍. For
+  that exact question the entry goes last among the candidates, and is never the answer;
+- pending: anything else (one manager's clicks, however many, stay here);
+- removed: a lead or admin removed it in `/kb learned`; it stays removed whatever the votes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+import logging
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 import yaml
 
 from bot.common.clock import Clock
-from bot.common.errors import FileProblem, Forbidden, Invalid, NotFound
+from bot.common.errors import Conflict, FileProblem, Forbidden, Invalid, NotFound
+from bot.common.text import words
 from bot.db.session import Session, SessionFactory, transaction
 from bot.knowledge import store
 from bot.knowledge.content import KINDS, ContentLibrary, Entry, load_content
@@ -25,7 +40,10 @@ from bot.people.service import Person, Role
 
 MAX_QUERY = 4096
 MAX_ANSWER = 3500
+MAX_PHRASING = 300
 LEARNED_SOURCE = Path("<learned>")
+ALIASES_FILE = "learned-aliases.yaml"
+log = logging.getLogger("voronka.knowledge")
 
 
 class Event:
@@ -34,6 +52,99 @@ class Event:
     UP = "up"
     DOWN = "down"
     SCRIPT_GAP = "script_gap"
+    PICKED = "picked"
+
+
+class Status:
+    PENDING = "pending"
+    ACTIVE = "active"
+    DEMOTED = "demoted"
+    REMOVED = "removed"
+
+
+def normalise(question: str) -> str:
+    """A question as a phrasing: lowercase words (ё as е), no punctuation, one space apart;
+    «Клиент говорит: дорого!» and «клиент говорит дорого» are one phrasing."""
+    return " ".join(words(question))[:MAX_PHRASING].strip()
+
+
+def phrasing_status(tally: store.Tally) -> str:
+    """The state the votes give a phrasing (the rule is in the module's docstring)."""
+    if (tally.ups >= 2 or tally.lead_up) and tally.ups > tally.downs:
+        return Status.ACTIVE
+    if (tally.downs >= 2 or tally.lead_down) and tally.downs > tally.ups:
+        return Status.DEMOTED
+    return Status.PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedPhrasing:
+    """A phrasing in `/kb learned`: `title` is its entry's, or the id of an entry now gone."""
+
+    id: int
+    version: int
+    entry_id: str
+    title: str
+    phrasing: str
+    status: str
+    ups: int
+    downs: int
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedList:
+    """The active and demoted phrasings, and how many wait for a second confirmation."""
+
+    phrasings: tuple[LearnedPhrasing, ...]
+    pending: int
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """What a pick or a 👍/👎 did: the phrasing's state after it (None: nothing was learned,
+    the press came without a question of this person's)."""
+
+    status: str | None = None
+    changed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Learned:
+    """The active and demoted phrasings as the search uses them, swapped whole."""
+
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    first: Mapping[str, str] = field(default_factory=dict)  # phrasing -> entry put first
+    demoted: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rows: Iterable[store.PhrasingRow]) -> _Learned:
+        aliases: dict[str, list[str]] = {}
+        first: dict[str, tuple[int, str]] = {}
+        demoted: dict[str, set[str]] = {}
+        for row in rows:
+            if row.status == Status.ACTIVE:
+                aliases.setdefault(row.entry_id, []).append(row.phrasing)
+                if row.phrasing not in first or first[row.phrasing][0] < row.ups:
+                    first[row.phrasing] = (row.ups, row.entry_id)
+            elif row.status == Status.DEMOTED:
+                demoted.setdefault(row.phrasing, set()).add(row.entry_id)
+        return cls(
+            {key: tuple(value) for key, value in aliases.items()},
+            {key: entry_id for key, (_, entry_id) in first.items()},
+            {key: frozenset(value) for key, value in demoted.items()},
+        )
+
+    def rank(self, query: str, found: Sequence[str]) -> list[str]:
+        """The search's entry ids for a question, after what people taught it: the entry
+        confirmed for this exact question first, the ones voted down for it last (and none
+        of those when nothing else is left: a demoted entry is not the answer)."""
+        phrasing = normalise(query)
+        ids = list(found)
+        if (entry_id := self.first.get(phrasing)) is not None:
+            ids = [entry_id, *(i for i in ids if i != entry_id)]
+        down = self.demoted.get(phrasing, frozenset())
+        kept = [i for i in ids if i not in down]
+        return kept + [i for i in ids if i in down] if kept else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +198,10 @@ class KnowledgeService:
         self._dirs = tuple(dirs)
         self._clock = clock
         self._library = ContentLibrary()
+        self._entries: list[Entry] = []
+        self._learned = _Learned()
         self._index = SearchIndex.build(())
+        self._swap = asyncio.Lock()  # one (re)build at a time: the last swap is the newest
 
     # --- loading ----------------------------------------------------------------------
 
@@ -96,13 +210,29 @@ class KnowledgeService:
         reported) plus confirmed answers. People reload through `reload`.
         """
         loaded = await asyncio.to_thread(load_content, self._dirs)
-        async with transaction(self._db) as session:
-            learned = _learned_entries(await store.learned(session))
-        known = {entry.id for entry in loaded.entries}
-        entries = list(loaded.entries) + [e for e in learned if e.id not in known]
-        index = await asyncio.to_thread(SearchIndex.build, entries)
-        self._library, self._index = ContentLibrary(entries), index
+        async with self._swap:
+            async with transaction(self._db) as session:
+                learned = _learned_entries(await store.learned(session))
+                phrasings = _Learned.of(await store.phrasings(session, _IN_SEARCH))
+            known = {entry.id for entry in loaded.entries}
+            entries = list(loaded.entries) + [e for e in learned if e.id not in known]
+            index = await asyncio.to_thread(SearchIndex.build, _with_aliases(entries, phrasings))
+            self._library, self._index = ContentLibrary(entries), index
+            self._entries, self._learned = entries, phrasings
         return Loaded(len(entries), loaded.problems)
+
+    async def _relearn(self) -> None:
+        """After a phrasing became active, stopped being active or was removed: the search
+        takes it in. The index is rebuilt only when the aliases changed (a demotion needs
+        none) from the entries already read; with the lexical index that is about the cost
+        of a start-up build (see docs/ARCHITECTURE.md, «Learned phrasings»)."""
+        async with self._swap:
+            async with transaction(self._db) as session:
+                phrasings = _Learned.of(await store.phrasings(session, _IN_SEARCH))
+            if phrasings.aliases != self._learned.aliases:
+                entries = _with_aliases(self._entries, phrasings)
+                self._index = await asyncio.to_thread(SearchIndex.build, entries)
+            self._learned = phrasings
 
     async def reload(self, actor: Person) -> Loaded:
         """/reload: an admin has the files read again."""
@@ -127,16 +257,22 @@ class KnowledgeService:
         query = " ".join(text.split())
         if not any(char.isalnum() for char in query):
             raise Invalid("kb.empty_query")
-        hits = self._index.search(query[:MAX_QUERY], kinds=kinds, limit=3)
-        best = self._library.get(hits[0].entry_id) if hits else None
+        found = self._ranked(query, kinds=kinds, limit=3)
+        best = found[0] if found else None
         if best is None:
             async with transaction(self._db) as session:
                 await self._insert_event(session, actor, Event.NOT_FOUND, query=query)
                 answerers = await self._answerers(session, actor)
             return Answer(query, None, ask=answerers[0].role if answerers else None)
         await self._record(actor, Event.ANSWERED, query=query, entry_id=best.id)
-        others = tuple(e for h in hits[1:] if (e := self._library.get(h.entry_id)) is not None)
-        return Answer(query, best, others)
+        return Answer(query, best, tuple(found[1:]))
+
+    def _ranked(self, query: str, *, kinds: Collection[str] | None, limit: int) -> list[Entry]:
+        """The index's best entries, re-ranked by what people taught it for this question."""
+        hits = self._index.search(query[:MAX_QUERY], kinds=kinds, limit=limit)
+        ranked = self._learned.rank(query, [hit.entry_id for hit in hits])
+        entries = [e for i in ranked if (e := self._library.get(i)) is not None]
+        return [e for e in entries if kinds is None or e.kind in kinds][:limit]
 
     def search(
         self, actor: Person, query: str, *, kinds: Collection[str] | None = None, limit: int = 3
@@ -147,8 +283,8 @@ class KnowledgeService:
 
     def found(self, actor: Person, query: str, *, limit: int) -> list[Entry]:
         """The entries matching a query, best first (inline mode lists them)."""
-        hits = self.search(actor, query, limit=limit) if query.strip() else []
-        return [e for hit in hits if (e := self._library.get(hit.entry_id)) is not None]
+        _member(actor)
+        return self._ranked(query, kinds=None, limit=limit) if query.strip() else []
 
     def entry(self, actor: Person, entry_id: str) -> Entry:
         _member(actor)
@@ -174,10 +310,86 @@ class KnowledgeService:
             return list(self._library.by_kind(kind))
         return list(self._library.by_tag(tag, kind))
 
-    async def feedback(self, actor: Person, entry_id: str, *, up: bool, query: str | None) -> None:
-        """👍/👎 on an entry that is still there."""
+    async def feedback(
+        self, actor: Person, entry_id: str, *, up: bool, query: str | None, asked: bool = False
+    ) -> Vote:
+        """👍/👎 on an entry that is still there. `asked`: the entry was the answer to this
+        person's question `query` (not opened from a list, nor from an older question), so
+        the press is also their vote on that question as a phrasing of the entry."""
         entry = self.entry(actor, entry_id)
-        await self._record(actor, Event.UP if up else Event.DOWN, query=query, entry_id=entry.id)
+        kind = Event.UP if up else Event.DOWN
+        return await self._vote(actor, entry, kind, query, up=up, learn=asked)
+
+    async def pick(self, actor: Person, entry_id: str, query: str | None) -> tuple[Entry, Vote]:
+        """A candidate offered for the person's question `query` chosen: the entry to show,
+        and the choice counted as their 👍 for the question as its phrasing (None: the
+        candidate came with an older question, so it is only shown)."""
+        entry = self.entry(actor, entry_id)
+        return entry, await self._vote(actor, entry, Event.PICKED, query, up=True, learn=True)
+
+    async def _vote(
+        self, actor: Person, entry: Entry, kind: str, query: str | None, *, up: bool, learn: bool
+    ) -> Vote:
+        phrasing = normalise(query) if learn and query else ""
+        at = self._clock()
+        async with transaction(self._db) as session:
+            await self._insert_event(session, actor, kind, query=query, entry_id=entry.id)
+            if not phrasing:
+                return Vote()
+            row = await store.phrasing_for_vote(session, entry.id, phrasing, at)
+            lead = actor.role in (Role.LEAD, Role.ADMIN)
+            await store.vote(session, row.id, actor.id, up=up, lead=lead, at=at)
+            tally = await store.tally(session, row.id)
+            status = row.status if row.status == Status.REMOVED else phrasing_status(tally)
+            await store.set_phrasing(
+                session, row, status=status, ups=tally.ups, downs=tally.downs, at=at
+            )
+        changed = status != row.status
+        if changed:
+            log.info("phrasing %s of %s: %s -> %s", row.id, entry.id, row.status, status)
+            await self._relearn()
+        return Vote(status, changed)
+
+    # --- learned phrasings, for leads -------------------------------------------------
+
+    async def learned_phrasings(self, actor: Person) -> LearnedList:
+        """`/kb learned`: what the search learned (active) and unlearned (demoted)."""
+        _lead(actor)
+        async with transaction(self._db) as session:
+            rows = await store.phrasings(session, _IN_SEARCH)
+            pending = await store.count_phrasings(session, Status.PENDING)
+        return LearnedList(tuple(self._view(row) for row in rows), pending)
+
+    async def remove_phrasing(
+        self, actor: Person, phrasing_id: int, version: int
+    ) -> LearnedPhrasing:
+        """A lead takes a phrasing out of the search (or lifts a demotion), for good.
+
+        Version-safe: a button shown before the phrasing changed state (by votes, or another
+        lead's removal) is refused with what happened, not applied to what it is now."""
+        _lead(actor)
+        async with transaction(self._db) as session:
+            row = await store.phrasing(session, phrasing_id)
+            if row is None:
+                raise NotFound("kb.learned_gone")
+            if row.status == Status.REMOVED:
+                raise Invalid("kb.learned_already_removed", phrasing=row.phrasing)
+            if row.version != version or row.status not in _IN_SEARCH:
+                raise Conflict("kb.learned_changed", phrasing=row.phrasing)
+            row = await store.set_phrasing(
+                session, row, status=Status.REMOVED, ups=row.ups, downs=row.downs,
+                at=self._clock(), removed_by_id=actor.id,
+            )  # fmt: skip
+        log.info("phrasing %s of %s removed by %s", row.id, row.entry_id, actor.id)
+        await self._relearn()
+        return self._view(row)
+
+    def _view(self, row: store.PhrasingRow) -> LearnedPhrasing:
+        entry = self._library.get(row.entry_id)
+        return LearnedPhrasing(
+            row.id, row.version, row.entry_id, entry.title if entry else row.entry_id,
+            row.phrasing, row.status, row.ups, row.downs,
+        )  # fmt: skip
 
     async def script_gap(
         self, actor: Person, entry_id: str, step_id: str, text: str
@@ -308,12 +520,20 @@ class KnowledgeService:
 
     async def export_new(self, out_dir: Path) -> list[Path]:
         """Write confirmed answers not yet exported as Markdown entries; mark them exported.
+        Write the active learned phrasings that their entries' files do not have as aliases
+        yet into `learned-aliases.yaml`, for the content team to merge (after a merge and
+        /reload they drop out of it; with none left the file is not written).
 
-        The operator's command at the shell (`voronka content export-new`): no person acts.
+        The operator's command at the shell (`voronka content export-new`), after the content
+        is loaded (the phrasings are named by their entries' files): no person acts.
         """
         async with transaction(self._db) as session:
             rows = await store.learned(session, unexported_only=True)
             files = {out_dir / f"{row.entry_id}.md": _markdown(row) for row in rows}
+            phrasings = await store.phrasings(session, (Status.ACTIVE,))
+            aliases = _aliases_yaml(self._library, phrasings, self._dirs)
+            if aliases:
+                files[out_dir / ALIASES_FILE] = aliases
             written = await asyncio.to_thread(_write_files, out_dir, files)
             if rows:
                 await store.mark_exported(session, [row.id for row in rows], self._clock())
@@ -359,6 +579,70 @@ def _member(actor: Person) -> None:
     keeps a front end without that gate from serving them."""
     if not actor.active:
         raise Forbidden("common.forbidden")
+
+
+def _lead(actor: Person) -> None:
+    _member(actor)
+    if actor.role not in (Role.LEAD, Role.ADMIN):
+        raise Forbidden("kb.learned_leads_only")
+
+
+_IN_SEARCH = (Status.ACTIVE, Status.DEMOTED)
+
+
+def _with_aliases(entries: Sequence[Entry], learned: _Learned) -> list[Entry]:
+    """The entries as the index sees them: each with its active learned phrasings as more
+    aliases (the index builds from entries alone, whatever it does inside)."""
+    return [
+        replace(entry, aliases=entry.aliases + extra)
+        if (extra := learned.aliases.get(entry.id))
+        else entry
+        for entry in entries
+    ]
+
+
+def _aliases_yaml(
+    library: ContentLibrary, rows: Sequence[store.PhrasingRow], dirs: Sequence[Path]
+) -> str:
+    """The learned phrasings each entry's file lacks, as YAML to merge into its `aliases`."""
+    by_entry: dict[str, list[store.PhrasingRow]] = {}
+    for row in rows:
+        by_entry.setdefault(row.entry_id, []).append(row)
+    items = []
+    for entry_id, learned in by_entry.items():
+        entry = library.get(entry_id)
+        if entry is None:
+            continue  # no longer in the base: nothing to merge it into
+        known = {normalise(alias) for alias in (entry.title, *entry.aliases)}
+        new = [row for row in learned if row.phrasing not in known]
+        if new:
+            items.append(
+                {
+                    "id": entry.id,
+                    "file": _relative(entry, dirs),
+                    "title": entry.title,
+                    "add_aliases": [row.phrasing for row in new],
+                }
+            )
+    if not items:
+        return ""
+    head = (
+        "# Questions people confirmed in the bot as asking for these entries (/kb learned).\n"
+        "# Add each of add_aliases to the entry's `aliases:` in its file, commit, /reload:\n"
+        "# merged ones drop out of the next `voronka content export-new`.\n"
+    )
+    return head + yaml.safe_dump(items, allow_unicode=True, sort_keys=False, width=1000)
+
+
+def _relative(entry: Entry, dirs: Sequence[Path]) -> str:
+    if entry.source == LEARNED_SOURCE:
+        return f"{entry.id}.md"  # a confirmed answer: `export-new` writes it as this file
+    for root in dirs:
+        try:
+            return str(entry.source.relative_to(root.parent))
+        except ValueError:
+            continue
+    return str(entry.source)
 
 
 def _learned_entries(rows: list[store.LearnedRow]) -> list[Entry]:

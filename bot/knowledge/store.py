@@ -1,4 +1,4 @@
-"""The knowledge feature's SQL: events, the questions sent to leads, confirmed answers.
+"""The knowledge feature's SQL: events, questions sent to leads, confirmed answers, phrasings.
 
 Core statements only, rows mapped to frozen values; the service passes the session in.
 People are read from the users table as `Person` values (who asked, who may answer):
@@ -12,10 +12,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import CursorResult, Row, Select, insert, select, update
+from sqlalchemy import CursorResult, Row, Select, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import KnowledgeEvent, KnowledgeQuestion, LearnedEntry, Team, User, table_of
+from bot.db.models import (
+    KnowledgeEvent,
+    KnowledgeQuestion,
+    LearnedEntry,
+    LearnedPhrasing,
+    PhrasingVote,
+    Team,
+    User,
+    table_of,
+)
+from bot.db.upsert import insert_or_conflict
 from bot.people.service import Person, Role
 
 EVENTS, QUESTIONS, LEARNED = (
@@ -24,6 +34,7 @@ EVENTS, QUESTIONS, LEARNED = (
     table_of(LearnedEntry),
 )
 _USERS, _TEAMS = table_of(User), table_of(Team)
+PHRASINGS, VOTES = table_of(LearnedPhrasing), table_of(PhrasingVote)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,3 +186,118 @@ async def learned(session: AsyncSession, *, unexported_only: bool = False) -> li
 
 async def mark_exported(session: AsyncSession, ids: Collection[int], at: datetime) -> None:
     await session.execute(update(LEARNED).where(LEARNED.c.id.in_(list(ids))).values(exported_at=at))
+
+
+# --- learned phrasings ------------------------------------------------------------------------
+
+
+class PhrasingRow(NamedTuple):
+    id: int
+    entry_id: str
+    phrasing: str
+    status: str
+    ups: int
+    downs: int
+    version: int
+
+
+class Tally(NamedTuple):
+    """The votes on one phrasing, each person once: 👍 and 👎, and whether a lead gave each."""
+
+    ups: int
+    downs: int
+    lead_up: bool
+    lead_down: bool
+
+
+_PHRASING_COLUMNS = (
+    PHRASINGS.c.id, PHRASINGS.c.entry_id, PHRASINGS.c.phrasing, PHRASINGS.c.status,
+    PHRASINGS.c.ups, PHRASINGS.c.downs, PHRASINGS.c.version,
+)  # fmt: skip
+
+
+async def phrasing_for_vote(
+    session: AsyncSession, entry_id: str, phrasing: str, at: datetime
+) -> PhrasingRow:
+    """The phrasing's row, created when new, and locked (PostgreSQL) until the transaction
+    ends: two people confirming at once are counted one after the other, so neither count
+    misses the other's vote."""
+    statement = insert_or_conflict(session, PHRASINGS).values(
+        entry_id=entry_id, phrasing=phrasing, status="pending", ups=0, downs=0, version=1,
+        created_at=at, changed_at=at,
+    )  # fmt: skip
+    await session.execute(statement.on_conflict_do_nothing())
+    query = select(*_PHRASING_COLUMNS).where(
+        PHRASINGS.c.entry_id == entry_id, PHRASINGS.c.phrasing == phrasing
+    )
+    row = (await session.execute(query.with_for_update())).one()
+    return PhrasingRow(*row)
+
+
+async def vote(
+    session: AsyncSession, phrasing_id: int, user_id: int, *, up: bool, lead: bool, at: datetime
+) -> None:
+    """A person's word on a phrasing: their latest replaces their earlier one."""
+    statement = insert_or_conflict(session, VOTES).values(
+        phrasing_id=phrasing_id, user_id=user_id, up=up, lead=lead, at=at
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[VOTES.c.phrasing_id, VOTES.c.user_id],
+            set_={"up": up, "lead": lead, "at": at},
+        )
+    )
+
+
+async def tally(session: AsyncSession, phrasing_id: int) -> Tally:
+    v = VOTES.c
+    query = select(
+        func.count().filter(v.up.is_(True)),
+        func.count().filter(v.up.is_(False)),
+        func.max(case((v.up.is_(True) & v.lead.is_(True), 1), else_=0)),
+        func.max(case((v.up.is_(False) & v.lead.is_(True), 1), else_=0)),
+    ).where(v.phrasing_id == phrasing_id)
+    ups, downs, lead_up, lead_down = (await session.execute(query)).one()
+    return Tally(int(ups), int(downs), bool(lead_up), bool(lead_down))
+
+
+async def set_phrasing(
+    session: AsyncSession,
+    row: PhrasingRow,
+    *,
+    status: str,
+    ups: int,
+    downs: int,
+    at: datetime,
+    removed_by_id: int | None = None,
+) -> PhrasingRow:
+    """New counts and status; the version grows only when the status changes."""
+    version = row.version + (1 if status != row.status else 0)
+    values: dict[str, Any] = {
+        "status": status, "ups": ups, "downs": downs, "version": version, "changed_at": at,
+    }  # fmt: skip
+    if removed_by_id is not None:
+        values["removed_by_id"] = removed_by_id
+    await session.execute(update(PHRASINGS).where(PHRASINGS.c.id == row.id).values(**values))
+    return row._replace(status=status, ups=ups, downs=downs, version=version)
+
+
+async def phrasing(session: AsyncSession, phrasing_id: int) -> PhrasingRow | None:
+    query = select(*_PHRASING_COLUMNS).where(PHRASINGS.c.id == phrasing_id)
+    row = (await session.execute(query.with_for_update())).first()
+    return PhrasingRow(*row) if row is not None else None
+
+
+async def phrasings(session: AsyncSession, statuses: Collection[str]) -> list[PhrasingRow]:
+    """Phrasings in these states, by entry and then the order they were first voted on."""
+    query = (
+        select(*_PHRASING_COLUMNS)
+        .where(PHRASINGS.c.status.in_(list(statuses)))
+        .order_by(PHRASINGS.c.entry_id, PHRASINGS.c.id)
+    )
+    return [PhrasingRow(*row) for row in await session.execute(query)]
+
+
+async def count_phrasings(session: AsyncSession, status: str) -> int:
+    query = select(func.count()).select_from(PHRASINGS).where(PHRASINGS.c.status == status)
+    return int((await session.execute(query)).scalar_one())

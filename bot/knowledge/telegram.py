@@ -17,6 +17,7 @@ from bot.common.errors import Invalid
 from bot.common.i18n import catalog
 from bot.knowledge import scripts as scripts_walk
 from bot.knowledge.content import Entry, bare_title
+from bot.knowledge.service import LearnedList, Status
 from bot.people.service import Role
 from bot.tg import callbacks as cb
 from bot.tg import dialogs
@@ -24,7 +25,7 @@ from bot.tg.context import Ctx
 from bot.tg.dialogs import Dialog
 from bot.tg.markdown import to_plain, to_telegram_html
 from bot.tg.observe import mark
-from bot.tg.paging import page_number, paged
+from bot.tg.paging import navigation, page_number, page_of, paged
 from bot.tg.render import MESSAGE_LIMIT, fit, keyboard
 from bot.tg.replies import reply, send_to, show
 
@@ -67,6 +68,28 @@ def _entry_id(context: Ctx, token: str) -> str:
     return next((key for key in library if entry_token(key) == token), token)
 
 
+def question_mark(question: str) -> str:
+    """A short mark of the person's last question, carried by the buttons under its answer:
+    a press whose mark is not that of the question they asked last (an older answer's
+    button, an entry opened from a list) teaches the search nothing."""
+    digest = hashlib.blake2b(question.encode(), digest_size=6).digest()
+    return urlsafe_b64encode(digest).decode()
+
+
+def _asked(context: Ctx, mark: str) -> str | None:
+    """The person's last question, when the pressed button was shown with its answer."""
+    question = (context.user_data or {}).get(LAST_QUESTION)
+    return question if question and mark and mark == question_mark(question) else None
+
+
+def candidate_button(entry: Entry, question: str | None) -> tuple[str, str]:
+    """«→ title»: another entry offered for a question; choosing it teaches the search."""
+    label = f"→ {entry.title}"[:60]
+    if question is None:
+        return label, cb.pack(cb.KB_SHOW, entry_token(entry.id))
+    return label, cb.pack(cb.KB_PICK, entry_token(entry.id), question_mark(question))
+
+
 def entry_of(context: Ctx, token: str) -> Entry:
     """The entry a button names, for the person pressing it (gone after a reload: refused)."""
     return context.core.knowledge.entry(context.person, _entry_id(context, token))
@@ -95,7 +118,7 @@ async def answer_question(
         ask = keyboard([[(label, cb.pack(cb.KB_ASK_LEAD))]])
         await reply(update, t("kb.not_found_admin" if to_admin else "kb.not_found"), ask)
         return
-    await show_entry(update, context, answer.best, others=list(answer.others))
+    await show_entry(update, context, answer.best, others=list(answer.others), asked=answer.query)
 
 
 async def show_entry(
@@ -105,17 +128,21 @@ async def show_entry(
     *,
     others: list[Entry] | None = None,
     edit: bool = False,
+    asked: str | None = None,
 ) -> None:
+    """An entry with its 👍/👎; `asked`: the person's question it answers, whose mark the
+    buttons carry so that a press on them counts as the person's word on that question."""
     if entry.is_branching:
         await show_script_step(update, context, entry, scripts_walk.start(), edit=edit)
         return
     text = f"<b>{escape(entry.title)}</b>\n\n{to_telegram_html(entry.body)}"
-    rows: Rows = [
-        [(f"→ {other.title}"[:60], cb.pack(cb.KB_SHOW, entry_token(other.id)))]
-        for other in others or []
-    ]
+    asked = asked[:1000] if asked else None  # as kept in LAST_QUESTION
+    rows: Rows = [[candidate_button(other, asked)] for other in others or []]
     token = entry_token(entry.id)
-    rows.append([("👍", cb.pack(cb.KB_UP, token)), ("👎", cb.pack(cb.KB_DOWN, token))])
+    mark = (question_mark(asked),) if asked else ()
+    rows.append(
+        [("👍", cb.pack(cb.KB_UP, token, *mark)), ("👎", cb.pack(cb.KB_DOWN, token, *mark))]
+    )
     if edit and len(text) <= MESSAGE_LIMIT:
         await show(update, text, keyboard(rows))
     else:
@@ -137,13 +164,30 @@ async def show_by_button(update: Update, context: Ctx) -> None:
     await show_entry(update, context, entry_of(context, cb.of(update).get(0)))
 
 
+async def pick_candidate(update: Update, context: Ctx) -> None:
+    """«→ title» under an answer: the entry the person meant, and a vote for their question."""
+    data = cb.of(update)
+    asked = _asked(context, data.get(1))
+    entry, _ = await context.core.knowledge.pick(
+        context.person, _entry_id(context, data.get(0)), asked
+    )
+    await show_entry(update, context, entry, asked=asked)
+
+
 async def feedback(update: Update, context: Ctx) -> None:
     data = cb.of(update)
     up = data.prefix == cb.KB_UP
     query = (context.user_data or {}).get(LAST_QUESTION)
     entry_id = _entry_id(context, data.get(0))
-    await context.core.knowledge.feedback(context.person, entry_id, up=up, query=query)
+    asked = _asked(context, data.get(1)) is not None
+    vote = await context.core.knowledge.feedback(
+        context.person, entry_id, up=up, query=query, asked=asked
+    )
     key = "kb.thanks_up" if up else "kb.thanks_down"
+    if vote.changed and vote.status == Status.ACTIVE:
+        key = "kb.thanks_learned"
+    elif vote.changed and vote.status == Status.DEMOTED:
+        key = "kb.thanks_demoted"
     assert update.callback_query is not None
     await update.callback_query.answer(context.t(key))
 
@@ -180,8 +224,63 @@ async def _scripts(update: Update, context: Ctx, page: int) -> None:
 
 
 async def kb_command(update: Update, context: Ctx) -> None:
-    """/kb: browse by kind, then tag."""
+    """/kb: browse by kind, then tag. /kb learned (leads, admins): what the search learned."""
+    if [arg.lower() for arg in context.args or []] == ["learned"]:
+        await reply(update, *await _learned_page(context, 0))
+        return
     await reply(update, context.t("kb.browse"), _kinds_keyboard(context))
+
+
+async def learned_page(update: Update, context: Ctx) -> None:
+    await show(update, *await _learned_page(context, page_number(cb.of(update), 0)))
+
+
+async def unlearn(update: Update, context: Ctx) -> None:
+    """🗑 under /kb learned: the phrasing leaves the search (the button's version checked)."""
+    data = cb.of(update)
+    removed = await context.core.knowledge.remove_phrasing(
+        context.person, data.number(0), data.number(1)
+    )
+    text, markup = await _learned_page(context, page_number(data, 2))
+    done = context.t("kb.learned_removed", phrasing=escape(removed.phrasing))
+    await show(update, f"{done}\n\n{text}", markup)
+
+
+LEARNED_PAGE = 8
+
+
+async def _learned_page(context: Ctx, number: int) -> tuple[str, Any]:
+    learned = await context.core.knowledge.learned_phrasings(context.person)
+    return _render_learned(context, learned, number)
+
+
+def _render_learned(context: Ctx, learned: LearnedList, number: int) -> tuple[str, Any]:
+    """A page of phrasings, each with its number, votes and a 🗑 button of that number."""
+    t = context.t
+    page = page_of(learned.phrasings, number, LEARNED_PAGE)
+    start = page.number * LEARNED_PAGE
+    lines = [t("kb.learned_title", count=len(learned.phrasings))]
+    if not learned.phrasings:
+        lines = [t("kb.learned_none")]
+    for n, phrasing in enumerate(page.items, start + 1):
+        key = "kb.learned_line_down" if phrasing.status == Status.DEMOTED else "kb.learned_line"
+        lines.append(
+            t(
+                key, n=n, phrasing=escape(phrasing.phrasing), title=escape(phrasing.title),
+                ups=phrasing.ups, downs=phrasing.downs,
+            )
+        )  # fmt: skip
+    if learned.pending:
+        lines.append(t("kb.learned_pending", count=learned.pending))
+    buttons = [
+        (f"🗑 {n}", cb.pack(cb.KB_UNLEARN, phrasing.id, phrasing.version, page.number))
+        for n, phrasing in enumerate(page.items, start + 1)
+    ]
+    rows: Rows = [buttons[i : i + 4] for i in range(0, len(buttons), 4)]
+    turning = navigation(page.number, page.count, lambda n: cb.pack(cb.KB_LEARNED, n))
+    if turning:
+        rows.append(turning)
+    return "\n".join(lines), keyboard(rows) if rows else None
 
 
 def _kinds_keyboard(context: Ctx) -> Any:
@@ -479,6 +578,9 @@ def knowledge_handlers() -> list[Any]:
         CallbackQueryHandler(show_by_button, pattern=cb.pattern(cb.KB_SHOW)),
         CallbackQueryHandler(feedback, pattern=cb.pattern(cb.KB_UP)),
         CallbackQueryHandler(feedback, pattern=cb.pattern(cb.KB_DOWN)),
+        CallbackQueryHandler(pick_candidate, pattern=cb.pattern(cb.KB_PICK)),
+        CallbackQueryHandler(learned_page, pattern=cb.pattern(cb.KB_LEARNED)),
+        CallbackQueryHandler(unlearn, pattern=cb.pattern(cb.KB_UNLEARN)),
         CallbackQueryHandler(ask_lead, pattern=cb.pattern(cb.KB_ASK_LEAD)),
         CallbackQueryHandler(start_answer, pattern=cb.pattern(cb.KB_ANSWER)),
         CallbackQueryHandler(confirm_answer, pattern=cb.pattern(cb.KB_CONFIRM)),

@@ -52,8 +52,11 @@ DEAL_FILTER = "df"  # df[:<page>]  (choose the owner filter)
 DEAL_CLOSED = "dx"  # dx:<won|lost>  (the closed deals, latest first)
 FOLLOWUP_LATER = "fl"  # fl:<deal>
 KB_SHOW = "ke"  # ke:<entry>
-KB_UP = "ku"  # ku:<entry>
-KB_DOWN = "kd"  # kd:<entry>
+KB_UP = "ku"  # ku:<entry>[:<question mark>]  (the mark: this answered the person's question)
+KB_DOWN = "kd"  # kd:<entry>[:<question mark>]
+KB_PICK = "kp"  # kp:<entry>:<question mark>  (a candidate offered for the question, chosen)
+KB_LEARNED = "kw"  # kw[:<page>]  (/kb learned)
+KB_UNLEARN = "kx"  # kx:<phrasing>:<version>[:<page>]  (remove a learned phrasing)
 KB_ASK_LEAD = "kl"  # kl  (the last unanswered question goes to the lead)
 KB_ANSWER = "kq"  # kq:<question>  (the lead answers)
 KB_CONFIRM = "kc"  # kc:<question>:<1 add to the base | 0 not>
@@ -120,6 +123,9 @@ ALL_PREFIXES = (
     KB_SHOW,
     KB_UP,
     KB_DOWN,
+    KB_PICK,
+    KB_LEARNED,
+    KB_UNLEARN,
     KB_ASK_LEAD,
     KB_ANSWER,
     KB_CONFIRM,
