@@ -20,7 +20,8 @@ from bot.common.errors import FileProblem, Forbidden, Invalid, NotFound
 from bot.db.session import Session, SessionFactory, transaction
 from bot.knowledge import store
 from bot.knowledge.content import KINDS, ContentLibrary, Entry, load_content
-from bot.knowledge.search import Hit, SearchIndex
+from bot.knowledge.search import MAYBE_THRESHOLD, Hit, SearchIndex
+from bot.knowledge.semantic import Semantic
 from bot.people.service import Person, Role
 
 MAX_QUERY = 4096
@@ -77,32 +78,58 @@ class Answer:
     ask: Role | None = None
     """Not found: the role of whoever `ask_lead` would send the question to (the team's
     leads, else the admins); None when there is nobody, so nobody is offered to ask."""
+    maybe: tuple[Entry, ...] = ()
+    """Not found: weak candidates, shown as "maybe one of these", never as the answer."""
 
 
 class KnowledgeService:
     """One loaded library and its index; a (re)load swaps both at once."""
 
-    def __init__(self, db: SessionFactory, dirs: Sequence[Path], *, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: SessionFactory,
+        dirs: Sequence[Path],
+        *,
+        clock: Clock,
+        semantic: Semantic | None = None,
+    ) -> None:
         self._db = db
         self._dirs = tuple(dirs)
         self._clock = clock
+        self._semantic = semantic
+        self._upgrade: asyncio.Task[None] | None = None
         self._library = ContentLibrary()
         self._index = SearchIndex.build(())
 
     # --- loading ----------------------------------------------------------------------
 
-    async def load(self) -> Loaded:
+    async def load(self, *, background: bool = False) -> Loaded:
         """The system's own load, at start: read the files (a broken one is skipped and
         reported) plus confirmed answers. People reload through `reload`.
+
+        With `background`, the word index answers at once and the hybrid one (whose
+        embeddings may take a while on a new base) replaces it when ready: at start, the
+        first question must not wait for the model.
         """
         loaded = await asyncio.to_thread(load_content, self._dirs)
         async with transaction(self._db) as session:
             learned = _learned_entries(await store.learned(session))
         known = {entry.id for entry in loaded.entries}
         entries = list(loaded.entries) + [e for e in learned if e.id not in known]
-        index = await asyncio.to_thread(SearchIndex.build, entries)
-        self._library, self._index = ContentLibrary(entries), index
+        library = ContentLibrary(entries)
+        if background and self._semantic is not None:
+            words = await asyncio.to_thread(SearchIndex.build, entries)
+            self._library, self._index = library, words
+            self._upgrade = asyncio.create_task(self._build_hybrid(library, entries))
+            return Loaded(len(entries), loaded.problems)
+        index = await asyncio.to_thread(SearchIndex.build, entries, semantic=self._semantic)
+        self._library, self._index = library, index
         return Loaded(len(entries), loaded.problems)
+
+    async def _build_hybrid(self, library: ContentLibrary, entries: list[Entry]) -> None:
+        index = await asyncio.to_thread(SearchIndex.build, entries, semantic=self._semantic)
+        if self._library is library:  # not reloaded meanwhile: the newer load wins
+            self._index = index
 
     async def reload(self, actor: Person) -> Loaded:
         """/reload: an admin has the files read again."""
@@ -127,13 +154,17 @@ class KnowledgeService:
         query = " ".join(text.split())
         if not any(char.isalnum() for char in query):
             raise Invalid("kb.empty_query")
-        hits = self._index.search(query[:MAX_QUERY], kinds=kinds, limit=3)
-        best = self._library.get(hits[0].entry_id) if hits else None
+        index = self._index
+        hits = index.search(query[:MAX_QUERY], kinds=kinds, limit=3, min_score=MAYBE_THRESHOLD)
+        sure = [hit for hit in hits if hit.score >= index.threshold]
+        best = self._library.get(sure[0].entry_id) if sure else None
         if best is None:
             async with transaction(self._db) as session:
                 await self._insert_event(session, actor, Event.NOT_FOUND, query=query)
                 answerers = await self._answerers(session, actor)
-            return Answer(query, None, ask=answerers[0].role if answerers else None)
+            maybe = tuple(e for h in hits if (e := self._library.get(h.entry_id)) is not None)
+            return Answer(query, None, ask=answerers[0].role if answerers else None, maybe=maybe)
+        hits = sure
         await self._record(actor, Event.ANSWERED, query=query, entry_id=best.id)
         others = tuple(e for h in hits[1:] if (e := self._library.get(h.entry_id)) is not None)
         return Answer(query, best, others)
