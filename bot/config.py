@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     scripts_dir: Path = PROJECT_ROOT / "scripts_library"
     offer_templates_dir: Path = PROJECT_ROOT / "templates" / "offers"
     catalog_file: Path = PROJECT_ROOT / "knowledge_base" / "catalog.yaml"
+    # An OpenAI-compatible embeddings server (…/v1/embeddings) used by the knowledge search
+    # instead of the bundled model; on any failure the bundled model answers.
+    embeddings_url: str | None = None
+    embeddings_model: str = ""
     nudge_time: time = time(9, 30)
     digest_time: time = time(9, 0)
     next_step_grace_minutes: int = Field(default=30, ge=0, le=24 * 60)

@@ -16,6 +16,7 @@ from bot.db.session import Engine, SessionFactory, create_engine, create_session
 from bot.deals.funnel import FunnelConfig, load_funnels
 from bot.deals.service import DealsService
 from bot.deals.team_funnels import TeamFunnelsService
+from bot.knowledge.semantic import semantic_from
 from bot.knowledge.service import KnowledgeService
 from bot.offers.catalog import Catalog, load_catalog
 from bot.offers.documents import OfferRenderer
@@ -56,7 +57,7 @@ class Core:
 
     async def load_content(self) -> None:
         """Read the knowledge base and build the search index at start (a system action)."""
-        loaded = await self.knowledge.load()
+        loaded = await self.knowledge.load(background=True)
         for problem in loaded.problems:
             log.warning("content problem, file skipped: %s", problem)
         log.info("knowledge base: %d entries", loaded.count)
@@ -134,7 +135,14 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         people=people,
         deals=deals,
         sent_log=reports.sent_log,
-        knowledge=KnowledgeService(db, (settings.knowledge_dir, settings.scripts_dir), clock=clock),
+        knowledge=KnowledgeService(
+            db,
+            (settings.knowledge_dir, settings.scripts_dir),
+            clock=clock,
+            semantic=semantic_from(
+                settings.embeddings_url, settings.embeddings_model, settings.data_dir
+            ),
+        ),
         team_funnels=TeamFunnelsService(db, funnels),
         offers=offers,
         reports=reports,

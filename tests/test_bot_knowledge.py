@@ -76,7 +76,8 @@ async def test_nothing_relevant_is_said_honestly_and_goes_to_the_lead(harness: H
     _, lead = await harness.person(Role.LEAD, name="Лида")
     _, anna = await harness.person(name="Анна")
     reply = (await anna.send("как оформить отпуск за свой счёт"))[-1]
-    assert reply.text == ru("kb.not_found")
+    assert reply.text.startswith(ru("kb.not_found"))
+    assert reply.button_labels()[-1] == ru("kb.ask_lead")
     assert (await anna.click("Спросить руководителя"))[-1].text == ru(
         "kb.sent_to_lead", names="Лида"
     )
@@ -101,7 +102,7 @@ async def test_a_manager_cannot_answer_questions(harness: Harness) -> None:
     question_data = lead.last_reply().buttons[0][0][1]
     own = (await boris.send("/help"))[-1]
     assert (await boris.press(own, question_data))[-1].text == ru("kb.not_your_question")
-    assert (await boris.send("мой ответ"))[-1].text == ru("kb.not_found")
+    assert (await boris.send("мой ответ"))[-1].text.startswith(ru("kb.not_found"))
 
 
 async def test_walking_a_branching_script_back_restart_and_gap(harness: Harness) -> None:
@@ -312,17 +313,17 @@ async def test_a_lead_with_nobody_above_is_not_offered_to_ask(harness: Harness) 
     _, lead = await harness.person(Role.LEAD, name="Лида")
     _, anna = await harness.person(name="Анна")
     reply = (await lead.send(UNKNOWN))[-1]
-    assert reply.text == ru("kb.not_found_alone")
-    assert reply.button_labels() == []
-    assert (await anna.send(UNKNOWN))[-1].button_labels() == [ru("kb.ask_lead")]
+    assert reply.text.startswith(ru("kb.not_found_alone"))
+    assert not any(label.startswith("🙋") for label in reply.button_labels())
+    assert (await anna.send(UNKNOWN))[-1].button_labels()[-1:] == [ru("kb.ask_lead")]
 
 
 async def test_a_leads_question_goes_to_an_admin_who_answers_it(harness: Harness) -> None:
     _, admin = await harness.person(Role.ADMIN, name="Ада")
     _, lead = await harness.person(Role.LEAD, name="Лида")
     reply = (await lead.send(UNKNOWN))[-1]
-    assert reply.text == ru("kb.not_found_admin")
-    assert reply.button_labels() == ["🙋 Спросить администратора"]
+    assert reply.text.startswith(ru("kb.not_found_admin"))
+    assert reply.button_labels()[-1:] == ["🙋 Спросить администратора"]
     assert (await lead.click("Спросить администратора"))[-1].text == ru(
         "kb.sent_to_lead", names="Ада"
     )
@@ -336,8 +337,8 @@ async def test_an_english_lead_asks_an_admin(harness: Harness) -> None:
     _, admin = await harness.person(Role.ADMIN, name="Ada")
     _, lead = await harness.person(Role.LEAD, name="Lee", language="en")
     reply = (await lead.send("how do I book unpaid leave"))[-1]
-    assert reply.text == en("kb.not_found_admin")
-    assert reply.button_labels() == ["🙋 Ask an admin"]
+    assert reply.text.startswith(en("kb.not_found_admin"))
+    assert reply.button_labels()[-1:] == ["🙋 Ask an admin"]
     assert (await lead.click("Ask an admin"))[-1].text == en("kb.sent_to_lead", names="Ada")
     assert "how do I book unpaid leave" in admin.last_reply().text
 
@@ -345,12 +346,14 @@ async def test_an_english_lead_asks_an_admin(harness: Harness) -> None:
 async def test_an_english_lead_is_offered_to_ask_once_there_is_an_admin(harness: Harness) -> None:
     _, lead = await harness.person(Role.LEAD, name="Lee", language="en")
     alone = (await lead.send("how do I book unpaid leave"))[-1]
-    assert (alone.text, alone.button_labels()) == (en("kb.not_found_alone"), [])
+    assert alone.text.startswith(en("kb.not_found_alone"))
+    assert not any("Ask" in label for label in alone.button_labels())
     _, admin = await harness.person(Role.ADMIN, name="Ада")
     offered = (await lead.send("how do I book unpaid leave"))[-1]
-    assert offered.button_labels() == ["🙋 Ask an admin"]
+    assert offered.button_labels()[-1:] == ["🙋 Ask an admin"]
     mine = (await admin.send(UNKNOWN))[-1]  # the only admin: a lead is not above them
-    assert (mine.text, mine.button_labels()) == (ru("kb.not_found_alone"), [])
+    assert mine.text.startswith(ru("kb.not_found_alone"))
+    assert not any("Спросить" in label for label in mine.button_labels())
 
 
 async def test_an_old_ask_button_with_nobody_left_to_ask_stores_nothing(harness: Harness) -> None:
@@ -358,10 +361,45 @@ async def test_an_old_ask_button_with_nobody_left_to_ask_stores_nothing(harness:
     me, admin = await harness.person(Role.ADMIN, name="Ада")
     other, _ = await harness.person(Role.ADMIN, name="Олег")
     offered = (await admin.send(UNKNOWN))[-1]
-    assert offered.button_labels() == ["🙋 Спросить администратора"]
+    assert offered.button_labels()[-1:] == ["🙋 Спросить администратора"]
     await harness.core.people.set_active(me, other.id, False)
     assert (await admin.click("Спросить администратора", offered))[-1].text == ru(
         "kb.nobody_to_ask"
     )
     assert await _questions(harness) == []
-    assert (await admin.send(UNKNOWN))[-1].button_labels() == []
+    assert not any(
+        label.startswith("🙋") for label in (await admin.send(UNKNOWN))[-1].button_labels()
+    )
+
+
+async def test_an_english_question_finds_the_russian_answer(harness: Harness) -> None:
+    _, anna = await harness.person(name="Anna")
+    reply = (await anna.send("the client says it's too expensive, what do I answer?"))[-1]
+    assert reply.text.startswith("<b>Дорого</b>")
+    assert (await anna.send("/obj expensive"))[-1].text.startswith("<b>Дорого</b>")
+
+
+async def test_weak_candidates_are_offered_as_maybe_beside_the_ask_button(
+    harness: Harness,
+) -> None:
+    await harness.person(Role.LEAD, name="Лида")
+    _, anna = await harness.person(name="Анна")
+    reply = (await anna.send("какой у меня план продаж на этот месяц"))[-1]
+    assert reply.text.startswith(ru("kb.not_found"))
+    assert reply.text.endswith(ru("kb.maybe"))
+    labels = reply.button_labels()
+    assert labels[-1] == ru("kb.ask_lead") and len(labels) >= 2
+    assert all(label.startswith("❔ ") for label in labels[:-1])
+    shown = (await anna.click(labels[0]))[-1]
+    assert shown.text.startswith("<b>" + labels[0].removeprefix("❔ "))
+    assert (await anna.click("Спросить руководителя", reply))[-1].text == ru(
+        "kb.sent_to_lead", names="Лида"
+    )
+    assert (Event.NOT_FOUND, None, None) in await _events(harness)
+
+
+async def test_nothing_like_the_question_shows_no_maybe(harness: Harness) -> None:
+    _, anna = await harness.person(name="Анна")
+    reply = (await anna.send("рецепт борща"))[-1]
+    assert ru("kb.maybe") not in reply.text
+    assert not any(label.startswith("❔") for label in reply.button_labels())

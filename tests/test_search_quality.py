@@ -1,7 +1,9 @@
-"""Search quality on the real base: a labelled set of queries as managers type them.
+"""Search quality on the real base: labelled queries as managers type them.
 
-Fails when top-1 < 90% or top-3 < 97% of answerable queries, or fewer than 90% of the
-unanswerable ones are answered "not found". Run with `-s` to see the numbers and misses.
+Both files are TUNING data (the hybrid's weights and threshold were fitted on them), so
+these floors guard against regressions, not claims about unseen questions. The shipped
+set: top-1 >= 90%, top-3 >= 97%, "not found" >= 90% of unanswerable. The hard set, per
+tier, at the measured figures less a margin. Run with `-s` to see the numbers and misses.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import yaml
 
 from bot.knowledge.content import load_content
 from bot.knowledge.search import SearchIndex
+from bot.knowledge.semantic import Semantic
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = Path(__file__).with_name("data") / "search_queries.yaml"
+HARD = Path(__file__).with_name("data") / "search_queries_hard.yaml"
 NONE = "none"
 
 
@@ -34,9 +38,13 @@ class Quality:
     misses: tuple[str, ...]
 
 
-def labelled() -> list[Labelled]:
-    items = yaml.safe_load(QUERIES.read_text(encoding="utf-8"))
-    return [Labelled(str(item["q"]), str(item["id"])) for item in items]
+def labelled(path: Path = QUERIES, tier: str | None = None) -> list[Labelled]:
+    items = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [
+        Labelled(str(item["q"]), str(item["id"]))
+        for item in items
+        if tier is None or item.get("tier") == tier
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +53,7 @@ def index() -> SearchIndex:
     entries = load_content(dirs).entries
     if len(entries) < 30:
         pytest.skip("the real knowledge base is not there yet")
-    return SearchIndex.build(entries)
+    return SearchIndex.build(entries, semantic=Semantic())
 
 
 def measure(index: SearchIndex, items: list[Labelled]) -> Quality:
@@ -98,3 +106,27 @@ def test_search_quality_on_the_labelled_set(index: SearchIndex) -> None:
     assert quality.top1 >= 0.90
     assert quality.top3 >= 0.97
     assert quality.abstained >= 0.90
+
+
+@pytest.mark.parametrize(
+    ("tier", "top1", "top3", "abstained"),
+    [("hard", 0.52, 0.58, None), ("en", 0.70, 0.75, None), ("near", None, None, 0.52)],
+)
+def test_search_quality_on_hard_questions(
+    index: SearchIndex, tier: str, top1: float | None, top3: float | None, abstained: float | None
+) -> None:
+    items = labelled(HARD, tier)
+    assert len(items) >= 20
+    # One of each kind keeps both rates defined; they are measured on the tier's items.
+    quality = measure(
+        index, [*items, Labelled("рецепт борща", NONE), Labelled("дорого", "price-too-high")]
+    )
+    rates = f"top-1 {quality.top1:.1%}, top-3 {quality.top3:.1%}"
+    print(f"\n{tier}: {rates}, not found {quality.abstained:.1%}")
+    for miss in quality.misses:
+        print("  miss:", miss)
+    if top1 is not None and top3 is not None:
+        assert quality.top1 >= top1
+        assert quality.top3 >= top3
+    if abstained is not None:
+        assert quality.abstained >= abstained

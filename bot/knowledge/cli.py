@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.container import build_core
 from bot.knowledge.content import check_content, load_content
 from bot.knowledge.search import SearchIndex
+from bot.knowledge.semantic import semantic_from
 from bot.knowledge.service import ALIASES_FILE, ScriptGap
 from bot.offers.catalog import check_catalog
 from bot.offers.documents import check_templates
@@ -72,7 +73,8 @@ def cmd_kb_search(args: argparse.Namespace, settings: Settings) -> int:
     loaded = load_content(dirs)
     for problem in loaded.problems:
         print(f"warning: {problem}", file=sys.stderr)
-    index = SearchIndex.build(loaded.entries)
+    semantic = semantic_from(settings.embeddings_url, settings.embeddings_model, settings.data_dir)
+    index = SearchIndex.build(loaded.entries, semantic=semantic)
     if args.limit < 1:
         print("--limit must be at least 1", file=sys.stderr)
         return 2

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import NamedTuple
 
+import numpy as np
 import Stemmer
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.knowledge.content import Entry
+from bot.knowledge.semantic import Semantic, Vectors
 
 # --- tuning ------------------------------------------------------------------------------
 
@@ -50,6 +52,23 @@ _UNKNOWN_MASS = 1.1  # weight of a query word the base never uses, relative to t
 _CHAMPIONS = 1000  # postings per term read to find candidates (best first)
 _CANDIDATES = 20  # candidates scored exactly
 _RELATED = 50_000  # query words whose matching terms an index remembers
+
+# Hybrid ranking (with a `Semantic`): a fused score of the lexical one above and the
+# cosine of the query's and the entry's embeddings. A cosine counts by how far it stands
+# above the query's median cosine over the base (an English query's cosines to Russian
+# entries all sit lower), stretched from _COS_LOW over _COS_SPAN to [0, 1].
+# Tuned on tests/data/search_queries*.yaml (tuning sets, not held out).
+HYBRID_THRESHOLD = 0.52
+"""Fused scores below this are "not found"."""
+MAYBE_THRESHOLD = 0.36
+"""Fused scores from here to `HYBRID_THRESHOLD` are weak candidates: "maybe one of these"."""
+_W_LEX = 0.40
+_COS_LOW, _COS_SPAN = 0.0, 0.06
+_DENSE_CANDIDATES = 20
+_FEW = 16  # fewer entries than this: a median says little, a typical one is used
+_BASELINE = 0.80  # a typical median cosine of e5-small between a query and unrelated text
+_SURE_LEX = 0.75
+_HEAD_ALIASES = 6  # aliases embedded together with the title in one passage
 
 # --- words ------------------------------------------------------------------------------
 
@@ -423,8 +442,10 @@ class SearchIndex:
         heads: list[tuple[tuple[int, ...], ...]],
         negated: dict[str, str],
         words: dict[str, str],
+        dense: _Dense | None = None,
     ) -> None:
         self._analyzer = analyzer
+        self._dense = dense
         self._docs = docs
         self._vocab = vocab
         self._terms = list(vocab)
@@ -460,14 +481,17 @@ class SearchIndex:
         analyzer.seal()
 
     @classmethod
-    def build(cls, entries: Iterable[Entry]) -> SearchIndex:
+    def build(cls, entries: Iterable[Entry], *, semantic: Semantic | None = None) -> SearchIndex:
         """Index entries: title, aliases, tags and body as BM25 fields; titles and aliases
-        also as phrases that a query can cover.
+        also as phrases that a query can cover. With `semantic`, titles and aliases are
+        embedded too (vectors come from its cache when the texts are unchanged) and the
+        ranking is hybrid.
 
         What the build keeps until the end is held in tuples of strings, which the cyclic
         garbage collector stops tracking at its first look: a build of millions of terms
         would otherwise be traversed by every collection it triggers.
         """
+        entries = list(entries)
         analyzer = Analyzer()
         docs: list[tuple[str, str, str]] = []
         fields: list[tuple[tuple[str, ...], ...]] = []
@@ -526,7 +550,18 @@ class SearchIndex:
                 values[tid].append(_PRESENCE + tf / (_K1 + tf))
             heads_ids.append(tuple(tuple(vocab[t] for t in terms) for terms in phrases[number]))
         postings = [_postings(i, v) for i, v in zip(ids, values, strict=True)]
-        return cls(analyzer, docs, vocab, postings, heads_ids, negated, analyzer.words())
+        dense = _Dense.build(entries, semantic) if semantic is not None else None
+        return cls(analyzer, docs, vocab, postings, heads_ids, negated, analyzer.words(), dense)
+
+    @property
+    def hybrid(self) -> bool:
+        """True when meaning enters the ranking (the index was built with a `Semantic`)."""
+        return self._dense is not None
+
+    @property
+    def threshold(self) -> float:
+        """The score from which a hit is an answer rather than "not found"."""
+        return HYBRID_THRESHOLD if self._dense is not None else THRESHOLD
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -542,6 +577,8 @@ class SearchIndex:
         """Best entries for `query`, best first; [] when nothing is relevant enough."""
         if limit <= 0 or not self._docs:
             return []
+        if self._dense is not None:
+            return self._hybrid(query[:MAX_QUERY_CHARS], kinds, limit, min_score)
         slots = self._slots(query[:MAX_QUERY_CHARS])
         total = sum(slot.mass for slot in slots)
         if not any(slot.alts for slot in slots) or total <= 0.0:
@@ -553,6 +590,41 @@ class SearchIndex:
         hits: list[Hit] = []
         for doc in candidates:
             score = self._score(doc, slots, total, matches)
+            if score >= threshold:
+                entry_id, kind, title = self._docs[doc]
+                hits.append(Hit(entry_id, kind, title, round(score, 4)))
+        hits.sort(key=lambda hit: (-hit.score, hit.title))
+        return hits[:limit]
+
+    def _hybrid(
+        self, query: str, kinds: Collection[str] | None, limit: int, min_score: float | None
+    ) -> list[Hit]:
+        """Lexical and dense candidates together, ranked by the fused score."""
+        assert self._dense is not None
+        allowed = frozenset(kinds) if kinds is not None else None
+        count = max(_CANDIDATES, limit * 4)
+        slots = self._slots(query)
+        total = sum(slot.mass for slot in slots)
+        lexical = any(slot.alts for slot in slots) and total > 0.0
+        candidates = set(self._candidates(slots, allowed, count)) if lexical else set()
+        cosines = self._dense.cosines(query)
+        if allowed is not None:
+            kinds_of = np.array([kind in allowed for _, kind, _ in self._docs])
+            cosines = np.where(kinds_of, cosines, -1.0)
+        dense_count = min(len(cosines), max(_DENSE_CANDIDATES, limit * 4))
+        best = np.argpartition(-cosines, dense_count - 1)[:dense_count]
+        candidates.update(int(doc) for doc in best if cosines[doc] > -1.0)
+        matches = self._matches(slots) if lexical else {}
+        threshold = HYBRID_THRESHOLD if min_score is None else min_score
+        known = cosines[cosines > -1.0]
+        baseline = float(np.median(known)) if len(known) >= _FEW else _BASELINE
+        stretch = np.clip((cosines - baseline - _COS_LOW) / _COS_SPAN, 0.0, 1.0)
+        hits: list[Hit] = []
+        for doc in candidates:
+            lex = self._score(doc, slots, total, matches) if lexical else 0.0
+            score = _W_LEX * lex + (1.0 - _W_LEX) * float(stretch[doc])
+            if lex >= _SURE_LEX:  # the query is a title or alias in other words: no doubt
+                score = max(score, lex)
             if score >= threshold:
                 entry_id, kind, title = self._docs[doc]
                 hits.append(Hit(entry_id, kind, title, round(score, 4)))
@@ -802,3 +874,42 @@ def _postings(ids: array[int], values: array[float]) -> _Postings:
     return _Postings(
         ids, values, array("i", (ids[i] for i in order)), array("f", (values[i] for i in order))
     )
+
+
+class _Dense:
+    """Embeddings of every entry's title with its aliases (a few passages for many aliases);
+    an entry's cosine to a query is its best passage's."""
+
+    def __init__(
+        self, semantic: Semantic, texts: list[str], owners: list[int], model: str, vectors: Vectors
+    ) -> None:
+        self._semantic = semantic
+        self._texts = texts
+        self._owners = np.array(owners, np.int64)
+        self._docs = max(owners) + 1 if owners else 0
+        self._by_model = {model: vectors}
+        self._model = model
+
+    @classmethod
+    def build(cls, entries: Sequence[Entry], semantic: Semantic) -> _Dense:
+        texts: list[str] = []
+        owners: list[int] = []
+        for number, entry in enumerate(entries):
+            aliases = list(dict.fromkeys(a for a in entry.aliases if a.strip()))
+            for start in range(0, max(len(aliases), 1), _HEAD_ALIASES):
+                texts.append(". ".join([entry.title, *aliases[start : start + _HEAD_ALIASES]]))
+                owners.append(number)
+        model, vectors = semantic.passages(texts) if texts else ("", np.zeros((0, 1), np.float32))
+        return cls(semantic, texts, owners, model, vectors)
+
+    def cosines(self, query: str) -> Vectors:
+        """Each entry's best cosine to the query (-1 for an entry with nothing embedded)."""
+        out = np.full(self._docs, -1.0, np.float32)
+        if not self._texts:
+            return out
+        model, vector = self._semantic.query(self._model, query)
+        vectors = self._by_model.get(model)
+        if vectors is None:  # the server failed now: the bundled model's vectors instead
+            vectors = self._by_model[model] = self._semantic.bundled_passages(self._texts)
+        np.maximum.at(out, self._owners, vectors @ vector)
+        return out

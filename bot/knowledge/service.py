@@ -35,7 +35,8 @@ from bot.common.text import words
 from bot.db.session import Session, SessionFactory, transaction
 from bot.knowledge import store
 from bot.knowledge.content import KINDS, ContentLibrary, Entry, load_content
-from bot.knowledge.search import Hit, SearchIndex
+from bot.knowledge.search import MAYBE_THRESHOLD, Hit, SearchIndex
+from bot.knowledge.semantic import Semantic
 from bot.people.service import Person, Role
 
 MAX_QUERY = 4096
@@ -146,6 +147,21 @@ class _Learned:
         kept = [i for i in ids if i not in down]
         return kept + [i for i in ids if i in down] if kept else []
 
+    def sort(
+        self, query: str, hits: Sequence[Hit], threshold: float
+    ) -> tuple[list[str], list[str]]:
+        """Sure answers and weak candidates for a question, after what people taught it: the
+        entry confirmed for this exact question is sure whatever its score; one voted down
+        for it is never sure (`rank` puts it last, or drops it when nothing else is left)."""
+        phrasing = normalise(query)
+        taught, down = self.first.get(phrasing), self.demoted.get(phrasing, frozenset())
+        score = {hit.entry_id: hit.score for hit in hits}
+        ranked = self.rank(query, list(score))
+        sure = [
+            i for i in ranked if i not in down and (i == taught or score.get(i, 0.0) >= threshold)
+        ]
+        return sure, [i for i in ranked if i not in sure]
+
 
 @dataclass(frozen=True, slots=True)
 class Question:
@@ -188,15 +204,26 @@ class Answer:
     ask: Role | None = None
     """Not found: the role of whoever `ask_lead` would send the question to (the team's
     leads, else the admins); None when there is nobody, so nobody is offered to ask."""
+    maybe: tuple[Entry, ...] = ()
+    """Not found: weak candidates, shown as "maybe one of these", never as the answer."""
 
 
 class KnowledgeService:
     """One loaded library and its index; a (re)load swaps both at once."""
 
-    def __init__(self, db: SessionFactory, dirs: Sequence[Path], *, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: SessionFactory,
+        dirs: Sequence[Path],
+        *,
+        clock: Clock,
+        semantic: Semantic | None = None,
+    ) -> None:
         self._db = db
         self._dirs = tuple(dirs)
         self._clock = clock
+        self._semantic = semantic
+        self._upgrade: asyncio.Task[None] | None = None
         self._library = ContentLibrary()
         self._entries: list[Entry] = []
         self._learned = _Learned()
@@ -205,9 +232,13 @@ class KnowledgeService:
 
     # --- loading ----------------------------------------------------------------------
 
-    async def load(self) -> Loaded:
+    async def load(self, *, background: bool = False) -> Loaded:
         """The system's own load, at start: read the files (a broken one is skipped and
         reported) plus confirmed answers. People reload through `reload`.
+
+        With `background`, the word index answers at once and the hybrid one (whose
+        embeddings may take a while on a new base) replaces it when ready: at start, the
+        first question must not wait for the model.
         """
         loaded = await asyncio.to_thread(load_content, self._dirs)
         async with self._swap:
@@ -216,22 +247,37 @@ class KnowledgeService:
                 phrasings = _Learned.of(await store.phrasings(session, _IN_SEARCH))
             known = {entry.id for entry in loaded.entries}
             entries = list(loaded.entries) + [e for e in learned if e.id not in known]
-            index = await asyncio.to_thread(SearchIndex.build, _with_aliases(entries, phrasings))
-            self._library, self._index = ContentLibrary(entries), index
+            library, taught = ContentLibrary(entries), _with_aliases(entries, phrasings)
+            if background and self._semantic is not None:
+                index = await asyncio.to_thread(SearchIndex.build, taught)
+                self._upgrade = asyncio.create_task(self._build_hybrid(library, phrasings))
+            else:
+                index = await self._build(taught)
+            self._library, self._index = library, index
             self._entries, self._learned = entries, phrasings
         return Loaded(len(entries), loaded.problems)
+
+    async def _build(self, entries: Sequence[Entry]) -> SearchIndex:
+        return await asyncio.to_thread(SearchIndex.build, entries, semantic=self._semantic)
+
+    async def _build_hybrid(self, library: ContentLibrary, learned: _Learned) -> None:
+        """The hybrid index, built after a background load; dropped when a reload or a
+        newly learned phrasing replaced the index meanwhile (the newer one wins)."""
+        index = await self._build(_with_aliases(self._entries, learned))
+        async with self._swap:
+            if self._library is library and self._learned is learned:
+                self._index = index
 
     async def _relearn(self) -> None:
         """After a phrasing became active, stopped being active or was removed: the search
         takes it in. The index is rebuilt only when the aliases changed (a demotion needs
-        none) from the entries already read; with the lexical index that is about the cost
-        of a start-up build (see docs/ARCHITECTURE.md, «Learned phrasings»)."""
+        none) from the entries already read; embeddings of unchanged texts come from the
+        semantic cache (see docs/ARCHITECTURE.md, «Learned phrasings»)."""
         async with self._swap:
             async with transaction(self._db) as session:
                 phrasings = _Learned.of(await store.phrasings(session, _IN_SEARCH))
             if phrasings.aliases != self._learned.aliases:
-                entries = _with_aliases(self._entries, phrasings)
-                self._index = await asyncio.to_thread(SearchIndex.build, entries)
+                self._index = await self._build(_with_aliases(self._entries, phrasings))
             self._learned = phrasings
 
     async def reload(self, actor: Person) -> Loaded:
@@ -257,22 +303,29 @@ class KnowledgeService:
         query = " ".join(text.split())
         if not any(char.isalnum() for char in query):
             raise Invalid("kb.empty_query")
-        found = self._ranked(query, kinds=kinds, limit=3)
-        best = found[0] if found else None
-        if best is None:
+        index = self._index
+        hits = index.search(query[:MAX_QUERY], kinds=kinds, limit=3, min_score=MAYBE_THRESHOLD)
+        sure, weak = self._learned.sort(query, hits, index.threshold)
+        answers, candidates = self._entries_of(sure, kinds), self._entries_of(weak, kinds)
+        if not answers:
             async with transaction(self._db) as session:
                 await self._insert_event(session, actor, Event.NOT_FOUND, query=query)
                 answerers = await self._answerers(session, actor)
-            return Answer(query, None, ask=answerers[0].role if answerers else None)
+            ask = answerers[0].role if answerers else None
+            return Answer(query, None, ask=ask, maybe=tuple(candidates))
+        best = answers[0]
         await self._record(actor, Event.ANSWERED, query=query, entry_id=best.id)
-        return Answer(query, best, tuple(found[1:]))
+        return Answer(query, best, tuple([*answers[1:], *candidates][:2]))
+
+    def _entries_of(self, ids: Iterable[str], kinds: Collection[str] | None) -> list[Entry]:
+        entries = [e for i in ids if (e := self._library.get(i)) is not None]
+        return [e for e in entries if kinds is None or e.kind in kinds]
 
     def _ranked(self, query: str, *, kinds: Collection[str] | None, limit: int) -> list[Entry]:
         """The index's best entries, re-ranked by what people taught it for this question."""
         hits = self._index.search(query[:MAX_QUERY], kinds=kinds, limit=limit)
         ranked = self._learned.rank(query, [hit.entry_id for hit in hits])
-        entries = [e for i in ranked if (e := self._library.get(i)) is not None]
-        return [e for e in entries if kinds is None or e.kind in kinds][:limit]
+        return self._entries_of(ranked, kinds)[:limit]
 
     def search(
         self, actor: Person, query: str, *, kinds: Collection[str] | None = None, limit: int = 3

@@ -110,13 +110,20 @@ async def answer_question(
         mark("not_found")
         if update.callback_query:  # «Ромашка дорого» was a question: the press it came from
             await update.callback_query.answer()
+        # Weak candidates are offered as buttons, below the honest "not found", never as it.
+        rows: Rows = [
+            [(f"❔ {entry.title}"[:60], cb.pack(cb.KB_SHOW, entry_token(entry.id)))]
+            for entry in answer.maybe
+        ]
+        maybe = f"\n\n{t('kb.maybe')}" if answer.maybe else ""
         if answer.ask is None:  # nobody would receive it: no button that leads nowhere
-            await reply(update, t("kb.not_found_alone"))
+            await reply(update, t("kb.not_found_alone") + maybe, keyboard(rows) if rows else None)
             return
         to_admin = answer.ask is Role.ADMIN
         label = t("kb.ask_admin" if to_admin else "kb.ask_lead")
-        ask = keyboard([[(label, cb.pack(cb.KB_ASK_LEAD))]])
-        await reply(update, t("kb.not_found_admin" if to_admin else "kb.not_found"), ask)
+        rows.append([(label, cb.pack(cb.KB_ASK_LEAD))])
+        text = t("kb.not_found_admin" if to_admin else "kb.not_found") + maybe
+        await reply(update, text, keyboard(rows))
         return
     await show_entry(update, context, answer.best, others=list(answer.others), asked=answer.query)
 
