@@ -251,7 +251,7 @@ def generate(spec: Spec) -> dict[str, Any]:
                 break
 
     deals: list[tuple[Any, ...]] = []
-    history: list[tuple[int, int, str | None, str, int | None, str, str | None]] = []
+    history: list[tuple[int, int, str | None, str, int | None, str, str | None, int]] = []
     for index, path in enumerate(paths):
         deal_id, born = index + 1, created[index]
         owner, team_id = owners[index]
@@ -261,7 +261,7 @@ def generate(spec: Spec) -> dict[str, Any]:
         for offset in sorted(rng.random() for _ in path):
             moments.append(max(moments[-1] + 1, _working_hours(born + offset * life)))
         moments = [min(moment, end - 1) for moment in moments]
-        history.append((born, deal_id, None, keys[0], owner, "create", None))
+        history.append((born, deal_id, None, keys[0], owner, "create", None, owner))
         reason = None
         for (source, target), moment in zip(path, moments[1:], strict=True):
             who = owner if rng.random() < 0.9 else leads[team_id]
@@ -269,7 +269,7 @@ def generate(spec: Spec) -> dict[str, Any]:
             if target == walker.lost:
                 reason = rng.choices(walker.reasons, walker.reason_weights)[0]
             history.append(
-                (moment, deal_id, keys[source], keys[target], who, rng.choice(VIAS), reason)
+                (moment, deal_id, keys[source], keys[target], who, rng.choice(VIAS), reason, owner)
             )
         final = path[-1][1] if path else walker.open_orders[0]
         status = "won" if final in walker.won else "lost" if final == walker.lost else "open"
@@ -318,10 +318,10 @@ def generate(spec: Spec) -> dict[str, Any]:
         )
         connection.executemany(
             "INSERT INTO stage_transitions (id, deal_id, from_stage, to_stage, at, by_id, via,"
-            " lost_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " lost_reason, owner_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                (number, deal, source, target, _stamp(moment), who, via, reason)
-                for number, (moment, deal, source, target, who, via, reason) in enumerate(
+                (number, deal, source, target, _stamp(moment), who, via, reason, owner)
+                for number, (moment, deal, source, target, who, via, reason, owner) in enumerate(
                     history, 1
                 )
             ),
@@ -466,7 +466,7 @@ class RawSql:
                        (tc / 2) % 2 = 1 AND (fc / 2) % 2 = 0 AS won,
                        tc % 2 = 1 AND fc % 2 = 0 AS lost
                 FROM (
-                    SELECT COALESCE(t.by_id, d.owner_id) AS owner_id, t.deal_id,
+                    SELECT COALESCE(t.owner_id, t.by_id, d.owner_id) AS owner_id, t.deal_id,
                            COALESCE(d.amount, 0) AS amount,
                            {tc} AS tc, {fc} AS fc
                     FROM stage_transitions t JOIN deals d ON d.id = t.deal_id

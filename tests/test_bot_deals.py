@@ -636,3 +636,19 @@ async def test_a_title_too_long_in_the_new_dialog_is_refused_at_once(harness: Ha
     replies = await anna.send("Я" * 300)
     assert replies[-1].text.startswith(ru("deal.bad_title", limit=200, length=300))
     assert (await anna.send("Ромашка"))[-1].text == ru("deal.new_client")
+
+
+async def test_a_lead_confirming_a_managers_win_leaves_the_win_hers(harness: Harness) -> None:
+    """The outsider saw «🥈 Лида — 1 deal, won 2 300 000 ₽» after the lead pressed «Выиграна»
+    on Anna's deal: a move counts for whose deal it was, whoever pressed the button."""
+    _, anna = await harness.person(name="Анна", team="Урал")
+    _, lida = await harness.person(Role.LEAD, name="Лида", team="Урал")
+    await anna.send("/new Северсталь, 2 300 000")
+    await lida.send("/deals")
+    await lida.click("Северсталь")
+    await lida.click("Выиграна")
+    confirmed = await lida.click("Да, выиграна")
+    assert confirmed[0].text.startswith("🏆 <b>Северсталь</b> выиграна")
+    board = (await lida.send("/leaderboard today"))[-1].text
+    assert "Анна — 1 сделка, выиграно 2\u00a0300\u00a0000\u00a0₽" in board
+    assert "Лида" not in board

@@ -172,11 +172,15 @@ async def test_export_gives_every_field_of_a_deal_and_its_history(
         "created_at": "2026-11-30T07:00:00+00:00",
         "history": [
             {"from": None, "to": "lead", "at": "2026-11-30T07:00:00+00:00",
-             "by_telegram_id": 3, "via": "create", "lost_reason": None, "comment": None},
+             "by_telegram_id": 3, "via": "create", "lost_reason": None, "comment": None,
+             "owner_telegram_id": 3},
             {"from": "lead", "to": "qualification", "at": "2026-11-30T08:00:00+00:00",
-             "by_telegram_id": 3, "via": "button", "lost_reason": None, "comment": None},
+             "by_telegram_id": 3, "via": "button", "lost_reason": None, "comment": None,
+             "owner_telegram_id": 3},
+            # The lead (4) moved the manager's (3) deal: the move stays the manager's.
             {"from": "qualification", "to": "needs", "at": "2026-11-30T10:00:00+00:00",
-             "by_telegram_id": 4, "via": "text", "lost_reason": None, "comment": None},
+             "by_telegram_id": 4, "via": "text", "lost_reason": None, "comment": None,
+             "owner_telegram_id": 3},
         ],
         "notes": [
             {"text": "Просили скидку", "at": "2026-11-30T10:00:00+00:00", "by_telegram_id": 3},

@@ -181,7 +181,7 @@ async def test_forged_buttons_are_refused_in_the_bot(harness: Harness, clock: Fr
     assert other[-1].text == ru("team.forbidden")
 
 
-async def test_moves_count_for_who_made_them_and_reassigning_rewrites_nothing(
+async def test_moves_count_for_whose_deal_it_was_and_reassigning_rewrites_nothing(
     any_core: Core, clock: FrozenClock
 ) -> None:
     people = await _people(any_core, clock)
@@ -200,8 +200,9 @@ async def test_moves_count_for_who_made_them_and_reassigning_rewrites_nothing(
     await any_core.deals.move(lida, deal.id, "needs", via=Via.TEXT)  # the lead moves it once
     after = await figures()
     assert after["Анна"] == (before["Анна"][0] + 1, before["Анна"][1] + 1)  # still hers
-    assert after["Борис"] == before["Борис"]  # he owns it now, but did nothing with it
-    assert after["Лида"] == (0, 1)  # her own move: listed now
+    # The lead's move of Boris's deal is Boris's: it was his deal when it moved.
+    assert after["Борис"] == (before["Борис"][0], before["Борис"][1] + 1)
+    assert "Лида" not in after  # pressing a button on someone's deal credits her nothing
 
 
 @pytest.mark.parametrize(("rates", "won"), [({}, "145000.00"), ({"USD": Decimal(90)}, "415000.00")])

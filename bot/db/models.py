@@ -155,6 +155,10 @@ class StageTransition(Base):
     via: Mapped[str] = mapped_column(String(20))
     comment: Mapped[str | None] = mapped_column(Text)
     lost_reason: Mapped[str | None] = mapped_column(String(50))  # on moves into a lost stage
+    # Whose deal it was when it moved: the move is theirs in every figure, whoever pressed
+    # the button (a lead confirming a manager's win), and a later reassignment rewrites
+    # nothing. NULL on rows from before this was kept: those are credited to `by_id`.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 Index("ix_stage_transitions_deal_at", StageTransition.deal_id, StageTransition.at)

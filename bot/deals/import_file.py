@@ -62,7 +62,8 @@ WORDS = {
     "team": "required: a team name, or null for a deal without a team",
     "next_step": "expected an object {text, due, done} or null",
     "history": "required: a list of moves {from, to, at, by_telegram_id, via}, oldest first",
-    "history[]": "expected an object {from, to, at, by_telegram_id, via, lost_reason, comment}",
+    "history[]": "expected an object {from, to, at, by_telegram_id, via, lost_reason, comment,"
+    " owner_telegram_id}",
     "notes": "expected a list of notes {text, at, by_telegram_id}, oldest first",
     "notes[]": "expected an object {text, at, by_telegram_id}",
     "format": f"expected '{FILE_FORMAT}'",
@@ -267,6 +268,7 @@ class ImportMove(NamedTuple):
     via: str
     lost_reason: str | None
     comment: str | None
+    owner_telegram_id: int | None = None  # whose deal it was then; missing in older files
 
 
 class ImportNote(NamedTuple):
@@ -631,9 +633,9 @@ def _valid_move(
     a million of them within a few seconds. Any problem sends the entry to `_MOVE_FIELDS`.
     """
     get = entry.get
-    source, target, at, by, via, reason, comment = (
+    source, target, at, by, via, reason, comment, owner = (
         get("from"), get("to"), get("at"), get("by_telegram_id"), get("via"),
-        get("lost_reason"), get("comment"),
+        get("lost_reason"), get("comment"), get("owner_telegram_id"),
     )  # fmt: skip
     if target is None or at is None:
         raise why("required")
@@ -643,13 +645,15 @@ def _valid_move(
     moved_at = _moment(at, context.now, past=True)
     if by is not None and (type(by) is not int or by not in context.users):
         by = _person_in(by, context, team)
+    if owner is not None and (type(owner) is not int or owner not in context.users):
+        owner = _person_in(owner, context, team)
     if type(via) is not str or not 0 < len(via) <= 20 or not via.strip():
         via = _move_via(via, funnel, team, None)
     if reason is not None:
         reason = _lost_reason_of(reason, context, funnel, target)
     if comment is not None:
         comment = _comment(comment)
-    return ImportMove(source, target, moved_at, by, via, reason, comment)
+    return ImportMove(source, target, moved_at, by, via, reason, comment, owner)
 
 
 def _move_from(value: Any, funnel: Funnel | None, _team: str | None, _info: Any) -> str | None:
@@ -695,6 +699,7 @@ _MOVE_FIELDS: tuple[tuple[str, Callable[[Any, Any, str | None, Any], Any] | None
     ("via", _move_via),
     ("lost_reason", None),  # read in `_move`: it needs the move's target stage
     ("comment", _move_comment),
+    ("owner_telegram_id", _move_by),
 )
 
 

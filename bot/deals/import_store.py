@@ -65,6 +65,7 @@ class StoredMove(NamedTuple):
     via: str
     comment: str | None
     lost_reason: str | None
+    owner_telegram_id: int | None
 
 
 class StoredNote(NamedTuple):
@@ -138,6 +139,7 @@ class NewMove(NamedTuple):
     via: str
     lost_reason: str | None
     comment: str | None
+    owner_id: int | None
 
 
 class NewNote(NamedTuple):
@@ -155,9 +157,11 @@ _DEAL_COLUMNS = (
     DEALS.c.next_step_text, DEALS.c.next_step_due, DEALS.c.followup_asked_for,
     DEALS.c.created_at,
 )  # fmt: skip
+_OWNERS = USERS.alias("owners")  # whose deal it was at a move, beside who made it
 _MOVE_COLUMNS = (
     TRANSITIONS.c.deal_id, TRANSITIONS.c.from_stage, TRANSITIONS.c.to_stage, TRANSITIONS.c.at,
     USERS.c.telegram_id, TRANSITIONS.c.via, TRANSITIONS.c.comment, TRANSITIONS.c.lost_reason,
+    _OWNERS.c.telegram_id,
 )  # fmt: skip
 _NOTE_COLUMNS = (NOTES.c.deal_id, NOTES.c.text, NOTES.c.at, USERS.c.telegram_id)
 
@@ -342,7 +346,7 @@ class ImportStore:
             {
                 "deal_id": deal_ids[m.external_id], "from_stage": m.from_stage,
                 "to_stage": m.to_stage, "at": m.at, "by_id": m.by_id, "via": m.via,
-                "comment": m.comment, "lost_reason": m.lost_reason,
+                "comment": m.comment, "lost_reason": m.lost_reason, "owner_id": m.owner_id,
             }
             for m in moves
         ]  # fmt: skip
@@ -382,6 +386,7 @@ async def _moves_of(
         select(*_MOVE_COLUMNS)
         .select_from(TRANSITIONS)
         .outerjoin(USERS, USERS.c.id == TRANSITIONS.c.by_id)
+        .outerjoin(_OWNERS, _OWNERS.c.id == TRANSITIONS.c.owner_id)
         .where(TRANSITIONS.c.deal_id.between(first_id, last_id))
         .order_by(TRANSITIONS.c.deal_id, TRANSITIONS.c.at, TRANSITIONS.c.id)
     )

@@ -119,8 +119,9 @@ class DealTransfer:
         client {name, contact, phone, email} or null, owner_telegram_id, team, funnel, stage,
         status, amount ("150000.00" or null), currency, lost_reason, next_step {text, due,
         done} or null (done: its time came and the bot asked how it went), created_at,
-        history [{from, to, at, by_telegram_id, via, lost_reason, comment}] and notes
-        [{text, at, by_telegram_id}], both oldest first. Times are ISO 8601 in UTC.
+        history [{from, to, at, by_telegram_id, via, lost_reason, comment, owner_telegram_id}]
+        (owner: whose deal it was then) and notes [{text, at, by_telegram_id}], both oldest
+        first. Times are ISO 8601 in UTC.
 
         Deals made in the bot first get a permanent external_id: an import is keyed by it, so
         without one a file could not be imported at all, and importing it back here would
@@ -329,6 +330,7 @@ def _deal_record(
                 "via": move.via,
                 "lost_reason": move.lost_reason,
                 "comment": move.comment,
+                "owner_telegram_id": move.owner_telegram_id,
             }
             for move in history
         ],
@@ -422,9 +424,10 @@ def _new_moves(rows: Sequence[ImportedDeal], users: Mapping[int, int]) -> Iterat
     for row in rows:
         for move in row.history:
             by_id = None if move.by_telegram_id is None else users[move.by_telegram_id]
+            owner = move.owner_telegram_id
             yield NewMove(
                 row.external_id, move.from_stage, move.to_stage, move.at, by_id, move.via,
-                move.lost_reason, move.comment,
+                move.lost_reason, move.comment, None if owner is None else users[owner],
             )  # fmt: skip
 
 

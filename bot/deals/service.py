@@ -206,7 +206,7 @@ class DealsService:
             )  # fmt: skip
             await store.add_transition(
                 session, deal_id=deal_id, from_stage=None, to_stage=funnel.first.key, at=now,
-                by_id=actor.id, via=Via.CREATE,
+                by_id=actor.id, owner_id=actor.id, via=Via.CREATE,
             )  # fmt: skip
             row = await store.read(session, deal_id)
             assert row is not None
@@ -455,7 +455,8 @@ class DealsService:
         row = await store.write(session, row, **changes)
         transition_id = await store.add_transition(
             session, deal_id=row.id, from_stage=source, to_stage=to_stage, at=now,
-            by_id=actor.id, via=via, comment=_optional(comment, MAX_NOTE), lost_reason=reason,
+            by_id=actor.id, owner_id=row.owner_id, via=via,
+            comment=_optional(comment, MAX_NOTE), lost_reason=reason,
         )  # fmt: skip
         view = self._view(row, now)
         store.after_commit(

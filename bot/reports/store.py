@@ -90,9 +90,11 @@ BASE_CURRENCY = "RUB"  # what every sum of the figures is in
 
 
 def _credited() -> Any:
-    """Who a history row counts for: who made the move, or the deal's owner when the row
-    does not say (imported history without `by_telegram_id`)."""
-    return func.coalesce(_T.c.by_id, _D.c.owner_id)
+    """Who a history row counts for: whose deal it was when it moved (a lead confirming a
+    manager's win does not take it, a later reassignment rewrites nothing); on rows from
+    before that was kept, who made the move; else the deal's owner (imported history
+    without `by_telegram_id`)."""
+    return func.coalesce(_T.c.owner_id, _T.c.by_id, _D.c.owner_id)
 
 
 class ReportsStore:
