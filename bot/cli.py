@@ -119,17 +119,16 @@ def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
     from bot.tg.run import bot_username
 
     async def invite() -> int:
+        # Without a username (no token yet, trying it in `voronka chat`) the invite is made
+        # all the same: its token is what the link carries, and `/start TOKEN` uses it.
         username = await bot_username(settings)
-        if not username:
-            print(catalog("en")("invite.no_username"), file=sys.stderr)
-            return 2
         core = build_core(settings)
         try:
             await core.migrate()
             info = await core.people.create_invite(None, Role(args.role), team_name=args.team)
         finally:
             await core.close()
-        link = invite_link(username, info.token)
+        link = invite_link(username, info.token) if username else None
         if args.json:
             payload = {
                 "token": info.token,
@@ -139,13 +138,17 @@ def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
                 "expires_at": info.expires_at.isoformat(),
             }
             print(json.dumps(payload, ensure_ascii=False))
-        else:
-            team = f", team {info.team_name}" if info.team_name else ""
-            print(
-                f"Invite for a {info.role.value}{team}, "
-                f"valid until {info.expires_at:%Y-%m-%d %H:%M} UTC:"
-            )
+            return 0
+        team = f", team {info.team_name}" if info.team_name else ""
+        print(
+            f"Invite for a {info.role.value}{team}, "
+            f"valid until {info.expires_at:%Y-%m-%d %H:%M} UTC:"
+        )
+        if link:
             print(link)
+        else:
+            print(f"/start {info.token}")
+            print(catalog("en")("invite.no_username"), file=sys.stderr)
         return 0
 
     return _run_async(invite())

@@ -289,10 +289,10 @@ async def test_deals_list_pages_and_a_lead_filters_by_manager(harness: Harness) 
     listing = (await lead.send("/deals"))[-1]
     assert listing.text.startswith("<b>Открытые сделки</b> (11)")
     closed = ["✅ Выигранные", "✖ Проигранные"]
-    assert listing.button_labels()[-5:] == ["1/2", "▶", "Фильтр по менеджеру:", *closed]
+    assert listing.button_labels()[-5:] == ["1/2", "▶", "👤 По менеджеру", *closed]
     second = (await lead.click("▶"))[-1]
-    assert second.button_labels()[-5:] == ["◀", "2/2", "Фильтр по менеджеру:", *closed]
-    await lead.click("Фильтр по менеджеру")
+    assert second.button_labels()[-5:] == ["◀", "2/2", "👤 По менеджеру", *closed]
+    await lead.click("По менеджеру")
     filtered = (await lead.click("Борис"))[-1]
     assert filtered.text.startswith("<b>Открытые сделки</b> (1) — Борис")
     own = (await anna.send("/deals"))[-1]

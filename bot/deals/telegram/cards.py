@@ -250,7 +250,7 @@ def list_text_and_keyboard(
     if turning:
         rows.append(turning)
     if viewer.role is not Role.MANAGER:
-        rows.append([(t("deal.filter_by"), cb.pack(cb.DEAL_FILTER))])
+        rows.append([(t("deal.filter_button"), cb.pack(cb.DEAL_FILTER))])
     rows.append(closed_views_row(t))
     return "\n".join(lines), keyboard(rows)
 
