@@ -64,7 +64,6 @@ class TerminalChat:
         self.core = core
         self.request = OfflineRequest()
         self.app = build_application(core, request=self.request, rate_limit=False)
-        self.t: Catalog = catalog(language_of(language))
         self.language = language
         self.files_dir = files_dir
         self.write = write
@@ -74,6 +73,11 @@ class TerminalChat:
         self._shown = 0  # messages of the outbox printed so far
         self._calls = 0  # Bot API calls looked at for button answers so far
         self.current = Someone(user_id, name, language)
+
+    @property
+    def t(self) -> Catalog:
+        """The terminal's own lines, in the language of whoever is typing now."""
+        return catalog(language_of(self.current.language))
 
     async def __aenter__(self) -> TerminalChat:
         await self.app.initialize()
