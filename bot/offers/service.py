@@ -420,19 +420,25 @@ class OffersService:
         if not self.free_lines:
             raise Forbidden("offer.free_lines_off")
 
-    def free_line(self, name: str, unit: str, qty: Decimal, price: Decimal) -> OfferLine:
-        if not self.free_lines:
-            raise Forbidden("offer.free_lines_off")
+    def line_words(self, name: str, unit: str) -> tuple[str, str]:
+        """A free line's name and unit, checked before its numbers are read, so that the
+        first wrong part is the one named («Rack; 2; шт; 100»: the unit)."""
         name = " ".join(name.split())
         if not name or len(name) > MAX_NAME:
             raise Invalid("offer.bad_line_name", limit=MAX_NAME)
         unit = " ".join(unit.split())
         if len(unit) > MAX_UNIT or (unit and not any(c.isalpha() for c in unit)):
             raise Invalid("offer.bad_line_unit", value=unit[:30], limit=MAX_UNIT)
+        return name, unit or "шт"
+
+    def free_line(self, name: str, unit: str, qty: Decimal, price: Decimal) -> OfferLine:
+        if not self.free_lines:
+            raise Forbidden("offer.free_lines_off")
+        name, unit = self.line_words(name, unit)
         _check_qty(qty)
         if price < 0:
             raise Invalid("offer.bad_line")
-        line = OfferLine(None, name, unit or "шт", qty, price)
+        line = OfferLine(None, name, unit, qty, price)
         _check_sum(line)
         return line
 

@@ -498,8 +498,9 @@ async def answer_free_line(update: Update, context: Ctx, dialog: Dialog, text: s
             raise Invalid("offer.bad_line")
         raise Invalid("offer.bad_line_parts", count=len(parts))
     name, unit, count, price = parts
-    draft = _answering(context, dialog)
-    draft = context.core.offers.add_free_line(
+    offers, draft = context.core.offers, _answering(context, dialog)
+    name, unit = offers.line_words(name, unit)  # the parts in their order: the first wrong one
+    draft = offers.add_free_line(
         context.person, draft, name, unit, _line_qty(count), _line_price(price, draft.currency)
     )
     await _changed(update, context, draft)
