@@ -99,6 +99,8 @@ LAYOUTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "on": (("{offer}",),),
     "ol": (("{issued}",),),
     "ow": (("{deal}",),),
+    "oq": (("{offer}",),),
+    "oe": (("{offer}",),),
     "st": (("{team}", "2026-11"),),
     "lp": (("{team}", "week"),),
     "pf": (("{person}",),),

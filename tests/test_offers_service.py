@@ -14,6 +14,7 @@ from bot.cli import main
 from bot.common.clock import FrozenClock
 from bot.common.errors import Forbidden, Invalid, NotFound
 from bot.container import Core, build_core
+from bot.deals.service import Via
 from bot.offers.documents import OfferRenderError
 from bot.offers.service import Draft, OfferSpec, VatMismatch
 from bot.people.service import Person, Role
@@ -277,3 +278,33 @@ def test_offer_render_cli_names_the_bad_field(
     )
     error = capsys.readouterr().err
     assert code != 0 and f"invalid offer: {field}" in error and "Traceback" not in error
+
+
+async def test_an_offer_is_withdrawn_not_issued_when_its_deal_was_lost(any_core: Core) -> None:
+    """Every way to approve goes through `decide`: a lost deal's offer is withdrawn there,
+    once; it is not issued, takes no number, and its author may not submit it again."""
+    lead = await any_core.people.ensure_person(1, "Лида", Role.LEAD, "Урал")
+    anna = await any_core.people.ensure_person(2, "Анна", Role.MANAGER, "Урал")
+    deal = await any_core.deals.create(anna, "Лям")
+    spec = _spec(any_core, deal.id, discount="11")
+    pending = await any_core.offers.submit(anna, spec)
+    assert pending.documents is None
+    await any_core.deals.move(anna, deal.id, "lost", via=Via.BUTTON, lost_reason="price")
+
+    decision = await any_core.offers.decide(lead, pending.offer.id, approve=True)
+
+    assert decision.withdrawn and decision.documents is None
+    assert decision.offer.status == "withdrawn"
+    (offer,) = await any_core.offers.for_deal(anna, deal.id)
+    assert (offer.status, offer.number) == ("withdrawn", None)
+    with pytest.raises(Invalid) as again:
+        await any_core.offers.decide(lead, pending.offer.id, approve=True)
+    assert again.value.key == "offer.withdrawn_already"
+    with pytest.raises(Invalid) as resubmitted:
+        await any_core.offers.submit(anna, spec)
+    assert resubmitted.value.key == "offer.deal_lost"
+    with pytest.raises(Invalid) as reopened:
+        await any_core.offers.reopen(anna, pending.offer.id)
+    assert reopened.value.key == "offer.deal_lost"
+    with pytest.raises(NotFound):
+        await any_core.offers.reopen(lead, pending.offer.id)  # not the lead's own offer

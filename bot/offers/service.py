@@ -34,6 +34,7 @@ from bot.offers import store
 from bot.offers.catalog import Catalog, CatalogItem
 from bot.offers.documents import OfferDocument, OfferRenderer, build_offer_document
 from bot.offers.input import MAX_VALID_DAYS, ClientInfo, ManagerInfo, OfferDraft, offer_number
+from bot.offers.labels import shorten
 from bot.offers.pricing import (
     OfferLine,
     OfferTotals,
@@ -50,6 +51,8 @@ from bot.people.service import PeopleService, Person, Role
 
 MAX_LINES = 300
 MAX_NAME = 300
+MAX_UNIT = 20
+NAME_IN_TEXT = 60  # of a product name in a refusal: cut at a word
 MAX_TERMS = 500
 MAX_COMMENT = 1000  # an approver's comment on a decision
 NUMBER_ATTEMPTS = 5
@@ -88,6 +91,15 @@ class OfferSpec:
     delivery_terms: str | None = None
     valid_days: int | None = None
     currency: str = "RUB"
+
+    def draft(self, title: str) -> Draft:
+        """The builder's draft with this spec's lines, discount and terms: an offer
+        rejected or withdrawn goes back to the builder as it was."""
+        return Draft(
+            self.deal_id, title, self.lines, self.discount_percent,
+            self.vat_percent if self.lines else None, self.payment_terms, self.delivery_terms,
+            self.valid_days, self.currency,
+        )  # fmt: skip
 
     def to_json(self) -> str:
         return json.dumps(
@@ -226,6 +238,16 @@ class PendingOffer:
 
 
 @dataclass(frozen=True, slots=True)
+class Opening:
+    """What the builder opens on: the deal, and the offer of the actor's on it that still
+    waits for a decision (with who may take it now), if any."""
+
+    deal: DealView
+    pending: OfferView | None = None
+    deciders: tuple[Person, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Documents:
     number: str
     pdf: bytes
@@ -262,6 +284,7 @@ class Decision:
     comment: str | None
     documents: Documents | None
     deal_moved_to: str | None = None
+    withdrawn: bool = False  # not decided: the deal was lost meanwhile, so it was withdrawn
 
 
 class OffersService:
@@ -302,7 +325,51 @@ class OffersService:
 
     async def open_draft(self, actor: Person, deal_id: int) -> Draft:
         deal = await self._deals.card(actor, deal_id)
+        _check_offerable(deal)
         return Draft(deal.id, deal.title, currency=deal.currency)
+
+    async def opening(self, actor: Person, deal_id: int) -> Opening:
+        """Before the builder opens (or resumes): a lost deal is refused; the actor's own
+        offer on the deal that waits for a decision is told, with who decides it now (the
+        active people who may, as `submit` would pick them today)."""
+        async with transaction(self._db) as session:
+            deal = await self._deals.card_in(session, actor, deal_id)
+            _check_offerable(deal)
+            for row in await store.of_deal(session, deal_id, RECENT_OFFERS):
+                if row.status == "pending" and row.created_by_id == actor.id:
+                    spec = OfferSpec.from_json(row.spec)
+                    deciders = await self._approvers(session, actor, spec)
+                    return Opening(deal, _view(row), tuple(deciders))
+        return Opening(deal)
+
+    async def withdraw(self, actor: Person, offer_id: int) -> Draft:
+        """The author takes their offer back from approval to change it: it is no longer
+        anyone's to decide, and its lines, discount and terms go back to the builder."""
+        async with transaction(self._db) as session:
+            offer, spec, deal = await self._own_offer(session, actor, offer_id)
+            if offer.status != "pending" or not await store.withdraw(session, offer_id):
+                raise Invalid("offer.already_decided")
+        return spec.draft(deal.title)
+
+    async def reopen(self, actor: Person, offer_id: int) -> Draft:
+        """«✏️ Изменить» under a rejection: the rejected (or withdrawn) offer's lines,
+        discount and terms in the builder again, so nothing has to be typed anew."""
+        async with transaction(self._db) as session:
+            offer, spec, deal = await self._own_offer(session, actor, offer_id)
+        if offer.status not in ("rejected", "withdrawn"):
+            raise Invalid("offer.not_rejected")
+        _check_offerable(deal)
+        return spec.draft(deal.title)
+
+    async def _own_offer(
+        self, session: Tx, actor: Person, offer_id: int
+    ) -> tuple[OfferRow, OfferSpec, DealView]:
+        """The actor's own offer on a deal they may still see; anyone else's is none."""
+        offer = await store.offer(session, offer_id)
+        if offer is None or offer.deal_id is None or offer.created_by_id != actor.id:
+            raise NotFound("offer.not_found")
+        deal = await self._deals.card_in(session, actor, offer.deal_id)
+        return offer, OfferSpec.from_json(offer.spec), deal
 
     def search_items(self, query: str, limit: int) -> list[CatalogItem]:
         return self.catalog.search(query, limit=limit)
@@ -353,16 +420,25 @@ class OffersService:
         if not self.free_lines:
             raise Forbidden("offer.free_lines_off")
 
+    def line_words(self, name: str, unit: str) -> tuple[str, str]:
+        """A free line's name and unit, checked before its numbers are read, so that the
+        first wrong part is the one named («Rack; 2; шт; 100»: the unit)."""
+        name = " ".join(name.split())
+        if not name or len(name) > MAX_NAME:
+            raise Invalid("offer.bad_line_name", limit=MAX_NAME)
+        unit = " ".join(unit.split())
+        if len(unit) > MAX_UNIT or (unit and not any(c.isalpha() for c in unit)):
+            raise Invalid("offer.bad_line_unit", value=unit[:30], limit=MAX_UNIT)
+        return name, unit or "шт"
+
     def free_line(self, name: str, unit: str, qty: Decimal, price: Decimal) -> OfferLine:
         if not self.free_lines:
             raise Forbidden("offer.free_lines_off")
-        name = " ".join(name.split())
-        if not name or len(name) > MAX_NAME:
-            raise Invalid("offer.bad_line")
+        name, unit = self.line_words(name, unit)
         _check_qty(qty)
         if price < 0:
             raise Invalid("offer.bad_line")
-        line = OfferLine(None, name, " ".join(unit.split())[:20] or "шт", qty, price)
+        line = OfferLine(None, name, unit, qty, price)
         _check_sum(line)
         return line
 
@@ -394,7 +470,8 @@ class OffersService:
             limit, by_cap = _limit_of(line, ceiling)
             if effective > limit:
                 raise Invalid(
-                    "offer.order_over_cap", percent=_shown(percent), name=line.name[:60],
+                    "offer.order_over_cap", percent=_shown(percent),
+                    name=shorten(line.name, NAME_IN_TEXT),
                     effective=_shown(effective), limit=_shown(limit), cap=by_cap,
                     most=_shown(most_order_discount(draft.lines, ceiling)),
                 )  # fmt: skip
@@ -413,7 +490,8 @@ class OffersService:
         limit, by_cap = _limit_of(line, self.ceiling(actor))
         if effective > limit:
             raise Invalid(
-                "offer.line_over_cap", name=line.name[:60], limit=_shown(limit), cap=by_cap,
+                "offer.line_over_cap", name=shorten(line.name, NAME_IN_TEXT), limit=_shown(limit),
+                cap=by_cap,
                 order=_shown(order) if order else None, qty=_shown(line.qty),
                 most=_shown(most_line_discount(limit, order)),
             )  # fmt: skip
@@ -469,6 +547,7 @@ class OffersService:
         spec = offer.spec(self.vat_percent) if isinstance(offer, Draft) else offer
         totals, violations = self._priced(actor, spec)
         deal = await self._deals.card(actor, spec.deal_id)
+        _check_offerable(deal)
         if deal.currency != spec.currency:  # the deal's currency changed since the draft began
             raise Invalid(
                 "offer.deal_currency_changed", offer_currency=spec.currency,
@@ -527,6 +606,13 @@ class OffersService:
             offer, creator, spec = await self._decidable(session, actor, offer_id)
             assert offer.deal_id is not None
             deal = await self._deals.card_in(session, actor, offer.deal_id)
+            if approve and deal.status == "lost":
+                # Approving a discount on a deal the team has lost issues nothing: the offer
+                # is withdrawn, and its author is told why (and how to change it).
+                if not await store.withdraw(session, offer_id):
+                    raise Invalid("offer.already_decided")
+                view = replace(_view(offer), status="withdrawn")
+                return Decision(view, deal.title, creator, False, None, None, withdrawn=True)
             if not approve:
                 _, violations = self._priced(creator, spec)
                 if not await store.claim(session, offer_id, issue=None):
@@ -775,6 +861,8 @@ class OffersService:
         spec = OfferSpec.from_json(offer.spec)
         if not self._may_allow(actor, spec):
             raise Forbidden("offer.above_your_limit")
+        if offer.status == "withdrawn":
+            raise Invalid("offer.withdrawn_already", name=creator.name)
         if offer.status != "pending":
             raise Invalid("offer.already_decided")
         return offer, creator, spec
@@ -853,6 +941,14 @@ class _Staged:
     def discard(self) -> None:
         self.pdf_part.unlink(missing_ok=True)
         self.docx_part.unlink(missing_ok=True)
+
+
+def _check_offerable(deal: DealView) -> None:
+    """An offer is built and issued for a deal that is not lost. A won deal may still want
+    its documents (the client's accounting asks for the final offer), so it keeps them;
+    a lost one is refused, with how to bring it back into work."""
+    if deal.status == "lost":
+        raise Invalid("offer.deal_lost", title=deal.title)
 
 
 def _documents(rendered: RenderedOffer) -> Documents:

@@ -127,6 +127,18 @@ async def claim(session: Tx, offer_id: int, *, issue: Issue | None) -> bool:
     return result.rowcount == 1
 
 
+async def withdraw(session: Tx, offer_id: int) -> bool:
+    """A pending offer taken back (by its author, or as its deal was lost). False: it was
+    decided already."""
+    statement = (
+        update(OFFERS)
+        .where(OFFERS.c.id == offer_id, OFFERS.c.status == "pending")
+        .values(status="withdrawn")
+    )
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return result.rowcount == 1
+
+
 async def offer(session: Tx, offer_id: int) -> OfferRow | None:
     row = (await session.execute(_ROW.where(OFFERS.c.id == offer_id))).mappings().first()
     return None if row is None else _offer(row)

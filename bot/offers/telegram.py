@@ -11,11 +11,20 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.common.errors import DomainError, Invalid, InvalidFile
 from bot.common.i18n import Catalog, catalog, format_amount
-from bot.common.money import to_decimal
+from bot.common.money import CURRENCY_SYMBOLS, CURRENCY_WORDS, parse_amount, to_decimal
 from bot.deals.matching import DealMatcher
 from bot.offers.catalog import CatalogItem
+from bot.offers.labels import item_labels, shorten
 from bot.offers.pricing import OfferLine, Violation, line_sum
-from bot.offers.service import MAX_DRAFTS, Documents, Draft, NotForThisOffer, OfferView
+from bot.offers.service import (
+    MAX_DRAFTS,
+    Decision,
+    Documents,
+    Draft,
+    NotForThisOffer,
+    OfferView,
+    Opening,
+)
 from bot.tg import callbacks as cb
 from bot.tg import dialogs
 from bot.tg.context import Ctx
@@ -30,6 +39,23 @@ LABEL_WIDTH = 40  # of a catalog button's name part; phones cut longer labels an
 MAX_SKU_TOKEN = 32  # with "oi:" and a deal id, within Telegram's 64 bytes of button data
 NUMBER = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:(\d+(?:[.,]\d+)?)\s*%)?\s*$")
 TWO_NUMBERS = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s+(\d+(?:[.,]\d+)?)\s*$")
+NAME_IN_TEXT = 60  # of a product name in a message line: cut at a word, kept distinct
+FREE_LINE_PARTS = 4  # name; unit; quantity; price
+_ZERO = re.compile(r"0+(?:[.,]0+)?")
+
+
+def _currency_words() -> str:
+    words = sorted(CURRENCY_WORDS, key=len, reverse=True)
+    return "|".join(re.escape(word) + r"\.?" for word in words)
+
+
+# A price with the currency's sign before it or its sign or word after it: «$1250.50»,
+# «1 250,50 руб», «1250 usd». The number in between is the money parser's to read.
+_PRICE = re.compile(
+    r"(?P<pre>[" + re.escape("".join(CURRENCY_SYMBOLS.values())) + r"])?\s*"
+    r"(?P<num>.*?)\s*(?P<cur>" + _currency_words() + r")?",
+    re.IGNORECASE,
+)
 
 Rows = list[list[tuple[str, str]]]
 
@@ -126,16 +152,52 @@ async def open_button(update: Update, context: Ctx) -> None:
 
 
 async def _open(update: Update, context: Ctx, deal_id: int) -> None:
-    """Open the builder; the deal's own draft, if one is being built, goes on (with a
-    button to start anew), whichever way the builder is opened."""
+    """Open the builder, whichever way it is opened (/offer, the card's 📄 КП): a lost deal
+    is refused, an offer of the person's still waiting for approval is told first, and
+    the deal's own draft, if one is being built, goes on (with a button to start anew)."""
+    opening = await context.core.offers.opening(context.person, deal_id)
+    if opening.pending is not None:
+        await _say_pending(update, context, opening, opening.pending)
+        return
+    note = None
+    if opening.deal.status == "won":
+        note = context.t("offer.deal_won", title=opening.deal.title)
     draft = _drafts(context).get(deal_id)
     if draft is not None:
-        await context.core.deals.card(context.person, deal_id)  # still theirs to see
-        await _show_builder(update, context, draft, resumed=bool(draft.lines))
+        await _show_builder(update, context, draft, resumed=bool(draft.lines), note=note)
         return
     draft = await context.core.offers.open_draft(context.person, deal_id)
     _keep(context, draft)
-    await _show_builder(update, context, draft)
+    await _show_builder(update, context, draft, note=note)
+
+
+async def _say_pending(update: Update, context: Ctx, opening: Opening, pending: OfferView) -> None:
+    """The person's offer on this deal waits for a decision: who takes it, and the choice
+    to wait for it or to take it back and change it."""
+    t = context.t
+    text = t(
+        "offer.pending_notice", title=opening.deal.title,
+        total=format_amount(pending.total, pending.currency),
+        names=", ".join(person.name for person in opening.deciders),
+    )  # fmt: skip
+    rows: Rows = [[(t("offer.withdraw_button"), cb.pack(cb.OFFER_WITHDRAW, pending.id))]]
+    await reply(update, text, keyboard(rows))
+
+
+async def withdraw(update: Update, context: Ctx) -> None:
+    """«Отозвать и изменить»: the offer leaves approval, its lines come back to the builder."""
+    draft = await context.core.offers.withdraw(context.person, cb.of(update).number(0))
+    _keep(context, draft)
+    await _show_builder(update, context, draft, edit=True, note=context.t("offer.withdrawn"))
+
+
+async def edit_offer(update: Update, context: Ctx) -> None:
+    """«✏️ Изменить» under a rejection: the builder with the rejected offer's lines."""
+    draft = await context.core.offers.reopen(context.person, cb.of(update).number(0))
+    _keep(context, draft)
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    await _show_builder(update, context, draft, note=context.t("offer.reopened"))
 
 
 async def start_anew(update: Update, context: Ctx) -> None:
@@ -181,7 +243,11 @@ async def builder_text(builder: Draft, context: Ctx, *, preview: bool) -> str:
             t("offer.terms", payment=terms.payment, delivery=terms.delivery, days=terms.valid_days)
         )
     if violations:
-        what = "; ".join(f"{v.name[:40]} {_number(v.effective_percent)}%" for v in violations[:5])
+        shown_names = item_labels([v.name for v in violations[:5]], NAME_IN_TEXT)
+        what = "; ".join(
+            f"{name} {_number(v.effective_percent)}%"
+            for name, v in zip(shown_names, violations, strict=False)
+        )
         limit = _number(shown.limit)
         names = ", ".join(person.name for person in shown.approvers)
         lines.append("")
@@ -228,11 +294,19 @@ def builder_keyboard(builder: Draft, t: Catalog, *, resumed: bool = False) -> An
 
 
 async def _show_builder(
-    update: Update, context: Ctx, builder: Draft, *, edit: bool = False, resumed: bool = False
+    update: Update,
+    context: Ctx,
+    builder: Draft,
+    *,
+    edit: bool = False,
+    resumed: bool = False,
+    note: str | None = None,
 ) -> None:
     text = await builder_text(builder, context, preview=False)
     if resumed:
         text = f"{context.t('offer.resumed', count=len(builder.lines))}\n{text}"
+    if note is not None:
+        text = f"{note}\n{text}"
     markup = builder_keyboard(builder, context.t, resumed=resumed)
     await (show(update, text, markup) if edit else reply(update, text, markup))
 
@@ -335,7 +409,7 @@ async def remove_line(update: Update, context: Ctx) -> None:
         return
     count = len(draft.lines)
     rows: Rows = [
-        [(_short(f"{n}. {line.name}", LABEL_WIDTH + 4) + " · "
+        [(shorten(f"{n}. {line.name}", LABEL_WIDTH + 4) + " · "
           + format_amount(line_sum(line), draft.currency),
           cb.pack(cb.OFFER_REMOVE, draft.deal_id, n, count))]
         for n, line in enumerate(draft.lines, 1)
@@ -388,54 +462,6 @@ async def answer_search(update: Update, context: Ctx, dialog: Dialog, text: str)
     await reply(update, f"{t('offer.search_results')}\n{listed}", keyboard(rows))
 
 
-def _short(text: str, width: int) -> str:
-    """Cut at a word boundary with «…» when longer than `width`."""
-    if len(text) <= width:
-        return text
-    cut = text[: width - 1].rstrip(" ,;")
-    space = cut.rfind(" ")
-    if space > width // 2:
-        cut = cut[:space].rstrip(" ,;")
-    return f"{cut}…"
-
-
-def item_labels(names: list[str], width: int) -> list[str]:
-    """Button labels for catalog names, each at most about `width` characters, that keep
-    what tells an item from the others listed with it.
-
-    A name that fits is shown whole. A longer one keeps its first words and then, after
-    «…», the words from where it stops sharing its beginning with the most similar other
-    name: «Стеллаж паллетный… 8000 мм, 4 уровня» beside «… 6000 мм, 3 уровня».
-    """
-    labels = []
-    for index, name in enumerate(names):
-        if len(name) <= width:
-            labels.append(name)
-            continue
-        words = name.split()
-        shared = 0  # words this name shares from its start with the closest other one
-        for other_index, other in enumerate(names):
-            if other_index != index:
-                shared = max(shared, _common_words(words, other.split()))
-        if shared == 0 or len(" ".join(words[: shared + 1])) <= width:
-            labels.append(_short(name, width))
-            continue
-        tail = " ".join(words[shared:])
-        head_width = max(width - len(tail) - 2, 12)
-        head = _short(" ".join(words[:shared]), head_width).rstrip("…").rstrip(" ,;")
-        labels.append(_short(f"{head}… {tail}", width + 12))
-    return labels
-
-
-def _common_words(a: list[str], b: list[str]) -> int:
-    n = 0
-    for left, right in zip(a, b, strict=False):
-        if left != right:
-            break
-        n += 1
-    return n
-
-
 async def answer_qty(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
     """«10» or «10 5%» for the catalog item picked."""
     two = TWO_NUMBERS.match(text)
@@ -458,17 +484,66 @@ async def answer_qty(update: Update, context: Ctx, dialog: Dialog, text: str) ->
     await _changed(update, context, draft)
 
 
+def looks_like_free_line(text: str) -> bool:
+    """A message with «;» is an answer to the custom-line question, even one wrong in a
+    detail: it gets that detail's error, never a trip to the knowledge base."""
+    return ";" in text
+
+
 async def answer_free_line(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
-    """«Название; ед.; кол-во; цена»."""
+    """«Название; ед.; кол-во; цена»; each part that is wrong is named, with an example."""
     parts = [part.strip() for part in text.split(";")]
-    if len(parts) != 4:
-        raise Invalid("offer.bad_line")
+    if len(parts) != FREE_LINE_PARTS:
+        if len(parts) == 1:
+            raise Invalid("offer.bad_line")
+        raise Invalid("offer.bad_line_parts", count=len(parts))
     name, unit, count, price = parts
-    draft = context.core.offers.add_free_line(
-        context.person, _answering(context, dialog), name, unit, _decimal(count),
-        _decimal(price),
-    )  # fmt: skip
+    offers, draft = context.core.offers, _answering(context, dialog)
+    name, unit = offers.line_words(name, unit)  # the parts in their order: the first wrong one
+    draft = offers.add_free_line(
+        context.person, draft, name, unit, _line_qty(count), _line_price(price, draft.currency)
+    )
     await _changed(update, context, draft)
+
+
+def _line_qty(text: str) -> Decimal:
+    try:
+        qty = to_decimal(text, "qty")
+    except InvalidFile:
+        raise Invalid("offer.bad_line_qty", value=text[:30]) from None
+    if qty <= 0:
+        raise Invalid("offer.bad_line_qty", value=text[:30])
+    return qty
+
+
+def _line_price(text: str, currency: str) -> Decimal:
+    """A price as people type it, with or without the offer's currency sign or word
+    («$1250.50», «1 250,50 руб»); another currency is refused, not converted.
+
+    The number itself goes to the one money parser (`parse_amount`); only the currency
+    sign or word is taken off here, so that it can be checked against the offer's.
+    """
+    match = _PRICE.fullmatch(text.strip())
+    symbol = CURRENCY_SYMBOLS.get(currency, currency)
+    example = f"{symbol}1250.50" if symbol in ("$", "€") else f"1 250,50 {symbol}"
+    if match is None or not match["num"]:
+        raise Invalid("offer.bad_line_price", value=text[:30], currency=currency, example=example)
+    word = (match["pre"] or match["cur"] or "").lower().rstrip(".")
+    named = CURRENCY_WORDS.get(word) if word else None
+    if named is not None and named != currency:
+        raise Invalid(
+            "offer.line_price_currency", value=text[:30], currency=named, deal_currency=currency
+        )
+    number = match["num"].strip()
+    if _ZERO.fullmatch(number):
+        return Decimal(0)  # a line given for free («Доставка; рейс; 1; 0») is a line
+    try:
+        price, _ = parse_amount(number)
+    except Invalid:
+        raise Invalid(
+            "offer.bad_line_price", value=text[:30], currency=currency, example=example
+        ) from None
+    return price
 
 
 async def answer_discount(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
@@ -536,10 +611,13 @@ def _files(documents: Documents) -> list[tuple[str, bytes]]:
 
 
 def _over(violations: tuple[Violation, ...]) -> str:
-    """«name: 11% > 10%» for the first lines above the limit: it fits one message."""
+    """«name: 11% > 10%» for the first lines above the limit: it fits one message. Long
+    names are cut at a word, keeping what tells one line from another."""
+    first = violations[:10]
+    names = item_labels([v.name for v in first], NAME_IN_TEXT)
     return "; ".join(
-        f"{v.name[:40]}: {_number(v.effective_percent)}% > {_number(v.limit_percent)}%"
-        for v in violations[:10]
+        f"{name}: {_number(v.effective_percent)}% > {_number(v.limit_percent)}%"
+        for name, v in zip(names, first, strict=True)
     )
 
 
@@ -585,6 +663,9 @@ async def approve(update: Update, context: Ctx) -> None:
     decision = await context.core.offers.decide(
         context.person, cb.of(update).number(0), approve=True
     )
+    if decision.withdrawn:
+        await _withdrawn_as_lost(update, context, decision)
+        return
     creator, documents, approver = decision.creator, decision.documents, context.person.name
     assert documents is not None
     total = format_amount(decision.offer.total, decision.offer.currency)
@@ -602,6 +683,22 @@ async def approve(update: Update, context: Ctx) -> None:
     forwarded = any(recipient.instead_of for recipient in reached)
     key = "post.offer_approved_forwarded" if forwarded else "offer.approved_lead"
     await show(update, context.t(key, name=creator.name))
+
+
+async def _withdrawn_as_lost(update: Update, context: Ctx, decision: Decision) -> None:
+    """The deal was lost while its offer waited: nothing is issued; the approver and the
+    author are told, the author with the way back to the offer's lines."""
+    title, creator = decision.deal_title, decision.creator
+    await show(update, context.t("offer.withdrawn_lost_lead", title=title, name=creator.name))
+    await send_to(
+        context.core, context.bot, creator.telegram_id,
+        lambda ct: ct("offer.withdrawn_lost_manager", title=title, approver=context.person.name),
+        _edit_keyboard(decision.offer, catalog(creator.language)),
+    )  # fmt: skip
+
+
+def _edit_keyboard(offer: OfferView, t: Catalog) -> Any:
+    return keyboard([[(t("offer.edit_button"), cb.pack(cb.OFFER_EDIT, offer.id))]])
 
 
 async def reject(update: Update, context: Ctx) -> None:
@@ -638,6 +735,7 @@ async def _reject(update: Update, context: Ctx, offer_id: int, comment: str | No
             title=decision.deal_title,
             comment=decision.comment,  # as recorded (at most 1,000 characters): fits a message
         ),
+        _edit_keyboard(decision.offer, catalog(decision.creator.language)),
     )
 
 
@@ -671,4 +769,6 @@ def offer_handlers() -> list[Any]:
         CallbackQueryHandler(approve, pattern=cb.pattern(cb.OFFER_APPROVE)),
         CallbackQueryHandler(reject, pattern=cb.pattern(cb.OFFER_REJECT)),
         CallbackQueryHandler(download, pattern=cb.pattern(cb.OFFER_DOWNLOAD)),
+        CallbackQueryHandler(withdraw, pattern=cb.pattern(cb.OFFER_WITHDRAW)),
+        CallbackQueryHandler(edit_offer, pattern=cb.pattern(cb.OFFER_EDIT)),
     ]

@@ -81,6 +81,8 @@ OFFER_APPROVE = "oy"  # oy:<offer>
 OFFER_REJECT = "on"  # on:<offer>
 OFFER_DOWNLOAD = "ol"  # ol:<offer>
 OFFER_NEW = "ow"  # ow:<deal>  (drop the deal's draft and start an empty one)
+OFFER_WITHDRAW = "oq"  # oq:<offer>  (the author takes a pending offer back to change it)
+OFFER_EDIT = "oe"  # oe:<offer>  (a rejected offer's lines back in the builder)
 STATS_TEAM = "st"  # st:<team>:<period>
 LEADERBOARD_POST = "lp"  # lp:<team>:<period>
 PLAN_FOR = "pf"  # pf:<person>
@@ -150,6 +152,8 @@ ALL_PREFIXES = (
     OFFER_REJECT,
     OFFER_DOWNLOAD,
     OFFER_NEW,
+    OFFER_WITHDRAW,
+    OFFER_EDIT,
     STATS_TEAM,
     LEADERBOARD_POST,
     PLAN_FOR,

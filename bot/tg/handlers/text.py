@@ -58,6 +58,11 @@ FORMED = frozenset({
     dialogs.NEXT_STEP, dialogs.AMOUNT, dialogs.OFFER_QTY, dialogs.OFFER_DISCOUNT, dialogs.PLAN,
     dialogs.OFFER_FREE,
 })  # fmt: skip
+# Answers in the form asked even when wrong in a detail: they get the question's own error,
+# never read as a deal command or a question (a custom offer line has «;» between its parts).
+IN_FORM: dict[DialogKind, Callable[[str], bool]] = {
+    dialogs.OFFER_FREE: offers.looks_like_free_line,
+}
 NEW_DEAL_FORMED_STEPS = ("amount", "next_step")
 SKIP_WORDS = frozenset({"пропустить", "пропусти", "пропуск", "skip", "-", "—"})
 QUESTION_WORDS = 3  # a message of this many words, not in the form asked, reads as a question
@@ -67,6 +72,10 @@ def _formed(dialog: Dialog) -> bool:
     if dialog.kind == dialogs.NEW_DEAL:
         return dialog.data.get("step") in NEW_DEAL_FORMED_STEPS
     return dialog.kind in FORMED
+
+
+def _never(text: str) -> bool:
+    return False
 
 
 def _typed_skip(text: str) -> bool:
@@ -111,7 +120,7 @@ async def on_text(update: Update, context: Ctx) -> None:
         await ANSWERS[dialog.kind](update, context, dialog, text)
     except Invalid:
         # Not in the form asked: maybe the person moved on to a deal command or a question.
-        if not _formed(dialog):
+        if not _formed(dialog) or IN_FORM.get(dialog.kind, _never)(text):
             raise
         intent = await _intent(context, text)
         if _is_deal_command(intent):
