@@ -196,8 +196,8 @@ async def test_a_past_days_pipeline_puts_deals_first_moved_later_where_they_stoo
     ]  # fmt: skip
     await deal_transfer(any_core).import_deals(rows)
     after = await reports.team_figures(lida, lida.team_id, day_period(DAY, MSK))
-    seventy = Decimal("70000.00")
+    seventy = Sums(Decimal("70000.00"))
     for stage in ("needs", "negotiation"):
         was = before.pipeline_by_stage.get(stage, StageFigures(0, Sums(Decimal("0.00"))))
-        assert after.pipeline_by_stage[stage] == StageFigures(was.count + 1, was.amount + Sums(seventy))
+        assert after.pipeline_by_stage[stage] == StageFigures(was.count + 1, was.amount + seventy)
     assert after.pipeline_by_stage.get("offer") == before.pipeline_by_stage.get("offer")
