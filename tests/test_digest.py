@@ -34,8 +34,8 @@ async def test_json_fields_and_amounts_as_strings(harness: Harness, clock: Froze
     data = digest_json(digest)
     assert list(data) == [
         "team", "date", "new_deals", "deals_advanced", "stages_advanced", "won_count",
-        "won_amount", "lost_count", "lost_reasons", "pipeline_by_stage", "weighted_forecast",
-        "stalled", "managers",
+        "won_amount", "won_amount_other", "lost_count", "lost_reasons", "pipeline_by_stage",
+        "weighted_forecast", "weighted_forecast_other", "stalled", "managers",
     ]  # fmt: skip
     assert data["won_amount"] == "200000.00" and data["weighted_forecast"] == "56500.00"
     assert data["pipeline_by_stage"]["offer"] == {"count": 1, "amount": "100000.00"}
@@ -47,7 +47,7 @@ async def test_json_fields_and_amounts_as_strings(harness: Harness, clock: Froze
     anna = next(m for m in data["managers"] if m["name"] == "Анна")
     assert set(anna) == {
         "telegram_id", "name", "deals_advanced", "stages_advanced", "won_count", "won_amount",
-        "lost_count", "plan_amount", "fact_amount",
+        "won_amount_other", "lost_count", "plan_amount", "fact_amount", "fact_amount_other",
     }  # fmt: skip
     json.dumps(data)
 
@@ -105,7 +105,7 @@ async def test_mondays_bring_the_weekly_digest_too(harness: Harness, clock: Froz
     at(clock, "2026-12-07 09:05")  # a Monday: yesterday's digest and last week's
     await send_digests(harness.app)
     texts = [m.text for m in lead.messages() if not m.photo]
-    assert any("Неделя «Урал»: 2026-W49" in text for text in texts)
+    assert any("Неделя «Урал»: 30 нояб – 6 дек" in text for text in texts)
     assert any("Неделей раньше" in text for text in texts)
 
 

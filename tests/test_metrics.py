@@ -14,7 +14,7 @@ from bot.common.clock import FrozenClock
 from bot.container import Core
 from bot.deals.service import Via
 from bot.people.service import Person, Role
-from bot.reports.metrics import StageFigures, day_period, parse_period
+from bot.reports.metrics import StageFigures, Sums, day_period, parse_period
 from bot.reports.service import ReportsService
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -88,18 +88,18 @@ async def test_the_days_figures_match_the_hand_computed_ones(
     assert figures.new_deals == 1  # B
     assert figures.stages_advanced == 4  # A: qual→needs, needs→offer; B: lead→pres, needs→paid
     assert figures.deals_advanced == 2  # A and B
-    assert (figures.won_count, figures.won_amount) == (1, Decimal("200000.00"))  # B
+    assert (figures.won_count, figures.won_amount.base) == (1, Decimal("200000.00"))  # B
     assert (figures.lost_count, figures.lost_reasons) == (1, {"price": 1})  # C
     assert figures.pipeline_by_stage == {  # at 24:00: A in offer, C reopened into needs, F in lead
-        "offer": StageFigures(1, Decimal("100000.00")),
-        "needs": StageFigures(1, Decimal("50000.00")),
-        "lead": StageFigures(1, Decimal("30000.00")),
+        "offer": StageFigures(1, Sums(Decimal("100000.00"))),
+        "needs": StageFigures(1, Sums(Decimal("50000.00"))),
+        "lead": StageFigures(1, Sums(Decimal("30000.00"))),
     }
-    assert figures.weighted_forecast == Decimal("56500.00")  # 45% + 20% + 5%
+    assert figures.weighted_forecast == Sums(Decimal("56500.00"))  # 45% + 20% + 5%
     assert [(s.title, s.days) for s in figures.stalled] == [("F", 10)]
     by_name = {m.name: m for m in figures.managers}
     assert (by_name["Анна"].deals_advanced, by_name["Анна"].stages_advanced) == (2, 4)
-    assert (by_name["Анна"].won_count, by_name["Анна"].won_amount) == (1, Decimal("200000.00"))
+    assert (by_name["Анна"].won_count, by_name["Анна"].won_amount.base) == (1, Decimal("200000.00"))
     assert (by_name["Борис"].lost_count, by_name["Борис"].new_deals) == (0 + 1, 0)
     assert figures.moves_into == {"needs": 1, "offer": 1, "presentation": 1, "paid": 1}
 
@@ -111,7 +111,7 @@ async def test_a_move_at_23_30_belongs_to_its_own_day(
     assert lida.team_id is not None
     figures = await reports.team_figures(lida, lida.team_id, day_period(date(2026, 11, 29), MSK))
     assert (figures.stages_advanced, figures.new_deals) == (1, 1)  # A's 23:30 move; A created
-    assert figures.pipeline_by_stage["qualification"] == StageFigures(1, Decimal("100000.00"))
+    assert figures.pipeline_by_stage["qualification"] == StageFigures(1, Sums(Decimal("100000.00")))
     assert "paid" not in figures.pipeline_by_stage and "lost" not in figures.pipeline_by_stage
 
 
@@ -139,7 +139,7 @@ async def test_plan_and_fact_month_to_date(
     figures = await reports.team_figures(lead, lead.team_id, day_period(DAY, MSK))
     anna = next(m for m in figures.managers if m.name == "Анна")
     assert (anna.plan_amount, anna.plan_deals) == (Decimal("500000.00"), 3)
-    assert (anna.fact_amount, anna.fact_deals) == (Decimal("200000.00"), 1)
+    assert (anna.fact_amount.base, anna.fact_deals) == (Decimal("200000.00"), 1)
 
 
 async def test_conversion_time_in_stage_and_win_rate(
@@ -196,8 +196,8 @@ async def test_a_past_days_pipeline_puts_deals_first_moved_later_where_they_stoo
     ]  # fmt: skip
     await deal_transfer(any_core).import_deals(rows)
     after = await reports.team_figures(lida, lida.team_id, day_period(DAY, MSK))
-    seventy = Decimal("70000.00")
+    seventy = Sums(Decimal("70000.00"))
     for stage in ("needs", "negotiation"):
-        was = before.pipeline_by_stage.get(stage, StageFigures(0, Decimal("0.00")))
+        was = before.pipeline_by_stage.get(stage, StageFigures(0, Sums(Decimal("0.00"))))
         assert after.pipeline_by_stage[stage] == StageFigures(was.count + 1, was.amount + seventy)
     assert after.pipeline_by_stage.get("offer") == before.pipeline_by_stage.get("offer")

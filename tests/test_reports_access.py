@@ -17,7 +17,7 @@ from bot.container import Core, build_core
 from bot.deals.service import Via
 from bot.people.service import Person, Role
 from bot.reports.metrics import day_period
-from bot.reports.service import MyStats, TeamChoice, TeamStats, parse_plan
+from bot.reports.service import MyStats, PlanInput, TeamChoice, TeamStats, parse_plan
 from bot.tg import callbacks as cb
 from tests.conftest import Harness, make_settings
 from tests.test_metrics import DAY, MSK, _dataset, at
@@ -117,8 +117,8 @@ async def test_plans_are_set_by_a_lead_for_their_team_or_by_an_admin(
 
 
 def test_plan_text_is_an_amount_and_or_deals() -> None:
-    assert parse_plan("1,5 млн, 5 сделок") == (Decimal("1500000"), 5)
-    assert parse_plan("3") == (None, 3)
+    assert parse_plan("1,5 млн, 5 сделок") == PlanInput(Decimal("1500000"), 5)
+    assert parse_plan("3") == PlanInput(None, 3)
     with pytest.raises(Invalid):
         parse_plan("много")
 
@@ -220,7 +220,7 @@ async def test_dollars_are_never_added_to_rubles(
         team = await core.reports.stats(lida, day_period(clock().date(), MSK))
         assert isinstance(team, TeamStats)
         (figures,) = [m.figures for m in team.managers if m.figures.name == "Анна"]
-        assert (figures.won_count, figures.won_amount) == (2, Decimal(won))
+        assert (figures.won_count, figures.won_amount.base) == (2, Decimal(won))
     finally:
         await core.close()
 

@@ -99,7 +99,8 @@ class ChartStage:
     count: int
     """Open deals in this stage at the end of the day."""
     amount: Decimal
-    """Their total amount, in roubles."""
+    """Their total amount in roubles (with what the set rates converted); amounts in a
+    currency without a rate are not drawn, and `ChartData.note` says so."""
     moves_in: int
     """Forward moves into this stage during the day."""
 
@@ -114,6 +115,9 @@ class ChartData:
     lost_count: int
     language: str
     """«ru» or «en»: labels and number formats."""
+    note: str | None = None
+    """Under the title, in the reader's language: what the amounts leave out (deals in a
+    currency without a rate)."""
 
 
 def compact_amount(amount: Decimal, language: str) -> str:
@@ -270,6 +274,18 @@ def build_figure(data: ChartData) -> Figure:
     if title_px > _WIDTH_PX - 2 * _EDGE_PX:  # a long team name: shrink rather than cut off
         fit = 0.97 * (_WIDTH_PX - 2 * _EDGE_PX) / title_px  # hinting makes width not quite linear
         title.set_fontsize(max(_MIN_FONT_SIZE, _TITLE_SIZE * fit))
+    if data.note:
+        figure.text(
+            _EDGE_PX / _WIDTH_PX,
+            1 - (_EDGE_PX + 26) / _HEIGHT_PX,
+            data.note,
+            ha="left",
+            va="top",
+            fontsize=_MIN_FONT_SIZE + 2,
+            color=_MUTED,
+            fontfamily=FONT,
+            gid="note",
+        )
     total_count = sum(stage.count for stage in data.stages)
     total_amount = sum((stage.amount for stage in data.stages), Decimal(0))
     funnel_title = (

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from bot.people.service import Person
-from bot.reports.metrics import StageFigures, TeamFigures
+from bot.reports.metrics import StageFigures, Sums, TeamFigures
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +44,18 @@ class DigestRun:
     recipients: tuple[Person, ...]  # the team's lead(s) and every admin
 
 
+def _money(sums: Sums) -> str:
+    return str(sums.base)
+
+
+def _other(sums: Sums) -> dict[str, str]:
+    return {code: str(amount) for code, amount in sums.others}
+
+
 def digest_json(digest: Digest) -> dict[str, Any]:
-    """The fields of `voronka digest preview --format json`; amounts as decimal strings."""
+    """The fields of `voronka digest preview --format json`; amounts as decimal strings in the
+    base currency (with what the set rates converted), and beside each, `…_other`, the
+    amounts per currency without a rate (never counted as 0 nor added in)."""
     f = digest.figures
     return {
         "team": f.team,
@@ -54,14 +64,17 @@ def digest_json(digest: Digest) -> dict[str, Any]:
         "deals_advanced": f.deals_advanced,
         "stages_advanced": f.stages_advanced,
         "won_count": f.won_count,
-        "won_amount": str(f.won_amount),
+        "won_amount": _money(f.won_amount),
+        "won_amount_other": _other(f.won_amount),
         "lost_count": f.lost_count,
         "lost_reasons": f.lost_reasons,
         "pipeline_by_stage": {
-            key: {"count": value.count, "amount": str(value.amount)}
+            key: {"count": value.count, "amount": _money(value.amount)}
+            | ({"amount_other": _other(value.amount)} if value.amount.others else {})
             for key, value in digest.pipeline
         },
-        "weighted_forecast": str(f.weighted_forecast),
+        "weighted_forecast": _money(f.weighted_forecast),
+        "weighted_forecast_other": _other(f.weighted_forecast),
         "stalled": [
             {
                 "deal_id": s.deal_id,
@@ -79,10 +92,12 @@ def digest_json(digest: Digest) -> dict[str, Any]:
                 "deals_advanced": m.deals_advanced,
                 "stages_advanced": m.stages_advanced,
                 "won_count": m.won_count,
-                "won_amount": str(m.won_amount),
+                "won_amount": _money(m.won_amount),
+                "won_amount_other": _other(m.won_amount),
                 "lost_count": m.lost_count,
                 "plan_amount": None if m.plan_amount is None else str(m.plan_amount),
-                "fact_amount": str(m.fact_amount),
+                "fact_amount": _money(m.fact_amount),
+                "fact_amount_other": _other(m.fact_amount),
             }
             for m in f.managers
         ],

@@ -21,7 +21,7 @@ from openpyxl.styles import Font
 
 from bot.common.sheets import CsvWriter, append_row
 from bot.deals.funnel import FunnelConfig
-from bot.reports.metrics import Period, TeamFigures
+from bot.reports.metrics import ZERO, Period, Sums, TeamFigures
 
 MANAGER_COLUMNS = (
     "team", "telegram_id", "name", "new_deals", "deals_advanced", "stages_advanced",
@@ -31,6 +31,9 @@ DEAL_COLUMNS = (
     "id", "title", "team", "owner", "stage", "status", "amount", "currency", "lost_reason",
     "created_at", "stage_changed_at", "funnel",
 )  # fmt: skip
+_BY_CURRENCY = ("won_amount", "fact_amount")
+"""The managers sheet's sums: in the base currency (with what the set rates converted), and
+a column per other currency that has no rate, so a dollar win is never a 0 in rubles."""
 _STAGE, _STATUS, _REASON, _FUNNEL = (DEAL_COLUMNS.index(k) for k in (
     "stage", "status", "lost_reason", "funnel"))  # fmt: skip
 
@@ -46,7 +49,13 @@ class Reader:
     funnels: FunnelConfig
 
     def header(self, columns: Sequence[str]) -> list[str]:
-        return [self.t(f"export.column.{key}", tz=self.tz.key) for key in columns]
+        return [self._column(key) for key in columns]
+
+    def _column(self, key: str) -> str:
+        measure, _, currency = key.rpartition("_")
+        if measure in _BY_CURRENCY and currency.isupper():  # won_amount_USD
+            return self.t(f"export.column.{measure}_in", currency=currency)
+        return self.t(f"export.column.{key}", tz=self.tz.key)
 
     def deal(self, row: Sequence[object]) -> list[object]:
         """A deal's row with its stage, status, reason and funnel named for the reader."""
@@ -72,12 +81,35 @@ class Report:
 
 
 def manager_rows(figures: TeamFigures) -> list[tuple[object, ...]]:
-    """A team's managers in the columns of the managers sheet."""
+    """A team's managers in the columns of the managers sheet; the sums as `Sums`, which
+    `manager_table` spreads over a column per currency."""
     return [
         (figures.team, m.telegram_id, m.name, m.new_deals, m.deals_advanced, m.stages_advanced,
          m.won_count, m.won_amount, m.lost_count, m.plan_amount, m.plan_deals, m.fact_amount)
         for m in figures.managers
     ]  # fmt: skip
+
+
+def _others(value: object) -> dict[str, Decimal]:
+    return dict(value.others) if isinstance(value, Sums) else {}
+
+
+def manager_table(report: Report) -> tuple[tuple[str, ...], list[list[object]]]:
+    """The managers sheet: MANAGER_COLUMNS with the base currency's sums, then, for each
+    currency without a rate that any row has, its won and fact columns (won_amount_USD)."""
+    indexes = [MANAGER_COLUMNS.index(key) for key in _BY_CURRENCY]
+    currencies = sorted(
+        {code for row in report.managers for index in indexes for code in _others(row[index])}
+    )
+    extra = tuple(f"{key}_{code}" for code in currencies for key in _BY_CURRENCY)
+    rows: list[list[object]] = []
+    for row in report.managers:
+        cells = [value.base if isinstance(value, Sums) else value for value in row]
+        for code in currencies:
+            for index in indexes:
+                cells.append(_others(row[index]).get(code, ZERO))
+        rows.append(cells)
+    return MANAGER_COLUMNS + extra, rows
 
 
 def _cell(value: object, tz: ZoneInfo | None = None) -> object:
@@ -96,9 +128,10 @@ def to_xlsx(report: Report, reader: Reader | None = None) -> bytes:
     assert sheet is not None
     tz = reader.tz if reader else None
     sheet.title = reader.t("export.sheet.managers") if reader else "Managers"
-    append_row(sheet, reader.header(MANAGER_COLUMNS) if reader else MANAGER_COLUMNS)
-    for row in report.managers:
-        append_row(sheet, [_cell(value, tz) for value in row])
+    columns, managers = manager_table(report)
+    append_row(sheet, reader.header(columns) if reader else columns)
+    for manager in managers:
+        append_row(sheet, [_cell(value, tz) for value in manager])
     deals = book.create_sheet(reader.t("export.sheet.deals") if reader else "Deals")
     append_row(deals, reader.header(DEAL_COLUMNS) if reader else DEAL_COLUMNS)
     for row in report.deals:
@@ -116,7 +149,7 @@ def to_xlsx(report: Report, reader: Reader | None = None) -> bytes:
 def to_csv(report: Report) -> tuple[str, str]:
     """Two tables: the managers, and the deals."""
 
-    def table(header: tuple[str, ...], rows: tuple[tuple[object, ...], ...]) -> str:
+    def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
         buffer = io.StringIO()
         writer = CsvWriter(buffer)
         writer.writerow(header)
@@ -124,4 +157,5 @@ def to_csv(report: Report) -> tuple[str, str]:
             writer.writerow([v.isoformat() if hasattr(v, "isoformat") else v for v in row])
         return buffer.getvalue()
 
-    return table(MANAGER_COLUMNS, report.managers), table(DEAL_COLUMNS, report.deals)
+    columns, managers = manager_table(report)
+    return table(columns, managers), table(DEAL_COLUMNS, report.deals)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import calendar
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -24,6 +24,8 @@ from bot.common.errors import Invalid
 from bot.deals.funnel import Funnel
 
 ZERO = Decimal("0.00")
+BASE_CURRENCY = "RUB"
+"""What plans are in and what other currencies are converted into, at the set rates."""
 FIRST_YEAR, LAST_YEAR = 2000, 2099
 """The years a period may name: beyond them there is nothing to count, and at the calendar's
 ends (0001-01-01, 9999-12-31) a period's bounds in UTC do not exist."""
@@ -94,10 +96,78 @@ def parse_period(text: str, now: datetime, tz: ZoneInfo) -> Period:
     return month_period(day.year, day.month, tz) if len(word) == 7 else day_period(day, tz)
 
 
+Amounts = tuple[tuple[str, Decimal], ...]  # (currency, amount), by currency code
+
+
+def _merge(*parts: Amounts) -> Amounts:
+    total: dict[str, Decimal] = {}
+    for part in parts:
+        for code, amount in part:
+            total[code] = total.get(code, ZERO) + amount
+    return tuple(sorted((code, amount) for code, amount in total.items() if amount))
+
+
+@dataclass(frozen=True, slots=True)
+class Sums:
+    """Money of several currencies as a figure shows it: never one number unless a rate says
+    how. `base` is in the base currency and includes the amounts of `converted` (in their own
+    currency, so the figure can say it was converted); `others` have no rate and stay apart,
+    so a dollar deal never counts as 0 ₽ nor as dollars-taken-for-rubles."""
+
+    base: Decimal = ZERO
+    converted: Amounts = ()
+    others: Amounts = ()
+
+    def __add__(self, other: Sums) -> Sums:
+        return Sums(
+            self.base + other.base,
+            _merge(self.converted, other.converted),
+            _merge(self.others, other.others),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.base or self.others)
+
+
+NO_MONEY = Sums()
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """The admin's exchange rates (units of the base currency per unit, VORONKA_EXCHANGE_RATES)."""
+
+    rates: Mapping[str, Decimal] = field(default_factory=dict)
+    base_currency: str = BASE_CURRENCY
+
+    def to_base(self, amount: Decimal, currency: str) -> Decimal | None:
+        """The amount in the base currency; None without a rate for its currency."""
+        if currency == self.base_currency:
+            return amount
+        rate = self.rates.get(currency)
+        return None if rate is None else (amount * rate).quantize(ZERO)
+
+    def sums(self, amounts: Iterable[tuple[str | None, Decimal | None]]) -> Sums:
+        """Per-currency totals (one row per currency, from the database) as a figure."""
+        base, converted, others = ZERO, [], []
+        for code, raw in amounts:
+            amount = Decimal(raw or 0).quantize(ZERO)
+            currency = code or self.base_currency
+            if not amount:
+                continue
+            in_base = self.to_base(amount, currency)
+            if in_base is None:
+                others.append((currency, amount))
+                continue
+            base += in_base
+            if currency != self.base_currency:
+                converted.append((currency, amount))
+        return Sums(base, _merge(tuple(converted)), _merge(tuple(others)))
+
+
 @dataclass(frozen=True, slots=True)
 class StageFigures:
     count: int
-    amount: Decimal
+    amount: Sums
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +198,11 @@ class ManagerFigures:
     deals_advanced: int = 0
     stages_advanced: int = 0
     won_count: int = 0
-    won_amount: Decimal = ZERO
+    won_amount: Sums = NO_MONEY
     lost_count: int = 0
     plan_amount: Decimal | None = None
     plan_deals: int | None = None
-    fact_amount: Decimal = ZERO  # won, month to date
+    fact_amount: Sums = NO_MONEY  # won, month to date
     fact_deals: int = 0
 
 
@@ -145,12 +215,12 @@ class TeamFigures:
     deals_advanced: int
     stages_advanced: int
     won_count: int
-    won_amount: Decimal
+    won_amount: Sums
     lost_count: int
     lost_reasons: dict[str, int]
     funnel: str  # the team's funnel: its stages order the pipeline
     pipeline_by_stage: dict[str, StageFigures]
-    weighted_forecast: Decimal
+    weighted_forecast: Sums
     stalled: tuple[StalledDeal, ...]
     managers: tuple[ManagerFigures, ...]
     moves_into: dict[str, int] = field(default_factory=dict)  # forward moves per target stage
@@ -175,7 +245,7 @@ def team_totals(
     managers: Sequence[ManagerFigures],
     *,
     pipeline: dict[str, StageFigures],
-    forecast: Decimal,
+    forecast: Sums,
     stalled: tuple[StalledDeal, ...],
     lost_reasons: dict[str, int],
     moves_into: dict[str, int],
@@ -188,7 +258,7 @@ def team_totals(
         deals_advanced=sum(m.deals_advanced for m in managers),
         stages_advanced=sum(m.stages_advanced for m in managers),
         won_count=sum(m.won_count for m in managers),
-        won_amount=sum((m.won_amount for m in managers), ZERO),
+        won_amount=sum((m.won_amount for m in managers), NO_MONEY),
         lost_count=sum(m.lost_count for m in managers),
         funnel=funnel, lost_reasons=lost_reasons,
         pipeline_by_stage=pipeline, weighted_forecast=forecast,
@@ -227,8 +297,10 @@ def conversion_of(
 
 
 def ranked(figures: TeamFigures) -> tuple[ManagerFigures, ...]:
-    """The leaderboard's order: deals advanced, then won amount; nobody without a move."""
-    order = sorted(figures.managers, key=lambda m: (-m.deals_advanced, -m.won_amount, m.name))
+    """The leaderboard's order: deals advanced, then won amount in the base currency (with
+    what was converted into it; amounts without a rate are shown beside, not ranked); nobody
+    without a move."""
+    order = sorted(figures.managers, key=lambda m: (-m.deals_advanced, -m.won_amount.base, m.name))
     return tuple(m for m in order if m.deals_advanced or m.won_count)
 
 
@@ -237,12 +309,13 @@ PACE_DAYS = 7
 
 
 def month_forecast(m: ManagerFigures, month: Period, now: datetime) -> Decimal | None:
-    """The month's won amount if the rest of the month goes as it went so far; None while
-    fewer than PACE_DAYS of it are behind (a month over is its fact)."""
+    """The month's won amount in the base currency (what a plan is in) if the rest of the
+    month goes as it went so far; None while fewer than PACE_DAYS of it are behind (a month
+    over is its fact)."""
     now = min(max(now, month.start), month.end)
     if now >= month.end:
-        return m.fact_amount
+        return m.fact_amount.base
     if now - month.start < timedelta(days=PACE_DAYS):
         return None
     elapsed = (now - month.start) / (month.end - month.start)
-    return (m.fact_amount / Decimal(str(elapsed))).quantize(Decimal("0.01"))
+    return (m.fact_amount.base / Decimal(str(elapsed))).quantize(Decimal("0.01"))

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.common.clock import Clock
 from bot.common.errors import Forbidden, Invalid, NotFound
-from bot.common.money import parse_amount
+from bot.common.money import MAX_AMOUNT, format_decimal, parse_amount
 from bot.db.session import Session, SessionFactory, transaction
 from bot.deals.funnel import FunnelConfig
 from bot.knowledge.service import Event
@@ -24,10 +24,13 @@ from bot.people.service import PeopleService, Person, Role
 from bot.reports.digest import Digest, DigestRun, KnowledgeUsage
 from bot.reports.files import Report, manager_rows
 from bot.reports.metrics import (
+    BASE_CURRENCY,
     Conversion,
     ManagerFigures,
     Period,
+    Rates,
     StageFigures,
+    Sums,
     TeamFigures,
     conversion_of,
     day_period,
@@ -50,8 +53,8 @@ MAX_PLAN_DEALS = 100_000  # deals in a month's plan: more is a typo (and past a 
 class PlanProgress:
     amount: Decimal | None
     deals: int | None
-    fact: Decimal  # won, month to date
-    percent: int  # of the amount
+    fact: Sums  # won, month to date
+    percent: int  # of the amount: the fact in the base currency (with what was converted)
     forecast: Decimal | None  # the month's won amount at this pace; None: too early to say
 
 
@@ -116,14 +119,25 @@ class PlanTarget:
 class PlanSaved:
     name: str
     month: str
+    amount: Decimal | None  # in the base currency
+    deals: int | None
+    typed: tuple[Decimal, str] | None = None  # the amount as typed, when it was converted
+
+
+@dataclass(frozen=True, slots=True)
+class PlanInput:
+    """A plan as typed: the amount in the currency it was typed in, and/or deals."""
+
     amount: Decimal | None
     deals: int | None
+    currency: str = BASE_CURRENCY
 
 
-def parse_plan(text: str) -> tuple[Decimal | None, int | None]:
-    """«1,5 млн, 5 сделок», «500000», «3»: an amount and/or a number of deals."""
+def parse_plan(text: str) -> PlanInput:
+    """«1,5 млн, 5 сделок», «500000», «3», «$50,000»: an amount and/or a number of deals."""
     amount: Decimal | None = None
     deals: int | None = None
+    currency = BASE_CURRENCY
     rest = text
     if match := DEALS_WORDS.search(text):
         deals = int(match.group(1))
@@ -135,12 +149,12 @@ def parse_plan(text: str) -> tuple[Decimal | None, int | None]:
             deals = int(part)
             continue
         try:
-            amount, _ = parse_amount(part)
+            amount, currency = parse_amount(part)
         except Invalid:
             raise Invalid("plan.bad") from None
     if (amount is None and deals is None) or (deals is not None and deals > MAX_PLAN_DEALS):
         raise Invalid("plan.bad")
-    return amount, deals
+    return PlanInput(amount, deals, currency)
 
 
 class ReportsService:
@@ -162,6 +176,7 @@ class ReportsService:
         self._clock = clock
         self.tz = tz
         self._digest_time = digest_time
+        self._rates = Rates(dict(rates or {}))
         self._store = store or ReportsStore(funnels, rates)
         self.sent_log = SentLogService(db, clock, self._store)  # the jobs' exactly-once claims
 
@@ -233,7 +248,7 @@ class ReportsService:
         if m.plan_amount is None and m.plan_deals is None:
             return ManagerStats(m, None)
         month = month_period(int(period.month[:4]), int(period.month[5:]), self.tz)
-        percent = int(m.fact_amount * 100 / m.plan_amount) if m.plan_amount else 0
+        percent = int(m.fact_amount.base * 100 / m.plan_amount) if m.plan_amount else 0
         forecast = month_forecast(m, month, self._clock())
         return ManagerStats(
             m, PlanProgress(m.plan_amount, m.plan_deals, m.fact_amount, percent, forecast)
@@ -334,11 +349,26 @@ class ReportsService:
         amount: Decimal | None,
         deals: int | None,
         *,
+        currency: str = BASE_CURRENCY,
         month: str | None = None,
     ) -> PlanSaved:
-        """The month's plan (this month unless given): an amount and/or a number of deals."""
+        """The month's plan (this month unless given): an amount and/or a number of deals.
+
+        A plan is in the base currency, what the fact it is measured against adds up in: an
+        amount typed in another currency is converted at the set rate (and the answer says
+        so), and refused without one — never saved as if it were rubles."""
         if actor.role is Role.MANAGER:
             raise Forbidden("plan.forbidden")
+        typed = None
+        if amount is not None and currency != self._rates.base_currency:
+            converted = self._rates.to_base(amount, currency)
+            if converted is None:
+                raise Invalid("plan.no_rate", currency=currency)
+            if converted > MAX_AMOUNT:
+                raise Invalid(
+                    "amount.too_large", value=str(amount), limit=format_decimal(MAX_AMOUNT, 2)
+                )
+            typed, amount = (amount, currency), converted
         month = month or self._month()
         async with transaction(self._db) as session:
             target = await self._store.plan_target(session, person_id)
@@ -347,7 +377,7 @@ class ReportsService:
             await self._store.save_plan(
                 session, person_id, month, amount, deals, actor.id, self._clock()
             )
-        return PlanSaved(target.name, month, amount, deals)
+        return PlanSaved(target.name, month, amount, deals, typed)
 
     # --- report files -------------------------------------------------------------------
 
@@ -464,6 +494,7 @@ __all__ = (
     "ManagerStats",
     "MyStats",
     "PlanChoice",
+    "PlanInput",
     "PlanProgress",
     "PlanSaved",
     "PlanTarget",

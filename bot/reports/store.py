@@ -45,12 +45,14 @@ from bot.deals.funnel import FunnelConfig
 from bot.people.service import Role
 from bot.reports.digest import KnowledgeUsage
 from bot.reports.metrics import (
-    ZERO,
+    NO_MONEY,
     ManagerFigures,
     OverdueStep,
     Period,
+    Rates,
     StageFigures,
     StalledDeal,
+    Sums,
 )
 
 Expr = Any  # a SQL column or expression
@@ -66,7 +68,7 @@ _TEAMS, _PLANS, _EVENTS, _SENT = (
 TOP = 5  # entries and questions of the digest's knowledge part
 
 # per owner: (deals advanced, stages advanced, won count, won amount, lost count)
-MoveCounts = dict[int, tuple[int, int, int, Decimal, int]]
+MoveCounts = dict[int, tuple[int, int, int, Sums, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,12 @@ class PlanTarget:
     team_id: int | None
 
 
-BASE_CURRENCY = "RUB"  # what every sum of the figures is in
+def _by_currency(amounts: list[tuple[str, Decimal]]) -> list[tuple[str, Decimal]]:
+    """One total per currency: `Rates.sums` rounds each to kopecks once."""
+    total: dict[str, Decimal] = {}
+    for code, amount in amounts:
+        total[code] = total.get(code, Decimal(0)) + amount
+    return list(total.items())
 
 
 def _credited() -> Any:
@@ -102,22 +109,12 @@ class ReportsStore:
 
     def __init__(self, funnels: FunnelConfig, rates: Mapping[str, Decimal] | None = None) -> None:
         self._funnels = funnels
-        self._rates = dict(rates or {})
+        self._rates = Rates(dict(rates or {}))
         self._flags: tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool]] | None = (
             None
         )
 
     # --- SQL building blocks ------------------------------------------------------------
-
-    def _rubles(self, amount: Any = None, currency: Any = None) -> ColumnElement[Any]:
-        """A deal's amount in rubles: as it is in RUB, at the settings' rate in another
-        currency, and nothing at all (NULL, left out of sums) in a currency without a rate:
-        dollars are never added to rubles."""
-        amount = _D.c.amount if amount is None else amount
-        currency = _D.c.currency if currency is None else currency
-        whens = [(currency == BASE_CURRENCY, amount)]
-        whens += [(currency == code, amount * rate) for code, rate in sorted(self._rates.items())]
-        return case(*whens, else_=None)
 
     def _stage_value(self, funnel: Expr, stage: Expr, value: str) -> ColumnElement[int]:
         """CASE over (funnel, stage) giving a stage attribute: order, probability, won, lost."""
@@ -187,7 +184,9 @@ class ReportsStore:
         self, session: AsyncSession, team_id: int, start: datetime, end: datetime
     ) -> MoveCounts:
         """Per person who made the moves (the history's `by`; the owner where it has none):
-        (deals advanced, stages advanced, won count, won amount, lost count)."""
+        (deals advanced, stages advanced, won count, won amount, lost count). Grouped by
+        the deal's currency too, so the won amount keeps each currency (a deal has one, so
+        the distinct deals of the groups add up)."""
         forward, won, lost = self._move_flags()
         t, d = _T.c, _D.c
         one = literal(1)
@@ -195,32 +194,33 @@ class ReportsStore:
         query = (
             select(
                 credited,
+                d.currency,
                 func.count(distinct(case((forward, t.deal_id)))),
                 func.sum(case((forward, one), else_=0)),
                 func.sum(case((won, one), else_=0)),
-                func.sum(case((won, func.coalesce(self._rubles(), 0)), else_=0)),
+                func.sum(case((won, func.coalesce(d.amount, 0)), else_=0)),
                 func.sum(case((lost, one), else_=0)),
             )
             .select_from(_T)
             .join(_D, d.id == t.deal_id)
             .where(d.team_id == team_id, t.at >= start, t.at < end, t.from_stage.is_not(None))
-            .group_by(credited)
+            .group_by(credited, d.currency)
         )
-        rows = await session.execute(query)
+        counts: dict[int, list[int]] = {}
+        amounts: dict[int, list[tuple[str, Decimal]]] = {}
+        for owner, currency, a, b, c, w, e in await session.execute(query):
+            row = counts.setdefault(owner, [0, 0, 0, 0])
+            for index, value in enumerate((a, b, c, e)):
+                row[index] += int(value or 0)
+            amounts.setdefault(owner, []).append((currency, Decimal(w or 0)))
         return {
-            owner: (
-                int(a or 0),
-                int(b or 0),
-                int(c or 0),
-                Decimal(w or 0).quantize(ZERO),
-                int(e or 0),
-            )
-            for owner, a, b, c, w, e in rows
+            owner: (a, b, c, self._rates.sums(amounts[owner]), e)
+            for owner, (a, b, c, e) in counts.items()
         }
 
     async def won_counts(
         self, session: AsyncSession, team_id: int, start: datetime, end: datetime
-    ) -> dict[int, tuple[int, Decimal]]:
+    ) -> dict[int, tuple[int, Sums]]:
         """Per person who won them: deals won and their amount (the plan's fact) — a month of
         history, so the query narrows to moves into won stages before any per-row CASE."""
         _, won, _ = self._move_flags()
@@ -228,16 +228,18 @@ class ReportsStore:
         won_keys = sorted({s.key for f in self._funnels.funnels for s in f.stages if s.won})
         credited = _credited()
         rows = await session.execute(
-            select(credited, func.count(), func.sum(func.coalesce(self._rubles(), 0)))
+            select(credited, d.currency, func.count(), func.sum(func.coalesce(d.amount, 0)))
             .select_from(_T)
             .join(_D, d.id == t.deal_id)
             .where(d.team_id == team_id, t.at >= start, t.at < end, t.to_stage.in_(won_keys), won)
-            .group_by(credited)
+            .group_by(credited, d.currency)
         )
-        return {
-            owner: (int(count), Decimal(amount or 0).quantize(ZERO))
-            for owner, count, amount in rows
-        }
+        counts: dict[int, int] = {}
+        amounts: dict[int, list[tuple[str, Decimal]]] = {}
+        for owner, currency, count, amount in rows:
+            counts[owner] = counts.get(owner, 0) + int(count)
+            amounts.setdefault(owner, []).append((currency, Decimal(amount or 0)))
+        return {owner: (count, self._rates.sums(amounts[owner])) for owner, count in counts.items()}
 
     async def managers(
         self, session: AsyncSession, team_id: int, period: Period, month: Period
@@ -280,8 +282,8 @@ class ReportsStore:
         )
         result = []
         for person_id, telegram_id, name in people:
-            adv, stages, won, won_amount, lost = moves.get(person_id, (0, 0, 0, ZERO, 0))
-            mtd_count, mtd_amount = month_to_date.get(person_id, (0, ZERO))
+            adv, stages, won, won_amount, lost = moves.get(person_id, (0, 0, 0, NO_MONEY, 0))
+            mtd_count, mtd_amount = month_to_date.get(person_id, (0, NO_MONEY))
             plan = plans.get(person_id)
             result.append(
                 ManagerFigures(
@@ -338,7 +340,9 @@ class ReportsStore:
 
     async def pipeline(
         self, session: AsyncSession, team_id: int, end: datetime
-    ) -> tuple[dict[str, StageFigures], Decimal]:
+    ) -> tuple[dict[str, StageFigures], Sums]:
+        """The open deals at `end` by the stage they were in then, and the weighted forecast,
+        each currency apart (one row per stage and currency)."""
         last = self._stage_at(end).subquery()
         d = _D.c
         stage = func.coalesce(last.c.to_stage, d.stage)
@@ -349,24 +353,32 @@ class ReportsStore:
         probability = func.coalesce(
             d.probability, self._stage_value(d.funnel, stage, "probability")
         )
+        amount = func.coalesce(d.amount, 0)
         rows = await session.execute(
             select(
                 stage,
+                d.currency,
                 func.count(),
-                func.sum(func.coalesce(self._rubles(), 0)),
-                func.sum(func.coalesce(self._rubles(), 0) * probability),
+                func.sum(amount),
+                func.sum(amount * probability),
             )
             .select_from(_D)
             .outerjoin(last, last.c.deal_id == d.id)
             .where(d.team_id == team_id, d.created_at < end, open_stage)
-            .group_by(stage)
+            .group_by(stage, d.currency)
         )
-        pipeline: dict[str, StageFigures] = {}
-        forecast = Decimal(0)
-        for key, count, amount, weighted in rows:
-            pipeline[key] = StageFigures(int(count), Decimal(amount or 0).quantize(ZERO))
-            forecast += Decimal(weighted or 0) / 100
-        return pipeline, forecast.quantize(ZERO)
+        counts: dict[str, int] = {}
+        amounts: dict[str, list[tuple[str, Decimal]]] = {}
+        weighted: list[tuple[str, Decimal]] = []
+        for key, currency, count, total, chances in rows:
+            counts[key] = counts.get(key, 0) + int(count)
+            amounts.setdefault(key, []).append((currency, Decimal(total or 0)))
+            weighted.append((currency, Decimal(chances or 0) / 100))
+        pipeline = {
+            key: StageFigures(count, self._rates.sums(amounts[key]))
+            for key, count in counts.items()
+        }
+        return pipeline, self._rates.sums(_by_currency(weighted))
 
     async def stalled(
         self, session: AsyncSession, team_id: int, end: datetime, limit: int

@@ -12,6 +12,8 @@ from bot.common.i18n import Catalog, format_amount
 from bot.deals.funnel import FunnelConfig
 from bot.reports.chart import ChartData, ChartStage
 from bot.reports.digest import Digest
+from bot.reports.metrics import NO_MONEY
+from bot.reports.telegram.figures import others_text, period_text, sums_text
 
 
 class DigestRenderer:
@@ -35,17 +37,17 @@ class DigestRenderer:
                 "digest.title_week" if digest.previous else "digest.title",
                 team=f.team,
                 day=digest.day.strftime("%d.%m.%Y"),
-                week=f.period.label,
+                week=period_text(f.period, t),
             ),
             "",
             t("digest.totals", new=f.new_deals, deals=f.deals_advanced, stages=f.stages_advanced),
-            t("digest.won", count=f.won_count, amount=format_amount(f.won_amount)),
+            t("digest.won", count=f.won_count, amount=sums_text(f.won_amount, t)),
         ]
         if digest.previous is not None:
             p = digest.previous
             lines.append(
                 t("digest.vs_previous", stages=p.stages_advanced, won=p.won_count,
-                  amount=format_amount(p.won_amount), lost=p.lost_count)
+                  amount=sums_text(p.won_amount, t), lost=p.lost_count)
             )  # fmt: skip
         reasons = ", ".join(
             f"{self._reason(key, t)} — {count}" for key, count in list(f.lost_reasons.items())[:3]
@@ -55,11 +57,11 @@ class DigestRenderer:
         for key, value in digest.pipeline:
             lines.append(
                 t("digest.pipeline_line", stage=stage_name(key), count=value.count,
-                  amount=format_amount(value.amount))
+                  amount=sums_text(value.amount, t))
             )  # fmt: skip
         if not digest.pipeline:
             lines.append(t("digest.nothing"))
-        lines.append(t("digest.forecast", amount=format_amount(f.weighted_forecast)))
+        lines.append(t("digest.forecast", amount=sums_text(f.weighted_forecast, t)))
         if f.stalled:
             lines += ["", t("digest.stalled")]
             for s in f.stalled:
@@ -78,15 +80,17 @@ class DigestRenderer:
         if f.managers:
             lines += ["", t("digest.managers")]
             for m in f.managers:
-                fact = format_amount(m.fact_amount)
+                fact = sums_text(m.fact_amount, t)
                 plan = (
                     t("digest.plan", fact=fact, plan=format_amount(m.plan_amount),
-                      percent=int(m.fact_amount * 100 / m.plan_amount))
+                      percent=int(m.fact_amount.base * 100 / m.plan_amount),
+                      others=others_text(m.fact_amount), deals=m.plan_deals,
+                      fact_deals=m.fact_deals)
                     if m.plan_amount else t("digest.no_plan", fact=fact)
                 )  # fmt: skip
                 lines.append(
                     t("digest.manager_line", name=m.name, advanced=m.deals_advanced,
-                      won=m.won_count, amount=format_amount(m.won_amount), lost=m.lost_count,
+                      won=m.won_count, amount=sums_text(m.won_amount, t), lost=m.lost_count,
                       plan=plan)
                 )  # fmt: skip
         usage = digest.usage
@@ -124,7 +128,7 @@ class DigestRenderer:
                 count=f.pipeline_by_stage[stage.key].count
                 if stage.key in f.pipeline_by_stage
                 else 0,
-                amount=f.pipeline_by_stage[stage.key].amount
+                amount=f.pipeline_by_stage[stage.key].amount.base
                 if stage.key in f.pipeline_by_stage
                 else Decimal(0),
                 moves_in=f.moves_into.get(stage.key, 0),
@@ -132,4 +136,13 @@ class DigestRenderer:
             for stage in funnel.open_stages
         )
         title = t("digest.chart_title", team=f.team, day=digest.day.strftime("%d.%m.%Y"))
-        return ChartData(title, stages, f.won_count, f.lost_count, t.language)
+        return ChartData(
+            title, stages, f.won_count, f.lost_count, t.language, self.chart_note(digest, t)
+        )
+
+    def chart_note(self, digest: Digest, t: Catalog) -> str | None:
+        """The chart draws the base currency only: what it leaves out, said under its title
+        and in the photo's caption; None when nothing is left out."""
+        pipeline = sum((value.amount for _, value in digest.pipeline), NO_MONEY)
+        left_out = others_text(pipeline)
+        return t("figures.chart_note", others=left_out) if left_out else None

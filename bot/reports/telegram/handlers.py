@@ -20,6 +20,7 @@ from bot.reports.service import (
     TeamStats,
     parse_plan,
 )
+from bot.reports.telegram.figures import others_text, period_text, sums_text
 from bot.tg import callbacks as cb
 from bot.tg import dialogs
 from bot.tg.context import Ctx
@@ -37,7 +38,7 @@ def _figures_line(context: Ctx, f: ManagerFigures | TeamFigures) -> str:
     """A manager's or the whole team's moves in one line: both carry the same counts."""
     return context.t(
         "stats.line", new=f.new_deals, deals=f.deals_advanced, stages=f.stages_advanced,
-        won=f.won_count, amount=format_amount(f.won_amount), lost=f.lost_count,
+        won=f.won_count, amount=sums_text(f.won_amount, context.t), lost=f.lost_count,
     )  # fmt: skip
 
 
@@ -47,7 +48,8 @@ def _plan_line(context: Ctx, m: ManagerStats) -> str:
         return context.t("stats.no_plan")
     return context.t(
         "stats.plan_line", plan=format_amount(plan.amount or 0), deals=plan.deals,
-        fact=format_amount(plan.fact), percent=plan.percent,
+        fact=sums_text(plan.fact, context.t), percent=plan.percent, others=others_text(plan.fact),
+        fact_deals=m.figures.fact_deals,
         forecast=format_amount(plan.forecast) if plan.forecast is not None else None,
         pace_days=PACE_DAYS,
     )  # fmt: skip
@@ -86,7 +88,7 @@ async def _stats(
     elif isinstance(stats, MyStats):
         text = "\n".join(
             [
-                context.t("stats.mine", period=stats.period.label),
+                context.t("stats.mine", period=period_text(stats.period, context.t)),
                 _figures_line(context, stats.mine.figures),
                 _plan_line(context, stats.mine),
             ]
@@ -106,7 +108,7 @@ async def stats_team_button(update: Update, context: Ctx) -> None:
 def _team_stats_text(context: Ctx, stats: TeamStats) -> str:
     t, figures, conversion = context.t, stats.figures, stats.conversion
     lines = [
-        t("stats.header", team=figures.team, period=stats.period.label),
+        t("stats.header", team=figures.team, period=period_text(stats.period, t)),
         _figures_line(context, figures),
         "",
     ]
@@ -135,14 +137,14 @@ def _team_stats_text(context: Ctx, stats: TeamStats) -> str:
 
 def leaderboard_text(context: Ctx, board: Leaderboard) -> str:
     t = context.t
-    lines = [t("leaderboard.header", period=board.period.label)]
+    lines = [t("leaderboard.header", period=period_text(board.period, t))]
     if not board.ranked:
         lines.append(t("leaderboard.empty"))
     for place, m in enumerate(board.ranked, 1):
         medal = {1: "🥇", 2: "🥈", 3: "🥉"}.get(place, f"{place}.")
         lines.append(
             t("leaderboard.line", place=medal, name=m.name, deals=m.deals_advanced,
-              amount=format_amount(m.won_amount))
+              amount=sums_text(m.won_amount, t))
         )  # fmt: skip
     return "\n".join(lines)
 
@@ -221,10 +223,11 @@ async def plan_for(update: Update, context: Ctx) -> None:
 
 
 async def plan_text(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
-    amount, deals = parse_plan(text)
+    typed = parse_plan(text)
     saved = await context.core.reports.set_plan(
-        context.person, dialog.data["person_id"], amount, deals
-    )
+        context.person, dialog.data["person_id"], typed.amount, typed.deals,
+        currency=typed.currency,
+    )  # fmt: skip
     dialogs.finish(context.user_data)
     await reply(
         update,
@@ -234,6 +237,7 @@ async def plan_text(update: Update, context: Ctx, dialog: Dialog, text: str) -> 
             month=saved.month,
             amount=format_amount(saved.amount or 0),
             deals=saved.deals,
+            typed=format_amount(*saved.typed) if saved.typed else None,
         ),
     )
 
@@ -246,12 +250,13 @@ async def export_command(update: Update, context: Ctx) -> None:
     reports = context.core.reports
     reports.check_export(context.person)
     period = reports.period(_args(context, "month"))
-    message = await reply(update, context.t("export.progress", period=period.label))
+    shown = period_text(period, context.t)
+    message = await reply(update, context.t("export.progress", period=shown))
     report = await reports.report(context.person, period)
     core = context.core
     reader = Reader(context.t, context.person.language, core.settings.tz, core.funnels)
     data = to_xlsx(report, reader)
-    await message.edit_text(context.t("export.done", period=period.label))
+    await message.edit_text(context.t("export.done", period=shown))
     chat = update.effective_chat
     assert chat is not None
     await chat.send_document(InputFile(data, filename=f"voronka-{period.label}.xlsx"))

@@ -62,7 +62,7 @@ async def send_digests(application: App) -> int:
     core = application.bot_data.core
     sent = 0
     for run in await core.reports.digests_due():
-        cache: dict[str, tuple[str, bytes]] = {}  # one text and chart per language
+        cache: dict[str, tuple[str, bytes, str]] = {}  # one text, chart, caption per language
         for person in run.recipients:
             if not await core.sent_log.claim(run.kind, person.telegram_id, run.key):
                 continue
@@ -75,8 +75,8 @@ async def send_digests(application: App) -> int:
                     cache[person.language] = await _render_digest(
                         application, digest, person.language
                     )
-                text, chart = cache[person.language]
-                await _send_digest(application, person.telegram_id, text, chart)
+                text, chart, caption = cache[person.language]
+                await _send_digest(application, person.telegram_id, text, chart, caption)
                 sent += 1
             except Forbidden:
                 await core.people.mark_unreachable(person.telegram_id)
@@ -94,19 +94,24 @@ async def send_digests(application: App) -> int:
     return sent
 
 
-async def _render_digest(application: App, digest: Digest, language: str) -> tuple[str, bytes]:
-    """The text and the chart, drawn after the digest's transaction, the chart in a thread."""
+async def _render_digest(application: App, digest: Digest, language: str) -> tuple[str, bytes, str]:
+    """The text, the chart and its caption (the title, and what the chart leaves out), drawn
+    after the digest's transaction, the chart in a thread."""
     core, t = application.bot_data.core, catalog(language)
     renderer = DigestRenderer(core.funnels, core.settings.tz)
     titles = core.knowledge.library.titles()
     text = renderer.text(digest, t, titles=titles)
-    chart = await asyncio.to_thread(render_digest_chart, renderer.chart_data(digest, t))
-    return text, chart
+    data = renderer.chart_data(digest, t)
+    chart = await asyncio.to_thread(render_digest_chart, data)
+    caption = "\n".join(line for line in (text.split("\n", 1)[0], data.note) if line)
+    return text, chart, caption
 
 
-async def _send_digest(application: App, chat_id: int, text: str, chart: bytes) -> None:
+async def _send_digest(
+    application: App, chat_id: int, text: str, chart: bytes, caption: str
+) -> None:
     bot = application.bot
-    title = fit(text.split("\n", 1)[0], CAPTION_LIMIT)
+    title = fit(caption, CAPTION_LIMIT)
     await _deliver(
         lambda: bot.send_photo(chat_id, InputFile(chart, filename="digest.png"), caption=title)
     )
