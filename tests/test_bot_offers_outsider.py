@@ -326,4 +326,4 @@ async def test_custom_line_errors_in_english(harness: Harness) -> None:
     refused = (await bob.send("Pallet rack; pcs; lots; $1250"))[-1]
     assert refused.text.startswith('"lots" is not a quantity: the third part of the line')
     builder = (await bob.send("Pallet rack; pcs; 10; $1250.50"))[-1]
-    assert f"1. Pallet rack — 10 pcs × $1{NBSP}250,50" in builder.text
+    assert "1. Pallet rack — 10 pcs × $1,250.50" in builder.text  # the English number format

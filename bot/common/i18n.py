@@ -43,14 +43,16 @@ def plural_en(n: int, one: str, many: str) -> str:
     return one if abs(int(n)) == 1 else many
 
 
-def format_amount(value: Decimal | int | None, currency: str = "RUB") -> str:
-    """150 000 ₽: grouped by thin spaces, kopecks only when there are any."""
+def format_amount(value: Decimal | int | None, currency: str = "RUB", language: str = "ru") -> str:
+    """150 000 ₽ for a Russian reader, 150,000 ₽ and $7,500.50 for an English one: grouped,
+    kopecks only when there are any, in the reader's own number format."""
     if value is None:
         return "—"
     quantized = Decimal(value).quantize(Decimal("0.01"))
-    whole = f"{int(quantized):,}".replace(",", "\u00a0")
+    group, point = ("\u00a0", ",") if language == "ru" else (",", ".")
+    whole = f"{int(quantized):,}".replace(",", group)
     cents = abs(quantized) % 1
-    text = whole if not cents else f"{whole},{str(cents)[2:4]}"
+    text = whole if not cents else f"{whole}{point}{str(cents)[2:4]}"
     symbol = CURRENCY_SYMBOLS.get(currency, currency)
     return f"${text}" if symbol == "$" else f"{text}\u00a0{symbol}"
 
@@ -78,7 +80,7 @@ class Catalog:
         self.keys = frozenset(messages)
         self.sources = dict(messages)
         env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True)
-        env.filters["amount"] = format_amount
+        env.filters["amount"] = self.amount
         env.globals["plural"] = plural_ru if language == "ru" else plural_en
         # A unit from the catalog takes the form its number or «за» asks for (ru only).
         env.filters["counted"] = russian.counted if language == "ru" else _as_written
@@ -98,6 +100,10 @@ class Catalog:
         if template is None:
             raise KeyError(f"no message {key!r} in {self.language}")
         return template.render(**params).strip()
+
+    def amount(self, value: Decimal | int | None, currency: str = "RUB") -> str:
+        """An amount in this language's number format (`format_amount`)."""
+        return format_amount(value, currency, self.language)
 
     def has(self, key: str) -> bool:
         return key in self._templates or key in self._plain

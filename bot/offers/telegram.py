@@ -10,7 +10,7 @@ from telegram import InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.common.errors import DomainError, Invalid, InvalidFile
-from bot.common.i18n import Catalog, catalog, format_amount
+from bot.common.i18n import Catalog, catalog
 from bot.common.money import CURRENCY_SYMBOLS, CURRENCY_WORDS, parse_amount, to_decimal
 from bot.deals.matching import DealMatcher
 from bot.offers.catalog import CatalogItem
@@ -177,7 +177,7 @@ async def _say_pending(update: Update, context: Ctx, opening: Opening, pending: 
     t = context.t
     text = t(
         "offer.pending_notice", title=opening.deal.title,
-        total=format_amount(pending.total, pending.currency),
+        total=t.amount(pending.total, pending.currency),
         names=", ".join(person.name for person in opening.deciders),
     )  # fmt: skip
     rows: Rows = [[(t("offer.withdraw_button"), cb.pack(cb.OFFER_WITHDRAW, pending.id))]]
@@ -222,20 +222,20 @@ async def builder_text(builder: Draft, context: Ctx, *, preview: bool) -> str:
     shown = await context.core.offers.preview(context.person, builder)
     totals, violations = shown.totals, shown.violations
     lines.append("")
-    lines.append(t("offer.subtotal", amount=format_amount(totals.subtotal, currency)))
+    lines.append(t("offer.subtotal", amount=t.amount(totals.subtotal, currency)))
     if totals.discount:
         lines.append(
             t("offer.discount_line", percent=_number(totals.discount_percent),
-              amount=format_amount(totals.discount, currency))
+              amount=t.amount(totals.discount, currency))
         )  # fmt: skip
     if totals.vat_percent is None:
         lines.append(t("offer.no_vat"))
     else:
         lines.append(
             t("offer.vat_included", percent=_number(totals.vat_percent),
-              amount=format_amount(totals.vat, currency))
+              amount=t.amount(totals.vat, currency))
         )  # fmt: skip
-    lines.append(t("offer.total", amount=format_amount(totals.total, currency)))
+    lines.append(t("offer.total", amount=t.amount(totals.total, currency)))
     if preview:
         terms = shown.terms
         lines.append("")
@@ -258,8 +258,8 @@ async def builder_text(builder: Draft, context: Ctx, *, preview: bool) -> str:
 def _line_text(t: Catalog, n: int, line: OfferLine, currency: str) -> str:
     return t(
         "offer.line", n=n, name=line.name, qty=_number(line.qty), unit=line.unit,
-        price=format_amount(line.price, currency), discount=_number(line.discount_percent)
-        if line.discount_percent else None, sum=format_amount(line_sum(line), currency),
+        price=t.amount(line.price, currency), discount=_number(line.discount_percent)
+        if line.discount_percent else None, sum=t.amount(line_sum(line), currency),
     )  # fmt: skip
 
 
@@ -386,7 +386,7 @@ async def choose_item(update: Update, context: Ctx) -> None:
 
 def _qty_prompt(context: Ctx, item: CatalogItem) -> str:
     return context.t(
-        "offer.qty_prompt", name=item.name, price=format_amount(item.price, item.currency),
+        "offer.qty_prompt", name=item.name, price=context.t.amount(item.price, item.currency),
         unit=item.unit, sku=item.sku,
     )  # fmt: skip
 
@@ -410,7 +410,7 @@ async def remove_line(update: Update, context: Ctx) -> None:
     count = len(draft.lines)
     rows: Rows = [
         [(shorten(f"{n}. {line.name}", LABEL_WIDTH + 4) + " · "
-          + format_amount(line_sum(line), draft.currency),
+          + t.amount(line_sum(line), draft.currency),
           cb.pack(cb.OFFER_REMOVE, draft.deal_id, n, count))]
         for n, line in enumerate(draft.lines, 1)
     ]  # fmt: skip
@@ -447,7 +447,7 @@ async def answer_search(update: Update, context: Ctx, dialog: Dialog, text: str)
     rows = [
         [
             (
-                f"{label} · {format_amount(item.price, item.currency)}",
+                f"{label} · {t.amount(item.price, item.currency)}",
                 cb.pack(cb.OFFER_ITEM, draft.deal_id, cb.token(item.sku, MAX_SKU_TOKEN)),
             )
         ]
@@ -455,7 +455,7 @@ async def answer_search(update: Update, context: Ctx, dialog: Dialog, text: str)
     ]
     listed = "\n".join(
         t("offer.search_line", name=item.name, sku=item.sku,
-          price=format_amount(item.price, item.currency))
+          price=t.amount(item.price, item.currency))
         for item in items
     )  # fmt: skip
     dialogs.finish(context.user_data)
@@ -584,7 +584,7 @@ async def generate(update: Update, context: Ctx) -> None:
     core, t = context.core, context.t
     result = await core.offers.submit(context.person, builder)
     _drop(context, builder.deal_id)
-    total = format_amount(result.offer.total, result.offer.currency)
+    total = t.amount(result.offer.total, result.offer.currency)
     if result.documents is not None:
         await show(update, t("offer.issued", number=result.documents.number, total=total))
         await _send_documents(context, update.effective_chat.id, result.documents)  # type: ignore[union-attr]
@@ -644,7 +644,7 @@ async def approvals_command(update: Update, context: Ctx) -> None:
     for item in waiting:
         text = t(
             "offer.approvals_item", name=item.creator_name, title=item.deal_title,
-            total=format_amount(item.offer.total, item.offer.currency),
+            total=t.amount(item.offer.total, item.offer.currency),
             what=_over(item.violations),
         )  # fmt: skip
         await reply(update, text, decision_keyboard(item.offer, t))
@@ -668,7 +668,7 @@ async def approve(update: Update, context: Ctx) -> None:
         return
     creator, documents, approver = decision.creator, decision.documents, context.person.name
     assert documents is not None
-    total = format_amount(decision.offer.total, decision.offer.currency)
+    total = decision.offer.total, decision.offer.currency
     reached = await send_to(
         context.core,
         context.bot,
@@ -676,7 +676,7 @@ async def approve(update: Update, context: Ctx) -> None:
         lambda ct: (
             ct("offer.approved_manager", approver=approver)
             + "\n\n"
-            + ct("offer.issued", number=documents.number, total=total)
+            + ct("offer.issued", number=documents.number, total=ct.amount(*total))
         ),
         files=_files(documents),
     )

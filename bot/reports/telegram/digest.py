@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from bot.common.i18n import Catalog, format_amount
+from bot.common.i18n import Catalog
 from bot.deals.funnel import FunnelConfig
 from bot.reports.chart import ChartData, ChartStage
 from bot.reports.digest import Digest
@@ -82,9 +82,9 @@ class DigestRenderer:
             for m in f.managers:
                 fact = sums_text(m.fact_amount, t)
                 plan = (
-                    t("digest.plan", fact=fact, plan=format_amount(m.plan_amount),
+                    t("digest.plan", fact=fact, plan=t.amount(m.plan_amount),
                       percent=int(m.fact_amount.base * 100 / m.plan_amount),
-                      others=others_text(m.fact_amount), deals=m.plan_deals,
+                      others=others_text(m.fact_amount, t), deals=m.plan_deals,
                       fact_deals=m.fact_deals)
                     if m.plan_amount else t("digest.no_plan", fact=fact)
                 )  # fmt: skip
@@ -144,5 +144,5 @@ class DigestRenderer:
         """The chart draws the base currency only: what it leaves out, said under its title
         and in the photo's caption; None when nothing is left out."""
         pipeline = sum((value.amount for _, value in digest.pipeline), NO_MONEY)
-        left_out = others_text(pipeline)
+        left_out = others_text(pipeline, t)
         return t("figures.chart_note", others=left_out) if left_out else None

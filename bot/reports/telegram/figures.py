@@ -10,28 +10,28 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from bot.common.i18n import Catalog, format_amount
+from bot.common.i18n import Catalog
 from bot.reports.metrics import BASE_CURRENCY, Amounts, Period, Sums
 
 
-def _each(amounts: Amounts) -> list[str]:
-    return [format_amount(amount, code) for code, amount in amounts]
+def _each(amounts: Amounts, t: Catalog) -> list[str]:
+    return [t.amount(amount, code) for code, amount in amounts]
 
 
-def others_text(sums: Sums) -> str:
+def others_text(sums: Sums, t: Catalog) -> str:
     """The amounts without a rate, «$12 500 + 300 €»; empty when there are none."""
-    return " + ".join(_each(sums.others))
+    return " + ".join(_each(sums.others, t))
 
 
 def sums_text(sums: Sums, t: Catalog) -> str:
     """«175 500 ₽ + $12 500»; «0 ₽» only when there is no money at all."""
     parts = []
     if sums.base or not sums.others:
-        base = format_amount(sums.base, BASE_CURRENCY)
+        base = t.amount(sums.base, BASE_CURRENCY)
         if sums.converted:
-            base = t("figures.converted", amount=base, what=" + ".join(_each(sums.converted)))
+            base = t("figures.converted", amount=base, what=" + ".join(_each(sums.converted, t)))
         parts.append(base)
-    return " + ".join([*parts, *_each(sums.others)])
+    return " + ".join([*parts, *_each(sums.others, t)])
 
 
 def _day(day: date, t: Catalog, *, month: bool = True, year: bool = False) -> str:

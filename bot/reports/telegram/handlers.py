@@ -9,7 +9,6 @@ from telegram import InputFile, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import CallbackQueryHandler, ChatMemberHandler, CommandHandler
 
-from bot.common.i18n import format_amount
 from bot.reports.files import Reader, to_xlsx
 from bot.reports.metrics import PACE_DAYS, ManagerFigures, TeamFigures
 from bot.reports.service import (
@@ -47,10 +46,11 @@ def _plan_line(context: Ctx, m: ManagerStats) -> str:
     if plan is None:
         return context.t("stats.no_plan")
     return context.t(
-        "stats.plan_line", plan=format_amount(plan.amount or 0), deals=plan.deals,
-        fact=sums_text(plan.fact, context.t), percent=plan.percent, others=others_text(plan.fact),
+        "stats.plan_line", plan=context.t.amount(plan.amount or 0), deals=plan.deals,
+        fact=sums_text(plan.fact, context.t), percent=plan.percent,
+        others=others_text(plan.fact, context.t),
         fact_deals=m.figures.fact_deals,
-        forecast=format_amount(plan.forecast) if plan.forecast is not None else None,
+        forecast=context.t.amount(plan.forecast) if plan.forecast is not None else None,
         pace_days=PACE_DAYS,
     )  # fmt: skip
 
@@ -235,9 +235,9 @@ async def plan_text(update: Update, context: Ctx, dialog: Dialog, text: str) -> 
             "plan.saved",
             name=saved.name,
             month=saved.month,
-            amount=format_amount(saved.amount or 0),
+            amount=context.t.amount(saved.amount or 0),
             deals=saved.deals,
-            typed=format_amount(*saved.typed) if saved.typed else None,
+            typed=context.t.amount(*saved.typed) if saved.typed else None,
         ),
     )
 
