@@ -3,9 +3,12 @@
 Each test is the session that went wrong, replayed through the real Application offline.
 """
 
+import csv
+import io
 from decimal import Decimal
 
 from bot.common.i18n import catalog
+from bot.deals.cli import deal_transfer
 from bot.deals.service import Via
 from bot.people.service import Person, Role
 from tests.conftest import Harness
@@ -184,7 +187,7 @@ async def test_a_note_on_a_deal_named_exactly_is_not_taken_for_what_the_client_s
 
 
 async def test_the_comment_after_a_loss_is_the_losses_comment(harness: Harness) -> None:
-    person, anna = await harness.person()
+    _person, anna = await harness.person()
     await anna.send("/new Техносила")
     await anna.send("Техносила → проиграна")
     await anna.click("Цена")
@@ -192,10 +195,12 @@ async def test_the_comment_after_a_loss_is_the_losses_comment(harness: Harness) 
     assert replies[-1].text == ru("deal.lost_comment_saved")
     card = (await anna.send("техносила"))[-1].text
     assert "💬 ушли к конкурентам, у них дешевле" in card and "Последние заметки" not in card
-    (ref,) = await harness.core.deals.refs(person)
-    assert (await harness.core.deals.card(person, ref.id)).lost_comment == (
-        "ушли к конкурентам, у них дешевле"
-    )
+    out = io.StringIO()
+    await deal_transfer(harness.core).write_csv(out)
+    (row,) = csv.DictReader(io.StringIO(out.getvalue()))
+    assert row["lost_comment"] == "ушли к конкурентам, у них дешевле"
+    (deal,) = [deal async for deal in deal_transfer(harness.core).export_deals()]
+    assert deal["history"][-1]["comment"] == "ушли к конкурентам, у них дешевле"
 
 
 async def test_a_comment_for_a_deal_no_longer_lost_is_kept_as_a_note(harness: Harness) -> None:
