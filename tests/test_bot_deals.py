@@ -163,7 +163,7 @@ async def test_lost_by_text_asks_the_reason_then_a_comment(harness: Harness) -> 
     assert (await anna.send("ушли к Азия-Стеллаж"))[-1].text == ru("deal.lost_comment_saved")
     card = await harness.core.deals.card(person, (await harness.core.deals.refs(person))[0].id)
     assert card.status == "lost" and card.lost_reason == "competitor"
-    assert card.notes[0].text == "ушли к Азия-Стеллаж"
+    assert card.lost_comment == "ушли к Азия-Стеллаж" and card.notes == ()  # the loss's comment
 
 
 async def test_won_from_the_card_confirms_the_amount(harness: Harness) -> None:
@@ -414,7 +414,7 @@ async def test_a_lost_comment_over_the_limit_is_refused_and_asked_again(harness:
     assert [r.text for r in replies] == [again("deal.bad_note", limit=3000)]
     assert (await anna.send("ушли к Азия-Стеллаж"))[-1].text == ru("deal.lost_comment_saved")
     card = await harness.core.deals.card(person, (await harness.core.deals.refs(person))[0].id)
-    assert [note.text for note in card.notes] == ["ушли к Азия-Стеллаж"]
+    assert card.lost_comment == "ушли к Азия-Стеллаж" and card.notes == ()
 
 
 async def test_won_words_reach_a_funnels_won_stage_whatever_its_name(tmp_path: Path) -> None:

@@ -376,30 +376,30 @@ async def test_every_bad_row_is_reported_and_nothing_is_written(any_core: Core) 
         await import_deals(any_core, rows)
     found = [(p.row, p.field) for p in error.value.problems]
     assert found == [
-        (1, "title"),
-        (2, "stage"),
-        (3, "status"),
-        (4, "amount"),
-        (4, "currency"),
-        (5, "created_at"),
-        (6, "history[1].at"),
-        (7, "external_id"),
+        (2, "title"),
+        (3, "stage"),
+        (4, "status"),
+        (5, "amount"),
+        (5, "currency"),
+        (6, "created_at"),
+        (7, "history[1].at"),
         (8, "external_id"),
-        (9, "history[1].to"),
-        (10, "lost_reason"),
-        (11, "team"),
-        (11, "owner_telegram_id"),
+        (9, "external_id"),
+        (10, "history[1].to"),
         (11, "lost_reason"),
-        (12, "row"),
-        (13, "team"),
-        (13, "history"),
+        (12, "team"),
+        (12, "owner_telegram_id"),
+        (12, "lost_reason"),
+        (13, "row"),
+        (14, "team"),
+        (14, "history"),
     ]
     why = {(p.row, p.field): p.why for p in error.value.problems}
-    assert "same external_id as row 0" in why[7, "external_id"]
-    assert "importing the file again changes nothing" in why[8, "external_id"]
-    assert "offset" in why[6, "history[1].at"] and "offset" in why[5, "created_at"]
-    assert "--create-users" in why[11, "owner_telegram_id"]
-    assert str(error.value.problems[0]) == "row 1, title: required"
+    assert "same external_id as row 1" in why[8, "external_id"]  # rows count from 1
+    assert "importing the file again changes nothing" in why[9, "external_id"]
+    assert "offset" in why[7, "history[1].at"] and "offset" in why[6, "created_at"]
+    assert "--create-users" in why[12, "owner_telegram_id"]
+    assert str(error.value.problems[0]) == "row 2, title: required"
     assert await _count(any_core, Deal) == 0 and await _count(any_core, StageTransition) == 0
 
 
@@ -411,7 +411,7 @@ async def test_a_move_in_the_future_is_an_error(any_core: Core, clock: FrozenClo
     with pytest.raises(InvalidFile) as error:
         await import_deals(any_core, [row])
     (problem,) = error.value.problems
-    assert (problem.row, problem.field) == (0, "history[1].at")
+    assert (problem.row, problem.field) == (1, "history[1].at")
     assert problem.why.startswith("in the future")
     clock.advance(seconds=1)
     assert (await import_deals(any_core, [row])).created == 1
@@ -567,14 +567,14 @@ async def test_bad_teams_and_people_are_each_named(any_core: Core) -> None:
         (None, "people[1].active"),
         (None, "people[2].telegram_id"),
         (None, "people[3]"),
-        (0, "currency"),
+        (1, "currency"),
     ]
     why = {p.field: p.why for p in error.value.problems}
     assert why["people[0].role"] == "expected admin, lead or manager"
     assert why["people[2].telegram_id"] == "the same person twice"
     assert why["teams[1].name"] == "the same team twice"
     assert str(error.value.problems[-1]) == (
-        "row 0, currency: 'XYZ' is not an ISO 4217 currency: write a code such as RUB, USD or EUR"
+        "row 1, currency: 'XYZ' is not an ISO 4217 currency: write a code such as RUB, USD or EUR"
     )
     assert await _count(any_core, Deal) == 0
 
@@ -588,7 +588,7 @@ async def test_a_currency_that_is_not_iso_4217_is_refused_with_its_row(
     with pytest.raises(InvalidFile) as error:
         await import_deals(any_core, rows)
     (problem,) = error.value.problems
-    assert (problem.row, problem.field) == (1, "currency")
+    assert (problem.row, problem.field) == (2, "currency")  # the second row, counted from 1
     assert "ISO 4217" in problem.why
     assert (await import_deals(any_core, rows[:1])).created == 1
 
@@ -616,13 +616,13 @@ async def test_bad_notes_comments_and_steps_are_named(any_core: Core) -> None:
     with pytest.raises(InvalidFile) as error:
         await import_deals(any_core, [good, bad, step, flag])
     assert [(p.row, p.field) for p in error.value.problems] == [
-        (1, "history[1].lost_reason"),
-        (1, "history[1].comment"),
-        (1, "notes[0].text"),
-        (1, "notes[0].at"),
-        (1, "notes[1]"),
-        (2, "next_step.done"),
+        (2, "history[1].lost_reason"),
+        (2, "history[1].comment"),
+        (2, "notes[0].text"),
+        (2, "notes[0].at"),
+        (2, "notes[1]"),
         (3, "next_step.done"),
+        (4, "next_step.done"),
     ]
     assert (await import_deals(any_core, [good])).created == 1
     (deal,) = await _export(any_core)
@@ -692,7 +692,7 @@ async def test_the_cli_imports_a_file_and_reports(
     file = tmp_path / "deals.json"
     file.write_text(json.dumps([row], ensure_ascii=False), encoding="utf-8")
     assert await _cli("deals", "import", str(file)) == 1
-    assert "row 0, owner_telegram_id:" in capsys.readouterr().err
+    assert "row 1, owner_telegram_id:" in capsys.readouterr().err
     assert await _cli("deals", "import", str(file), "--create-users") == 0
     assert "created 1 deals" in capsys.readouterr().out
     assert await _cli("deals", "import", str(file)) == 0
@@ -709,8 +709,8 @@ async def test_the_cli_names_every_problem_of_a_bad_file(
     file.write_text(json.dumps([_row("a", title=None), _row("b", stage="x")]), encoding="utf-8")
     assert await _cli("deals", "import", str(file)) == 1
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == "row 0, title: required"
-    assert err[1].startswith("row 1, stage: no stage 'x' in funnel 'b2b'")
+    assert err[0] == "row 1, title: required"
+    assert err[1].startswith("row 2, stage: no stage 'x' in funnel 'b2b'")
     assert err[-1] == "2 problem(s) in 2 row(s); nothing was imported"
     file.write_text('[{"title": ', encoding="utf-8")
     assert await _cli("deals", "import", str(file)) == 1
@@ -730,7 +730,7 @@ async def test_the_cli_names_every_problem_of_a_bad_file(
     assert await _cli("deals", "import", str(file), "--create-users") == 1
     assert capsys.readouterr().err.splitlines() == [
         "people[0].role: expected admin, lead or manager",
-        "row 0, currency: 'XYZ' is not an ISO 4217 currency: write a code such as RUB, USD or EUR",
+        "row 1, currency: 'XYZ' is not an ISO 4217 currency: write a code such as RUB, USD or EUR",
         "2 problem(s) in 1 row(s) and 1 outside the deals; nothing was imported",
     ]
     assert await _count(any_core, Deal) == 0

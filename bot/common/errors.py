@@ -46,8 +46,9 @@ class FileProblem:
     """One thing wrong in a file or document, pointed at precisely enough to fix it.
 
     `field` is a path inside the file (`history[1].at`, `items[2].qty`, `company.inn`);
-    `row` the record's index (from 0) in a file of records; `file` and `line` are given
-    where problems of many files are listed together (the knowledge base).
+    `row` the record's number in a file of records, counted from 1 as people count them;
+    `file` and `line` are given where problems of many files are listed together (the
+    knowledge base).
     """
 
     why: str

@@ -23,6 +23,7 @@ __all__ = [
     "KOPECK",
     "MAX_AMOUNT",
     "NBSP",
+    "amount_at_end",
     "amount_in_words",
     "format_decimal",
     "format_money",
@@ -156,18 +157,48 @@ _MULTIPLIERS = {"к": 3, "k": 3, "тыс": 3, "тысяч": 3, "тысяча": 3
                 "mio": 6, "млрд": 9, "bn": 9}  # fmt: skip
 
 
+_MARKED_AT_END = re.compile(
+    r"(?:^|\s)(?P<amount>(?P<pre>["
+    ""
+    + re.escape("".join(CURRENCY_SYMBOLS.values()))
+    + r"""])?\s*\d[\d \u00a0\u202f']*(?:[.,]\d+)*\s*
+    (?P<mult>к|k|kk|тыс\.?|тысяч[аи]?|т\.?р\.?|млн\.?|миллион(?:а|ов)?|m|mln|mio|млрд\.?|bn)?\s*
+    (?P<cur>"""
+    + _alternatives(list(CURRENCY_WORDS))
+    + r""")?)\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def amount_at_end(text: str) -> tuple[str, str] | None:
+    """«Техносила 300к» → («Техносила», «300к»): an amount typed after a name without a comma.
+
+    Only a number that says it is money — a multiplier (к, тыс, млн) or a currency
+    (₽, $, руб) — counts, so «Склад 5» and «Офис 2024» stay names; the longest such tail
+    is taken («Ромашка 1 500 000 ₽»). None when there is no such tail or nothing before it.
+    """
+    match = _MARKED_AT_END.search(text)
+    if not match or not (match["pre"] or match["mult"] or match["cur"]):
+        return None
+    head = text[: match.start("amount")].strip(" ,;:-—")
+    return (head, match["amount"].strip()) if head else None
+
+
 def parse_amount(text: str) -> tuple[Decimal, str]:
-    """150 000, 150к, 1,5 млн, 2.5m, $3,000 → (amount, currency code); RUB unless named.
+    """150 000, 150к, 300 тыс, 1,5 млн, 2.5m, $7,500.50, 7 500,50 ₽, €1.250,00 → (amount, code).
+
+    RUB unless a currency is named. Which separator is the decimal mark: `_normalise_separators`.
 
     Raises ``Invalid("amount.invalid")``, whose message shows the forms that work.
     """
     match = _AMOUNT.match(text.strip())
     if not match:
         raise Invalid("amount.invalid", value=text.strip()[:40])
+    spaced = bool(re.search(r"\d[ \u00a0\u202f']+\d", match["num"]))
     number = re.sub(r"[ \u00a0\u202f']", "", match["num"])
     multiplier = (match["mult"] or "").lower().replace(".", "")
     currency_word = (match["pre"] or match["cur"] or "").lower().rstrip(".")
-    number = _normalise_separators(number, has_multiplier=bool(multiplier))
+    number = _normalise_separators(number, has_multiplier=bool(multiplier), spaced=spaced)
     typed = text.strip()[:40]
     try:
         value = Decimal(number).scaleb(_MULTIPLIERS.get(multiplier, 0))
@@ -182,17 +213,37 @@ def parse_amount(text: str) -> tuple[Decimal, str]:
     return value.quantize(KOPECK), CURRENCY_WORDS.get(currency_word, "RUB")
 
 
-def _normalise_separators(number: str, *, has_multiplier: bool) -> str:
-    """A comma or dot before exactly three digits groups thousands (3,000); else it is decimal."""
-    groups = re.split(r"[.,]", number)
-    if len(groups) == 1:
+def _normalise_separators(number: str, *, has_multiplier: bool, spaced: bool) -> str:
+    """Which of «.» and «,» marks the fraction, as people write amounts in Russian and English.
+
+    - Both present («$7,500.50», «€1.250,00»): the last one is the decimal mark, the other
+      groups thousands (1 to 3 digits, then groups of exactly 3).
+    - One of them, repeated («1,250,000», «1.250.000»): groups of thousands.
+    - One of them, once — a lone separator: it groups thousands when exactly three digits
+      follow, one to three digits other than «0» lead, and nothing else already groups or
+      scales the number («1,250» and «$3,000» are 1 250 and 3 000); otherwise it is decimal
+      («1,25», «1,5», «0,250», «7 500,50» with spaces grouping, «1,250 млн»). The English
+      reading wins for «1,250» because nobody types a price to a tenth of a kopeck.
+    Anything else («1.2.3», «1,25,000») is not a number.
+    """
+    marks = [char for char in number if char in ".,"]
+    if not marks:
         return number
-    grouping = groups[0] != "0" and all(len(group) == 3 for group in groups[1:])
-    if not has_multiplier and grouping:  # «3,000», but not «0,005»
-        return "".join(groups)
-    if len(groups) == 2:
-        return f"{groups[0]}.{groups[1]}"
-    return "x"  # 1.2.3: not a number
+    decimal_mark = marks[-1]
+    integer, fraction = number, ""
+    if len(set(marks)) == 2:
+        if marks.count(decimal_mark) > 1:
+            return "x"
+        integer, _, fraction = number.rpartition(decimal_mark)
+    elif len(marks) == 1:
+        head, _, tail = number.partition(decimal_mark)
+        grouping = len(tail) == 3 and 1 <= len(head) <= 3 and head != "0"
+        if has_multiplier or spaced or not grouping:
+            return f"{head}.{tail}"
+    groups = re.split(r"[.,]", integer)
+    if not (1 <= len(groups[0]) <= 3 and all(len(group) == 3 for group in groups[1:])):
+        return "x"
+    return "".join(groups) + (f".{fraction}" if fraction else "")
 
 
 # --- rounding and display ----------------------------------------------------------------------

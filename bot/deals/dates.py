@@ -304,16 +304,18 @@ _SPAN = (
     r"(?P<unit>полчаса|half\s+an\s+hour|минут\w*|мин\b|minutes?|mins?\b|час\w*|"
     r"hours?|hrs?\b|дн\w*|день|days?|недел\w*|weeks?)"
 )
+# «следующий», «след.», «след»: the word and its abbreviations, read alike wherever «next» goes.
+_NEXT = r"(?:следующ\w+|след(?:\.|\b))"
 _NEXT_WEEK = (
-    r"\b(?:на\s+)?следующ\w+\s+недел\w+|\bnext\s+week\b|"
-    r"\bв\s+начале\s+следующ\w+\s+недел\w+|\bearly\s+next\s+week\b"
+    r"\b(?:на\s+)?" + _NEXT + r"\s*недел\w+|\bnext\s+week\b|"
+    r"\bв\s+начале\s+" + _NEXT + r"\s*недел\w+|\bearly\s+next\s+week\b"
 )
 _END_OF_WEEK = (
     r"\b(?:до\s+)?конц[аеу]\s+недели\b|\b(?:by\s+)?(?:the\s+)?end\s+of\s+(?:the\s+)?week\b"
 )
 _RELATIVE = r"\bday\s+after\s+tomorrow\b|\b(?:" + _words(RELATIVE_DAYS) + r")\b"
 _WEEKDAY = (
-    r"\b(?:(?:в|во)\s+)?(?:следующ\w+\s+|next\s+|this\s+|coming\s+)?"
+    r"\b(?:(?:в|во|на)\s+)?(?:" + _NEXT + r"\s*|(?:эт[уоа]|этот)\s+|next\s+|this\s+|coming\s+)?"
     r"(?P<weekday>" + _words(WEEKDAY_OF) + r")\b"
 )
 _CLOCK = _LEAD + r"?\b(?P<h>\d{1,2})(?P<sep>[:.])(?P<mi>\d{2})(?!\d)\s*" + _HALF + r"?"

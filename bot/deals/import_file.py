@@ -4,8 +4,9 @@ The file is an object {format, version, teams, people, deals} (`FILE_FORMAT`, ve
 a bare array of deals, as exports before version 2 wrote, is read too, with no teams or
 people of its own. A row is checked against what the database and the funnels hold (the
 people, the teams, the funnel's stages, the clock), given as the validation context. Every
-problem is reported, each naming its place (`people[1].role`; `row 3, history[1].at` for
-the fourth deal) and what to write instead, so a big file can be fixed in one pass;
+problem is reported, each naming its place (`people[1].role`; `row 4, history[1].at` for
+the fourth deal: rows count from 1, as people count records, while paths inside a record keep
+JSON's indexes) and what to write instead, so a big file can be fixed in one pass;
 `read_file` checks the whole file before anything is written.
 """
 
@@ -853,9 +854,9 @@ def read_rows(rows: Sequence[Any], context: ImportContext) -> list[ImportedDeal]
             if external_id in first_seen:
                 problems.append(
                     FileProblem(f"same external_id as row {first_seen[external_id]}",
-                                "external_id", index)
+                                "external_id", index + 1)
                 )  # fmt: skip
-            first_seen.setdefault(external_id, index)
+            first_seen.setdefault(external_id, index + 1)
         if row is not None and len(problems) == before:
             parsed.append(row.kept())
     if problems:
@@ -869,7 +870,7 @@ def _read_row(
     try:
         return ImportRow.model_validate(raw, context=context)
     except ValidationError as error:
-        problems.extend(problems_of(error, words=WORDS, root="row", row=index))
+        problems.extend(problems_of(error, words=WORDS, root="row", row=index + 1))
     return None
 
 

@@ -2,6 +2,15 @@
 
 Pure functions over the deals a person may change; nothing here touches the database. The
 rule everywhere: a move happens only on one confident deal and one confident stage.
+
+Commands pick among OPEN deals: a won or lost deal is never guessed at («ромашку дальше» with
+«Ромашка ООО» won and «Ромашка Плюс» open is about the open one). A closed deal is reached
+only by its exact name (`exact_key`): alone, it opens the card; in a command, the command is
+answered with CLOSED (it is closed, reopen it from the card), never carried out.
+
+«Deal: note» splits at the first colon that separates: not one inside «://» (a link) and not
+one between digits (15:00); and the part before it must be a name (at most `NAME_WORDS`
+words) that names the deal confidently.
 """
 
 from __future__ import annotations
@@ -51,6 +60,7 @@ MARGIN = 10.0  # ...when the runner-up is at least this far behind
 PLAUSIBLE = 75.0  # candidates worth offering as buttons
 STAGE_TYPO = 70.0
 WORD_MATCH = 75.0  # each typed word of a name must be at least this like a word of it
+NAME_WORDS = 6  # «Name: note»: a longer part before the colon is not a name
 
 
 class IntentKind(StrEnum):
@@ -61,6 +71,7 @@ class IntentKind(StrEnum):
     UNKNOWN_STAGE = "unknown_stage"  # a command shape with a stage nobody knows
     NOT_FOUND = "not_found"  # a command shape, but no deal of this person matches
     MAYBE = "maybe"  # starts with a deal name but has no command shape: deal or question?
+    CLOSED = "closed"  # a command on a won or lost deal, named exactly: say so, change nothing
     NONE = "none"  # not a deal command at all
 
 
@@ -85,7 +96,8 @@ class Intent:
     stages: tuple[str, ...] = ()  # candidate stage keys for ASK_STAGE
     text: str = ""  # the note, or the unknown stage words
     explicit: bool = False  # typed as /move: never a question
-    note: bool = False  # ASK_DEAL for «Name: text» where the text is a note, not a stage
+    note: bool = False  # ASK_DEAL or CLOSED for «Name: text» where the text is a note
+    exact: bool = False  # the deal was named exactly (its whole title or client)
 
     @property
     def deal(self) -> DealRef:
@@ -167,21 +179,29 @@ class DealMatcher:
     """
 
     def __init__(self, deals: Sequence[DealRef], funnels: FunnelConfig) -> None:
-        self._deals = deals
+        self._all = deals  # exact names reach every deal, closed ones too
+        self._deals = [deal for deal in deals if deal.status == "open"]  # guesses: open only
         self._funnels = funnels
-        self._index = _name_index(tuple((deal.title, deal.client) for deal in deals))
+        self._exact = _name_index(tuple((deal.title, deal.client) for deal in deals)).exactly
+        self._index = _name_index(tuple((deal.title, deal.client) for deal in self._deals))
         self._scored: dict[str, list[tuple[DealRef, float]]] = {}
 
     # --- deals --------------------------------------------------------------------------
 
     def score_deals(self, part: str) -> list[tuple[DealRef, float]]:
-        """Deals scoring at least PLAUSIBLE against `part`, best first (open deals win ties)."""
+        """Deals scoring at least PLAUSIBLE against `part`, best first: the deal it names
+        exactly (open or closed) at 100, then open deals by likeness."""
         scored = self._scored.get(part)
         if scored is None:
             scored = self._scored[part] = self._score_deals(part)
         return scored
 
     def _score_deals(self, part: str) -> list[tuple[DealRef, float]]:
+        exact = self._exactly_named(part)
+        scored = [(exact, 100.0)] if exact is not None else []
+        return scored + [pair for pair in self._fuzzy_scores(part) if pair[0] != exact]
+
+    def _fuzzy_scores(self, part: str) -> list[tuple[DealRef, float]]:
         stems = _name_stems(part)
         while stems and stems[0] in PREPOSITIONS:  # «по ромашке», «у Кузнецова»
             stems = stems[1:]
@@ -201,7 +221,7 @@ class DealMatcher:
             position = index.owner[form]
             by_deal[position] = max(score, by_deal.get(position, 0.0))
         deals = self._deals
-        ranked = sorted(by_deal, key=lambda p: (-by_deal[p], deals[p].status != "open", p))
+        ranked = sorted(by_deal, key=lambda p: (-by_deal[p], p))
         return [(deals[position], by_deal[position]) for position in ranked]
 
     def _word_scores(self, query: list[str]) -> dict[int, float]:
@@ -262,8 +282,20 @@ class DealMatcher:
         return tuple(close[:6]), confident
 
     def _exactly_named(self, part: str) -> DealRef | None:
-        named = self._index.exactly.get(exact_key(part), ())
-        return self._deals[named[0]] if len(named) == 1 else None
+        named = self._exact.get(exact_key(part), ())
+        return self._all[named[0]] if len(named) == 1 else None
+
+    def _closed_named(self, text: str) -> DealRef | None:
+        """A closed deal that the whole message names, legal form aside («ромашка» for «Ромашка
+        ООО»), when no open deal has that name: its name alone opens its card."""
+        exact = self._exactly_named(text)
+        if exact is not None:
+            return exact if exact.status != "open" else None
+        bare = _bare_key(text)
+        if not bare or any(_bare_key(d.title) == bare for d in self._deals):
+            return None
+        found = [d for d in self._all if d.status != "open" and bare in _bare_keys(d)]
+        return found[0] if len(found) == 1 else None
 
     # --- stages -------------------------------------------------------------------------
 
@@ -297,12 +329,23 @@ class DealMatcher:
         text = " ".join(text.split())
         if not text:
             return Intent(IntentKind.NONE)
+        if not explicit and (closed := self._closed_named(text)) is not None:
+            return Intent(IntentKind.MAYBE, (closed,), exact=True)  # the name alone: its card
+        intent = self._parse(text, explicit=explicit)
+        if intent.deals and intent.deal.status != "open":  # only an exact name reaches it
+            shaped = intent.explicit or intent.kind in (IntentKind.MOVE, IntentKind.NOTE)
+            return Intent(IntentKind.CLOSED, intent.deals[:1], text=intent.text, explicit=shaped,
+                          note=intent.kind is IntentKind.NOTE, exact=True)  # fmt: skip
+        return intent
+
+    def _parse(self, text: str, *, explicit: bool) -> Intent:
         if ARROW.search(text):
             left, right = ARROW.split(text, maxsplit=1)
             return self._move(left, right, explicit=True)
-        if ":" in text and not explicit:
-            left, right = text.split(":", 1)
-            if self.resolve_deal(left)[0]:
+        colon = None if explicit else note_colon(text)
+        if colon is not None:
+            left, right = text[:colon], text[colon + 1 :]
+            if len(left.split()) <= NAME_WORDS and self.resolve_deal(left)[0]:
                 return self._colon(left, right.strip())
         return self._split_words(text, explicit=explicit)
 
@@ -330,7 +373,8 @@ class DealMatcher:
             return Intent(IntentKind.MAYBE, deals)
         if not confident:
             return Intent(IntentKind.ASK_DEAL, deals, text=rest, explicit=True, note=True)
-        return Intent(IntentKind.NOTE, deals, text=rest, explicit=True)
+        exact = self._exactly_named(deal_part) is not None
+        return Intent(IntentKind.NOTE, deals, text=rest, explicit=True, exact=exact)
 
     def _split_words(self, text: str, *, explicit: bool) -> Intent:
         """No arrow or colon: find where the deal's name ends and a stage begins."""
@@ -382,6 +426,35 @@ def exact_key(name: str) -> str:
 
 
 _NOT_A_LETTER = re.compile(r"[\W_]+")
+
+
+def _bare_key(name: str) -> str:
+    """`exact_key` without legal forms: «Ромашка» for «ООО «Ромашка»»."""
+    return "".join(word for word in words(name) if word not in LEGAL_FORMS)
+
+
+def _bare_keys(deal: DealRef) -> set[str]:
+    return {key for key in (_bare_key(deal.title), _bare_key(deal.client or "")) if key}
+
+
+_SCHEME = re.compile(r"(?:^|[^\w])(?:mailto|tel|sms|skype|tg|whatsapp|urn|data)$", re.IGNORECASE)
+
+
+def note_colon(text: str) -> int | None:
+    """Where «Deal: note» splits: the first colon that is not part of a link («http://»,
+    «mailto:x», «tel:+7…») or of a time or ratio between digits (15:00).
+
+    Only a colon written as a separator counts, so «=HYPERLINK("http://x","y")» is no note.
+    """
+    for match in re.finditer(":", text):
+        at = match.start()
+        before, after = text[:at], text[at + 1 :]
+        if after.startswith("//") or (before[-1:].isdigit() and after[:1].isdigit()):
+            continue
+        if _SCHEME.search(before) and after[:1].isalnum():
+            continue  # a scheme glued to what follows: mailto:x, tel:+7…, urn:isbn
+        return at
+    return None
 
 
 def _outcome_stage(stems: set[str], funnel: Funnel) -> str | None:

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.common.money import parse_amount
+from bot.common.money import amount_at_end, parse_amount
 
 AMOUNT_WORDS = re.compile(r"(тыс|млн|миллион|руб|₽|\$|€|usd|eur)", re.IGNORECASE)
 
@@ -27,7 +27,9 @@ def parse_new_line(text: str) -> NewDeal:
     """«Ромашка ООО, 150 000, Иван Петров +7 999 123-45-67»: title, then amount and contact.
 
     The first part that looks like an amount is the amount (a wrong one is refused, not
-    taken for a contact); every other part is the contact.
+    taken for a contact); every other part is the contact. Without such a part, an amount
+    written after the title with no comma («Техносила 300к», «Acme $7,500.50») is the amount
+    when it says it is money (see `amount_at_end`).
     """
     parts = [part.strip() for part in _split_commas(text)]
     title, rest = parts[0], parts[1:]
@@ -38,6 +40,9 @@ def parse_new_line(text: str) -> NewDeal:
             amount, currency = parse_amount(part)
         elif part:
             contact_parts.append(part)
+    if amount is None and (tail := amount_at_end(title)):
+        title = tail[0]
+        amount, currency = parse_amount(tail[1])
     return NewDeal(title, amount, currency, contact=", ".join(contact_parts) or None)
 
 

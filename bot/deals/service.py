@@ -76,6 +76,7 @@ class DealView:
     stalled: bool = False
     overdue: bool = False
     notes: tuple[NoteView, ...] = ()
+    lost_comment: str | None = None  # what was said when it was lost: the lost move's comment
 
     def days_in_stage(self, now: datetime) -> int:
         return max(0, (now - self.stage_changed_at).days)
@@ -254,7 +255,10 @@ class DealsService:
         """The card inside a caller's transaction (SQLite runs one connection at a time)."""
         row = await self._row(session, actor, deal_id)
         notes = await self._notes(session, deal_id)
-        return replace(self._view(row, self._clock()), notes=notes)
+        comment = None
+        if row.status == "lost" and (last := await store.last_move_comment(session, deal_id)):
+            comment = last[1]
+        return replace(self._view(row, self._clock()), notes=notes, lost_comment=comment)
 
     async def as_shown(self, actor: Person, deal_id: int, expected_version: int) -> DealView:
         """The deal, if it is still as the person saw it (a button asking before it changes)."""
@@ -551,6 +555,23 @@ class DealsService:
             )
             notes = await self._notes(session, deal_id)
             return replace(self._view(row, now), notes=notes)
+
+    async def comment_loss(self, actor: Person, deal_id: int, text: str) -> DealView | None:
+        """What happened, said after a loss: the comment of the move that lost the deal, where
+        the card, the export's `lost_comment` and the history's `comment` read it. None when
+        the deal is no longer lost (the loss was undone meanwhile): then it is kept as a note,
+        so nothing typed is lost."""
+        comment = _clean(text, MAX_NOTE, "deal.bad_note")
+        async with transaction(self._db) as session:
+            row = await self._row(session, actor, deal_id, for_update=True)
+            last = await store.last_move_comment(session, deal_id)
+            if row.status != "lost" or last is None:
+                await store.add_note(
+                    session, deal_id=deal_id, author_id=actor.id, text=comment, at=self._clock()
+                )
+                return None
+            await store.set_move_comment(session, last[0], comment)
+            return await self.card_in(session, actor, deal_id)
 
     async def set_amount(
         self, actor: Person, deal_id: int, amount: Decimal, currency: str = "RUB"

@@ -304,6 +304,24 @@ async def latest_transitions(
     return [TransitionRow(*row) for row in await session.execute(query)]
 
 
+async def last_move_comment(session: AsyncSession, deal_id: int) -> tuple[int, str | None] | None:
+    """(id, comment) of the deal's last move: for a lost deal, the move that lost it."""
+    query = (
+        select(TRANSITIONS.c.id, TRANSITIONS.c.comment)
+        .where(TRANSITIONS.c.deal_id == deal_id)
+        .order_by(desc(TRANSITIONS.c.at), desc(TRANSITIONS.c.id))
+        .limit(1)
+    )
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def set_move_comment(session: AsyncSession, transition_id: int, comment: str) -> None:
+    await session.execute(
+        update(TRANSITIONS).where(TRANSITIONS.c.id == transition_id).values(comment=comment)
+    )
+
+
 async def delete_transition(session: AsyncSession, transition_id: int) -> None:
     await session.execute(delete(TRANSITIONS).where(TRANSITIONS.c.id == transition_id))
 

@@ -45,6 +45,7 @@ from bot.reports.sent_log import SentLogService
 from bot.reports.store import ReportsStore
 
 DEALS_WORDS = re.compile(r"(\d+)\s*(?:сдел\w*|deals?)", re.IGNORECASE)
+PLAN_JOINS = re.compile(r",(?!\d)|;|\+|\s(?:и|and|&)(?:\s|$)", re.IGNORECASE)
 STALLED_LIMIT = 10  # stalled deals and overdue steps the digest lists
 MAX_PLAN_DEALS = 100_000  # deals in a month's plan: more is a typo (and past a 32-bit column)
 
@@ -134,7 +135,11 @@ class PlanInput:
 
 
 def parse_plan(text: str) -> PlanInput:
-    """«1,5 млн, 5 сделок», «500000», «3», «$50,000»: an amount and/or a number of deals."""
+    """«1,5 млн, 5 сделок», «2 млн и 5 сделок», «500000», «3», «$50,000»: an amount and/or
+    a number of deals.
+
+    A comma, «и», "and", «+» or «;» joins the two; the amount reads as `parse_amount` reads it.
+    """
     amount: Decimal | None = None
     deals: int | None = None
     currency = BASE_CURRENCY
@@ -142,7 +147,7 @@ def parse_plan(text: str) -> PlanInput:
     if match := DEALS_WORDS.search(text):
         deals = int(match.group(1))
         rest = text[: match.start()] + text[match.end() :]
-    parts = [part.strip() for part in re.split(r",(?!\d)", rest) if part.strip()]
+    parts = [part.strip() for part in PLAN_JOINS.split(rest) if part.strip()]
     for part in parts:
         # isdecimal, not isdigit: «²» is a digit that int() does not read
         if deals is None and part.isdecimal() and int(part) < 1000:

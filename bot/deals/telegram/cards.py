@@ -69,6 +69,8 @@ def card_text(
     elif deal.status == "lost":
         reason = funnels.lost_reason(deal.lost_reason or "")
         lines.append(t("deal.card_status_lost", reason=reason.name(t.language) if reason else None))
+        if deal.lost_comment:
+            lines.append(t("deal.card_lost_comment", comment=deal.lost_comment))
     else:
         days = deal.days_in_stage(now)
         name = stage_name(funnels, deal, t)

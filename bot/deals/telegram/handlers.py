@@ -530,10 +530,11 @@ async def answer_next_step(update: Update, context: Ctx, dialog: Dialog, text: s
 
 
 async def answer_lost_comment(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
-    """What happened, after a deal was closed as lost."""
-    await context.core.deals.add_note(context.person, dialog.deal_id, text)
+    """What happened, after a deal was closed as lost: the loss's own comment, not a note."""
+    deal = await context.core.deals.comment_loss(context.person, dialog.deal_id, text)
     dialogs.finish(context.user_data)
-    await reply(update, context.t("deal.lost_comment_saved"))
+    key = "deal.lost_comment_saved" if deal is not None else "deal.lost_comment_as_note"
+    await reply(update, context.t(key))
 
 
 async def answer_amount(update: Update, context: Ctx, dialog: Dialog, text: str) -> None:
@@ -582,6 +583,10 @@ async def act_on_intent(update: Update, context: Ctx, intent: Intent) -> bool:
             else t("deal.choose_stage", title=deal.title)
         )
         await reply(update, text, markup)
+    elif kind is IntentKind.CLOSED:  # a won or lost deal named in a command: changed by no text
+        await reply(update, t("deal.closed_command", title=intent.deal.title,
+                              won=intent.deal.status == "won"))  # fmt: skip
+        await open_card(update, context, intent.deal.id)
     elif kind is IntentKind.NOT_FOUND:
         mark("not_found")
         await reply(update, t("deal.no_match", name=intent.text[:60]))

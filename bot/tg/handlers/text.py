@@ -98,6 +98,14 @@ def _is_deal_command(intent: Intent) -> bool:
     )
 
 
+def _clearly_a_deal_command(intent: Intent) -> bool:
+    """What a free-text answer (a note, a comment, what the client said) yields to: a move,
+    «Deal: note» or a command on a closed deal, each naming its deal exactly or confidently."""
+    if intent.kind is IntentKind.CLOSED:
+        return intent.explicit  # «Ромашка ООО → кп», not «ромашка ооо сказала…»
+    return intent.kind is IntentKind.MOVE or (intent.kind is IntentKind.NOTE and intent.exact)
+
+
 async def on_text(update: Update, context: Ctx) -> None:
     """Route a text message to the right place."""
     message = update.effective_message
@@ -110,9 +118,11 @@ async def on_text(update: Update, context: Ctx) -> None:
         await deals.skip_pending(update, context, dialog)
         return
     if dialog.kind != dialogs.CHOOSE_DEAL and not _formed(dialog):
-        # Any text answers a free-text question, but a clear move is what it says.
+        # Any text answers a free-text question, but a clear move is what it says, and so is
+        # «Deal: note» naming a deal exactly.
         intent = await _intent(context, text)
-        if intent.kind is IntentKind.MOVE:
+        about_it = intent.note and intent.deals and intent.deal.id == dialog.deal_id
+        if _clearly_a_deal_command(intent) and not about_it:  # «Ромашка: …» asked of Ромашка
             await _drop_pending(update, context)
             await deals.act_on_intent(update, context, intent)
             return
