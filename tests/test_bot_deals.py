@@ -481,9 +481,9 @@ async def test_a_billion_after_the_title_is_the_amount(harness: Harness) -> None
 @pytest.mark.parametrize(
     ("language", "typed", "saved"),
     [
-        ("en", "call them tomorrow at 11am", "📅 Acme: call them — Tue 01.12 11:00"),
-        ("en", "send contract on Friday at 3pm", "📅 Acme: send contract — Fri 04.12 15:00"),
-        ("en", "demo next monday", "📅 Acme: demo — Mon 07.12 10:00"),
+        ("en", "call them tomorrow at 11am", "📅 Acme: call them — Tue Dec 1 11:00"),
+        ("en", "send contract on Friday at 3pm", "📅 Acme: send contract — Fri Dec 4 15:00"),
+        ("en", "demo next monday", "📅 Acme: demo — Mon Dec 7 10:00"),
         ("ru", "позвонить в 3 часа дня", "📅 Acme: позвонить — пн 30.11 15:00"),
         ("ru", "2030-01-01 подписать акт", "📅 Acme: подписать акт — вт 01.01.2030 10:00"),
     ],

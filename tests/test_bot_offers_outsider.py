@@ -84,7 +84,9 @@ async def test_offer_on_a_lost_deal_is_refused_with_how_to_reopen_it(harness: Ha
     assert _texts(await anna.send("/offer лям")) == [refusal]
     assert _texts(await anna.click("📄 КП", card)) == [refusal]  # the old card's button
     assert "↺ Вернуть в работу" in refusal and "/deals lost" in refusal
-    await anna.send("лям → переговоры")  # back in work: the builder opens again
+    await anna.send("Лям")  # a closed deal's exact name opens its card
+    await anna.click("Вернуть в работу")
+    await anna.click("Переговоры")  # back in work: the builder opens again
     assert (await anna.send("/offer лям"))[-1].text.startswith("📄 <b>КП для «Лям»</b>")
 
 

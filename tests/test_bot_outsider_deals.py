@@ -58,11 +58,11 @@ async def test_amounts_with_both_separators_read_in_english_and_in_russian(
 ) -> None:
     _, bob = await harness.person(language="en")
     replies = await bob.send("/new Umbrella, $7,500.50")
-    assert replies[0].text.startswith("✨ Deal created: <b>Umbrella</b>, $7\u00a0500,50.")
+    assert replies[0].text.startswith("✨ Deal created: <b>Umbrella</b>, $7,500.50.")
     replies = await bob.send("/new Initech, €1.250,00")
-    assert "<b>Initech</b>, 1\u00a0250\u00a0€." in replies[0].text
+    assert "<b>Initech</b>, 1,250\u00a0€." in replies[0].text
     replies = await bob.send("/new Hooli, 1,250")  # a lone separator before three digits
-    assert "<b>Hooli</b>, 1\u00a0250\u00a0₽." in replies[0].text
+    assert "<b>Hooli</b>, 1,250\u00a0₽." in replies[0].text
 
 
 async def test_an_amount_that_is_no_number_is_refused_and_nothing_is_created(
@@ -95,7 +95,7 @@ async def test_an_english_plan_joined_by_and_is_understood(harness: Harness) -> 
     await lead.send("/plan")
     await lead.click("Mary")
     replies = await lead.send("7,500.50 and 3 deals")  # the plan's currency is the team's
-    assert replies[-1].text.startswith("✅ Mary's plan for 2026-11: 7\u00a0500,50")
+    assert replies[-1].text.startswith("✅ Mary's plan for 2026-11: 7,500.50\u00a0₽")
     assert replies[-1].text.endswith(", 3 deals.")
 
 

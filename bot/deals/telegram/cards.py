@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardMarkup
 
-from bot.common.i18n import Catalog, format_amount
+from bot.common.i18n import Catalog
 from bot.deals.funnel import FunnelConfig
 from bot.deals.service import PAGE_SIZE, DealPage, DealView
 from bot.offers.service import OfferView
@@ -27,18 +27,25 @@ _WEEKDAYS = {
 }
 
 
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def when(moment: datetime, tz: ZoneInfo, language: str, now: datetime) -> str:
     """«ср 02.12 11:00»: the weekday, so that a wrong reading of a typed date shows at once,
     and the year when it is not this one («01.01.2099 10:00»)."""
     local = moment.astimezone(tz)
     this_year = now.astimezone(tz).year
-    day = local.strftime("%d.%m" if local.year == this_year else "%d.%m.%Y")
     weekday = _WEEKDAYS.get(language, _WEEKDAYS["en"])[local.weekday()]
+    if language == "ru":
+        day = local.strftime("%d.%m" if local.year == this_year else "%d.%m.%Y")
+    else:  # «Wed Dec 2 11:00»: an English reader takes 02.12 for February
+        day = f"{_MONTHS_EN[local.month - 1]} {local.day}"
+        day += "" if local.year == this_year else f" {local.year}"
     return f"{weekday} {day} {local.strftime('%H:%M')}"
 
 
-def amount_of(deal: DealView) -> str | None:
-    return format_amount(deal.amount, deal.currency) if deal.amount is not None else None
+def amount_of(deal: DealView, t: Catalog) -> str | None:
+    return t.amount(deal.amount, deal.currency) if deal.amount is not None else None
 
 
 def stage_name(funnels: FunnelConfig, deal: DealView, t: Catalog, key: str | None = None) -> str:
@@ -61,7 +68,7 @@ def card_text(
     if contact:
         lines.append(t("deal.card_contact", contact=contact))
     if deal.amount is not None:
-        lines.append(t("deal.card_amount", amount=amount_of(deal), probability=deal.probability))
+        lines.append(t("deal.card_amount", amount=amount_of(deal, t), probability=deal.probability))
     else:
         lines.append(t("deal.card_no_amount", probability=deal.probability))
     if deal.status == "won":
@@ -90,7 +97,7 @@ def card_text(
         lines.append(t("deal.card_owner", owner=deal.owner_name))
     for offer in offers:
         status = t(f"offer.status_{offer.status}")
-        total = format_amount(offer.total, offer.currency)
+        total = t.amount(offer.total, offer.currency)
         lines.append(t("offer.card_line", number=offer.number, total=total, status=status))
     if deal.notes:
         lines.append(t("deal.card_notes"))
@@ -235,7 +242,7 @@ def list_text_and_keyboard(
         item = t(
             "deal.list_item",
             title=deal.title,
-            amount=amount_of(deal),
+            amount=amount_of(deal, t),
             days=deal.days_in_stage(now),
             warn=deal.stalled or deal.overdue,
             owner=deal.owner_name if show_owner else None,
@@ -277,7 +284,7 @@ def closed_text_and_keyboard(
     for deal in deals:
         lines.append(
             t(
-                "deal.closed_item", title=deal.title, amount=amount_of(deal),
+                "deal.closed_item", title=deal.title, amount=amount_of(deal, t),
                 day=deal.stage_changed_at.astimezone(tz).strftime("%d.%m.%Y"),
                 owner=deal.owner_name if show_owner else None,
             )

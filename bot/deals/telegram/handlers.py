@@ -148,7 +148,7 @@ async def new_deal(update: Update, context: Ctx) -> None:
 async def _created(update: Update, context: Ctx, deal: DealView) -> None:
     t = context.t
     stage = stage_name(context.core.funnels, deal, t)
-    await reply(update, t("deal.created", title=deal.title, amount=amount_of(deal), stage=stage))
+    await reply(update, t("deal.created", title=deal.title, amount=amount_of(deal, t), stage=stage))
     await send_card(update, context, deal, edit=False)
 
 
@@ -206,7 +206,7 @@ async def _moved(update: Update, context: Ctx, result: MoveResult) -> None:
     target = funnel.stage(result.to_stage)
     rows = [[(t("deal.undo"), cb.pack(cb.DEAL_UNDO, result.transition_id))]]
     if target.won:
-        text = t("deal.won", title=deal.title, amount=amount_of(deal))
+        text = t("deal.won", title=deal.title, amount=amount_of(deal, t))
     elif target.lost:
         reason = core.funnels.lost_reason(deal.lost_reason or "")
         text = t("deal.lost", title=deal.title, reason=reason.name(t.language) if reason else "")
@@ -270,7 +270,7 @@ async def confirm_win(update: Update, context: Ctx, deal: DealView) -> None:
         [(t("deal.win_other_amount"), cb.pack(cb.DEAL_WIN_AMOUNT, deal.id, deal.version))],
         [(t("common.back"), cb.pack(cb.DEAL_VIEW, deal.id))],
     ]
-    text = t("deal.win_confirm", title=deal.title, amount=amount_of(deal))
+    text = t("deal.win_confirm", title=deal.title, amount=amount_of(deal, t))
     await _answer(update, text, keyboard(rows))
 
 
