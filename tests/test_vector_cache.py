@@ -14,7 +14,7 @@ import pytest
 
 from bot.common.clock import FrozenClock
 from bot.container import Core
-from bot.knowledge.content import Entry, load_content
+from bot.knowledge.content import Entry
 from bot.knowledge.search import SearchIndex
 from bot.knowledge.semantic import Semantic, VectorCache, Vectors
 from bot.knowledge.service import KnowledgeService, Status
@@ -219,24 +219,3 @@ async def test_a_restart_embeds_nothing_and_a_learned_phrasing_one_passage(
     vote = await service.feedback(lead, "price-too-high", up=True, query=question, asked=True)
     assert vote.status == Status.ACTIVE and vote.changed
     assert len(again.embedded) == 1 and question.split()[0] in again.embedded[0]
-
-
-def test_hybrid_scores_do_not_depend_on_where_an_entry_is_stored() -> None:
-    """An entry's cosine is the best of its passages wherever they sit in the matrix
-    (checked once against the per-entry code it replaced: all 379 labelled questions gave
-    the same hits and scores on the shipped base, with and without a kind)."""
-    shipped = list(load_content([ROOT / "knowledge_base", ROOT / "scripts_library"]).entries)
-    assert any(len(entry.aliases) > 6 for entry in shipped)  # some have several passages
-    semantic = Semantic()
-    forward = SearchIndex.build(shipped, semantic=semantic)
-    backward = SearchIndex.build(shipped[::-1], semantic=semantic)
-    everything = len(shipped)
-    for query in ("клиент говорит что дорого", "the boss has to sign", "пропал после кп"):
-        for kinds in (None, ("script",)):
-            found = [
-                {hit.entry_id: hit.score for hit in index.search(
-                    query, kinds=kinds, limit=everything, min_score=0.0
-                )}
-                for index in (forward, backward)
-            ]  # fmt: skip
-            assert found[0] and found[0] == found[1]

@@ -885,12 +885,8 @@ class _Dense:
     ) -> None:
         self._semantic = semantic
         self._texts = texts
-        owned = np.array(owners, np.int64)
+        self._owners = np.array(owners, np.int64)
         self._docs = max(owners) + 1 if owners else 0
-        # An entry's passages are consecutive: its best cosine is a max over a slice
-        # (one reduceat over the base, no per-entry Python work at 10,000 entries).
-        self._starts = np.flatnonzero(np.r_[True, owned[1:] != owned[:-1]]) if owners else owned
-        self._owned = owned[self._starts]
         self._by_model = {model: vectors}
         self._model = model
 
@@ -915,5 +911,5 @@ class _Dense:
         vectors = self._by_model.get(model)
         if vectors is None:  # the server failed now: the bundled model's vectors instead
             vectors = self._by_model[model] = self._semantic.bundled_passages(self._texts)
-        out[self._owned] = np.maximum.reduceat(vectors @ vector, self._starts)
+        np.maximum.at(out, self._owners, vectors @ vector)
         return out
