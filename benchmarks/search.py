@@ -359,7 +359,8 @@ def measure_hybrid(size: int, query_count: int, folder: Path, sample: int) -> Hy
     started = time.perf_counter()
     VectorCache(folder).passages(model.name, texts, refuse)
     vectors_load_s = time.perf_counter() - started
-    changed = [replace(entries[0], title=entries[0].title + " изменено"), *entries[1:]]
+    edit = f"{entries[0].title} изменено {time.time_ns()}"  # new on every run of the benchmark
+    changed = [replace(entries[0], title=edit), *entries[1:]]
     _, changed_s, changed_embedded = hybrid_build(changed, folder)
     queries = make_queries(entries, query_count)
     index.search(queries[0])
