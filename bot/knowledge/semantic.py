@@ -178,7 +178,8 @@ class VectorCache:
     crash leaves the old file or the new one, never half of one; a file that cannot be
     read anyway (torn by the disk, foreign) counts as empty and is written anew. A long
     first build saves what it has every `_SAVE_EVERY_S`, so a restart midway goes on from
-    there. The memory part keeps at most `limit` vectors (or one build's, if more).
+    there. The memory part keeps at most `limit` vectors, the least recently used going
+    first (more only while one file read from disk holds more).
     """
 
     _memory: ClassVar[OrderedDict[str, Vectors]] = OrderedDict()  # per process, all folders
