@@ -9,6 +9,15 @@ cached yet), and the same queries through `rapidfuzz.process.extract(query, text
 scorer=fuzz.token_set_ratio, limit=3)` on the same texts (as many as fit in
 `--scan-budget` seconds). Bases up to `--files-up-to` entries are also written as .md files
 and timed through `load_content`. Prints a Markdown table.
+
+With `--hybrid-sizes`, the hybrid index (bundled multilingual-e5-small) on the same bases, on
+one core: the model's passage throughput (`--embed-sample` passages embedded afresh), the
+first build (every passage embedded, unless `--cache-dir` already holds them: then it is
+estimated from the CPU throughput), a restart with unchanged content (vectors read from disk),
+a rebuild after one entry changed, p50/p99 per query including the query's embedding (wall
+and CPU time: on a busy machine the CPU time is what one free core would take), and
+the RSS of a fresh process holding the base and its hybrid index. Keep `--cache-dir` between
+runs: a fresh 10,000-entry build takes minutes.
 """
 
 from __future__ import annotations
@@ -16,14 +25,16 @@ from __future__ import annotations
 import argparse
 import gc
 import math
+import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rapidfuzz import fuzz, process
@@ -32,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.knowledge.content import KINDS, Entry, load_content
 from bot.knowledge.search import SearchIndex
+from bot.knowledge.semantic import BundledEmbedder, Semantic, VectorCache, Vectors
 
 
 def words(text: str) -> list[str]:
@@ -160,16 +172,21 @@ def make_queries(entries: Sequence[Entry], count: int, seed: int = 11) -> list[s
 
 
 def timings(
-    run: Callable[[str], object], queries: Sequence[str], repeats: int = 1
+    run: Callable[[str], object],
+    queries: Sequence[str],
+    repeats: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[float, float]:
-    """p50 and p99 in ms; with repeats, each query's best time (caches warm, no hiccups)."""
+    """p50 and p99 in ms; with repeats, each query's best time (caches warm, no hiccups).
+    With `clock=time.thread_time`, CPU time: what a query costs on a core of its own,
+    whatever else the machine runs."""
     spent = []
     for query in queries:
         best = math.inf
         for _ in range(repeats):
-            started = time.perf_counter()
+            started = clock()
             run(query)
-            best = min(best, (time.perf_counter() - started) * 1000.0)
+            best = min(best, (clock() - started) * 1000.0)
         spent.append(best)
     spent.sort()
     p99 = spent[min(len(spent) - 1, round(0.99 * (len(spent) - 1)))]
@@ -259,6 +276,149 @@ def table(rows: Sequence[Row], query_count: int) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True, slots=True)
+class HybridRow:
+    size: int
+    passages: int
+    per_s: float
+    first_build_s: float
+    first_measured: bool
+    restart_s: float
+    vectors_load_s: float
+    changed_s: float
+    changed_embedded: int
+    p50_ms: float
+    p99_ms: float
+    cpu_p50_ms: float
+    cpu_p99_ms: float
+    kinds_p99_ms: float
+    rss_mb: float
+    hwm_mb: float
+
+
+class Counting:
+    """The bundled model, counting the passages it embeds."""
+
+    def __init__(self) -> None:
+        self.model = BundledEmbedder()
+        self.embedded = 0
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def queries(self, texts: Sequence[str]) -> Vectors:
+        return self.model.queries(texts)
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        self.embedded += len(texts)
+        return self.model.passages(texts)
+
+
+def passage_texts(entries: Sequence[Entry]) -> list[str]:
+    """The texts the hybrid index embeds: a title with up to six aliases each."""
+    texts = []
+    for entry in entries:
+        aliases = list(dict.fromkeys(a for a in entry.aliases if a.strip()))
+        for start in range(0, max(len(aliases), 1), 6):
+            texts.append(". ".join([entry.title, *aliases[start : start + 6]]))
+    return texts
+
+
+def hybrid_build(entries: Sequence[Entry], folder: Path) -> tuple[SearchIndex, float, int]:
+    counting = Counting()
+    gc.collect()
+    started = time.perf_counter()
+    index = SearchIndex.build(entries, semantic=Semantic(counting, VectorCache(folder)))
+    return index, time.perf_counter() - started, counting.embedded
+
+
+def measure_hybrid(size: int, query_count: int, folder: Path, sample: int) -> HybridRow:
+    entries = make_entries(size)
+    texts = passage_texts(entries)
+    model = BundledEmbedder()
+    model.passages(["разогрев"])
+    probe = [f"{text} ({size})" for text in texts[:sample]]  # never cached
+    started = time.thread_time()  # CPU: the engine runs on this thread (one OpenMP thread)
+    model.passages(probe)
+    per_s = len(probe) / (time.thread_time() - started)
+    lexical_s = best_build(entries, 1)
+    VectorCache.forget()
+    index, first_s, embedded = hybrid_build(entries, folder)
+    first_measured = embedded == len(set(texts))
+    if not first_measured:  # the vectors were on disk already: estimate from the throughput
+        first_s = lexical_s + len(set(texts)) / per_s
+    VectorCache.forget()
+    index, restart_s, embedded = hybrid_build(entries, folder)
+    assert embedded == 0, embedded
+    VectorCache.forget()
+
+    def refuse(batch: Sequence[str]) -> Vectors:
+        raise AssertionError(f"{len(batch)} passages embedded on a restart")
+
+    started = time.perf_counter()
+    VectorCache(folder).passages(model.name, texts, refuse)
+    vectors_load_s = time.perf_counter() - started
+    edit = f"{entries[0].title} изменено {time.time_ns()}"  # new on every run of the benchmark
+    changed = [replace(entries[0], title=edit), *entries[1:]]
+    _, changed_s, changed_embedded = hybrid_build(changed, folder)
+    queries = make_queries(entries, query_count)
+    index.search(queries[0])
+    p50, p99 = timings(index.search, queries)
+    cpu_p50, cpu_p99 = timings(index.search, queries, clock=time.thread_time)
+    _, kinds_p99 = timings(
+        lambda q: index.search(q, kinds=("objection",)), queries, clock=time.thread_time
+    )
+    rss, hwm = probe_rss(size, folder)
+    return HybridRow(
+        size, len(texts), per_s, first_s, first_measured, restart_s, vectors_load_s,
+        changed_s, changed_embedded, p50, p99, cpu_p50, cpu_p99, kinds_p99, rss, hwm,
+    )  # fmt: skip
+
+
+def probe_rss(size: int, folder: Path) -> tuple[float, float]:
+    """RSS and peak RSS (MiB) of a fresh process that builds the base's hybrid index from
+    the vectors on disk and answers a few questions, as a restarted bot would."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--probe-rss", str(size), "--cache-dir", str(folder)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def report_rss(size: int, folder: Path) -> int:
+    entries = make_entries(size)
+    index = SearchIndex.build(entries, semantic=Semantic(None, VectorCache(folder)))
+    for query in make_queries(entries, 20):
+        index.search(query)
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    rss, hwm = (int(status[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))
+    print(f"{rss:.0f} {hwm:.0f}")
+    return 0
+
+
+def hybrid_table(rows: Sequence[HybridRow], query_count: int) -> str:
+    lines = [
+        "| entries | passages | embedded per CPU s | first build, s | restart build, s "
+        "| of it vectors read, s | one entry changed, s (embedded) "
+        f"| p50, ms | p99, ms ({query_count} q) | CPU p50, ms | CPU p99, ms "
+        "| CPU p99 with a kind, ms | RSS, MiB (peak) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        first = f"{row.first_build_s:.0f}" + ("" if row.first_measured else " (estimated)")
+        lines.append(
+            f"| {row.size:,} | {row.passages:,} | {row.per_s:.1f} | {first} "
+            f"| {row.restart_s:.2f} | {row.vectors_load_s:.2f} "
+            f"| {row.changed_s:.2f} ({row.changed_embedded}) | {row.p50_ms:.1f} "
+            f"| {row.p99_ms:.1f} | {row.cpu_p50_ms:.1f} | {row.cpu_p99_ms:.1f} "
+            f"| {row.kinds_p99_ms:.1f} | {row.rss_mb:.0f} ({row.hwm_mb:.0f}) |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
@@ -267,13 +427,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--scan-budget", type=float, default=60.0, help="seconds for the rapidfuzz scan per size"
     )
+    parser.add_argument("--hybrid-sizes", default="", help="e.g. 1000,10000; empty: none")
+    parser.add_argument("--cache-dir", type=Path, help="vectors kept here between runs")
+    parser.add_argument("--embed-sample", type=int, default=200)
+    parser.add_argument(
+        "--one-core", action="store_true", help="pin to the first allowed CPU (Linux)"
+    )
+    parser.add_argument("--probe-rss", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.one_core or args.probe_rss:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    if args.probe_rss:
+        return report_rss(args.probe_rss, args.cache_dir)
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     rows = []
     for size in sizes:
         rows.append(measure(size, args.queries, args.files_up_to, args.scan_budget))
         print(f"measured {size:,} entries", file=sys.stderr, flush=True)
-    print(table(rows, args.queries))
+    if rows:
+        print(table(rows, args.queries))
+    hybrid = [int(size) for size in args.hybrid_sizes.split(",") if size.strip()]
+    hybrid_rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for size in hybrid:
+            folder = (args.cache_dir or Path(scratch)) / f"bench-{size}"
+            hybrid_rows.append(measure_hybrid(size, args.queries, folder, args.embed_sample))
+            print(f"measured hybrid {size:,} entries", file=sys.stderr, flush=True)
+    if hybrid_rows:
+        print(hybrid_table(hybrid_rows, args.queries))
     return 0
 
 

