@@ -35,7 +35,7 @@ from bot.common.text import words
 from bot.db.session import Session, SessionFactory, transaction
 from bot.knowledge import store
 from bot.knowledge.content import KINDS, ContentLibrary, Entry, load_content
-from bot.knowledge.search import MAYBE_THRESHOLD, Hit, SearchIndex
+from bot.knowledge.search import Hit, SearchIndex
 from bot.knowledge.semantic import Semantic
 from bot.people.service import Person, Role
 
@@ -304,7 +304,9 @@ class KnowledgeService:
         if not any(char.isalnum() for char in query):
             raise Invalid("kb.empty_query")
         index = self._index
-        hits = index.search(query[:MAX_QUERY], kinds=kinds, limit=3, min_score=MAYBE_THRESHOLD)
+        hits = index.search(
+            query[:MAX_QUERY], kinds=kinds, limit=3, min_score=index.maybe_threshold
+        )
         sure, weak = self._learned.sort(query, hits, index.threshold)
         answers, candidates = self._entries_of(sure, kinds), self._entries_of(weak, kinds)
         if not answers:
