@@ -630,7 +630,8 @@ class SearchIndex:
         total = sum(slot.mass for slot in slots)
         lexical = any(slot.alts for slot in slots) and total > 0.0
         candidates = set(self._candidates(slots, allowed, count)) if lexical else set()
-        model, cosines = self._dense.cosines(query)
+        # Typed in caps lock, a question means the same; the model reads it as another text.
+        model, cosines = self._dense.cosines(query.lower() if query.isupper() else query)
         if allowed is not None:
             kinds_of = np.array([kind in allowed for _, kind, _ in self._docs])
             cosines = np.where(kinds_of, cosines, -1.0)

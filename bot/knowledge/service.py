@@ -257,6 +257,13 @@ class KnowledgeService:
             self._entries, self._learned = entries, phrasings
         return Loaded(len(entries), loaded.problems)
 
+    async def ready(self) -> None:
+        """Wait for the hybrid index a background load is building (at once without one):
+        a check that compares answers needs one index throughout, not the word index
+        first and the hybrid one later."""
+        if self._upgrade is not None:
+            await asyncio.shield(self._upgrade)
+
     async def _build(self, entries: Sequence[Entry]) -> SearchIndex:
         return await asyncio.to_thread(SearchIndex.build, entries, semantic=self._semantic)
 
