@@ -193,3 +193,10 @@ def test_a_sales_question_the_base_lacks_is_no_answer_but_may_offer_candidates()
     weak = index.search(near_miss, limit=3, min_score=index.maybe_threshold)
     assert weak and all(hit.score < index.threshold for hit in weak)
     assert [hit.score for hit in weak] == sorted((hit.score for hit in weak), reverse=True)
+
+
+def test_a_held_key_or_pasted_junk_finds_nothing() -> None:
+    shipped = load_content([ROOT / "knowledge_base", ROOT / "scripts_library"]).entries
+    index = SearchIndex.build(shipped, semantic=Semantic())
+    for junk in ["x" * 4096, "x" * 100, "ж" * 300 + " " + "q" * 64]:
+        assert index.search(junk, limit=3, min_score=index.maybe_threshold) == [], junk[:10]

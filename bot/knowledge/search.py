@@ -82,6 +82,7 @@ _DENSE_CANDIDATES = 20
 _FEW = 16  # fewer entries than this: a median says little, a typical one is used
 _BASELINE = 0.80  # a typical median cosine of e5-small between a query and unrelated text
 _SURE_LEX = 0.75
+_LONGEST_WORD = 40  # letters; longer tokens are not read by the model
 _HEAD_ALIASES = 6  # aliases embedded together with the title in one passage
 
 # --- words ------------------------------------------------------------------------------
@@ -631,7 +632,15 @@ class SearchIndex:
         lexical = any(slot.alts for slot in slots) and total > 0.0
         candidates = set(self._candidates(slots, allowed, count)) if lexical else set()
         # Typed in caps lock, a question means the same; the model reads it as another text.
-        model, cosines = self._dense.cosines(query.lower() if query.isupper() else query)
+        # A "word" longer than any real one (a held key, pasted junk) is noise to the model,
+        # which would still place it near some entry.
+        readable = " ".join(word for word in query.split() if len(word) <= _LONGEST_WORD)
+        if readable.isupper():
+            readable = readable.lower()
+        if any(char.isalnum() for char in readable):
+            model, cosines = self._dense.cosines(readable)
+        else:
+            model, cosines = self._dense.model, np.full(len(self._docs), -1.0, np.float32)
         if allowed is not None:
             kinds_of = np.array([kind in allowed for _, kind, _ in self._docs])
             cosines = np.where(kinds_of, cosines, -1.0)
@@ -944,6 +953,11 @@ class _Dense:
                 owners.append(number)
         model, vectors = semantic.passages(texts) if texts else ("", np.zeros((0, 1), np.float32))
         return cls(semantic, texts, owners, model, vectors)
+
+    @property
+    def model(self) -> str:
+        """The model the entries were embedded with."""
+        return self._model
 
     def bundled(self, model: str) -> bool:
         """True when `model` is the bundled one (the confidence is calibrated on it)."""
