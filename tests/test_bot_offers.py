@@ -1,6 +1,7 @@
 """The offer builder through the real Application: documents, the discount policy, approvals."""
 
 import io
+import re
 
 import pytest
 from pypdf import PdfReader
@@ -231,3 +232,15 @@ async def test_a_rejection_comment_over_the_limit_is_refused_before_anything_is_
     assert [r.text for r in replies] == [f"{too_long}\n{ru('common.leave_hint')}"]
     assert (await lead.send("Максимум 10%"))[-1].text == ru("offer.rejected_lead")
     assert "Максимум 10%" in anna.last_reply().text
+
+
+async def test_an_approval_request_is_in_the_approvers_number_format(harness: Harness) -> None:
+    """The second check saw «…of $10 629,25» at an English lead: the author's format."""
+    _, jane = await harness.person(Role.LEAD, name="Jane", language="en")
+    _, anna = await harness.person(name="Анна")
+    await _build(anna, discount="11")
+    await anna.click("Предпросмотр")
+    await anna.click("Сформировать")
+    request = jane.last_reply()
+    assert request.text.startswith("📄 <b>Анна</b>")
+    assert re.search(r" of \d{3},\d{3}(\.\d\d)?\u00a0₽", request.text), request.text

@@ -210,3 +210,18 @@ async def test_a_comment_for_a_deal_no_longer_lost_is_kept_as_a_note(harness: Ha
     assert await harness.core.deals.comment_loss(person, deal.id, "they went quiet") is None
     card = await harness.core.deals.card(person, deal.id)
     assert [note.text for note in card.notes] == ["they went quiet"] and card.lost_comment is None
+
+
+async def test_changing_one_part_of_a_plan_keeps_the_other(harness: Harness) -> None:
+    """The second check saw «$50,000» typed for a plan of 1,5 млн and 5 deals drop the deals."""
+    _, lead = await harness.person(Role.LEAD, name="Лида")
+    await harness.person(name="Маша")
+    for typed in ("1,5 млн, 5 сделок", "2 млн"):
+        await lead.send("/plan")
+        await lead.click("Маша")
+        replies = await lead.send(typed)
+    assert replies[-1].text == "✅ План на 2026-11 — Маша: 2\u00a0000\u00a0000\u00a0₽, 5 сделок."
+    await lead.send("/plan")
+    await lead.click("Маша")
+    replies = await lead.send("7 сделок")
+    assert replies[-1].text == "✅ План на 2026-11 — Маша: 2\u00a0000\u00a0000\u00a0₽, 7 сделок."

@@ -108,9 +108,9 @@ async def test_an_english_manager_reads_both_currencies_too(
     await _team(harness, clock, "en")
     john = harness.client(JOHN, language="en", name="John Smith")
     mine = (await john.send("/stats today"))[-1].text
-    assert f"won: 2 for 175{NB}500{NB}₽ + $12{NB}500" in mine
+    assert f"won: 2 for 175,500{NB}₽ + $12,500" in mine
     board = (await john.send("/leaderboard today"))[-1].text
-    assert f"John Smith — 2 deals, won 175{NB}500{NB}₽ + $12{NB}500" in board
+    assert f"John Smith — 2 deals, won 175,500{NB}₽ + $12,500" in board
 
 
 async def test_with_a_rate_dollars_are_converted_and_the_figure_says_so(
@@ -124,7 +124,7 @@ async def test_with_a_rate_dollars_are_converted_and_the_figure_says_so(
     english = rated.client(JOHN, language="en", name="John Smith")
     await rated.core.people.ensure_person(JOHN, "John Smith", Role.MANAGER, "Урал", "en")
     mine = (await english.send("/stats today"))[-1].text
-    assert f"1{NB}300{NB}500{NB}₽ (incl. $12{NB}500 at the set rate)" in mine
+    assert f"1,300,500{NB}₽ (incl. $12,500 at the set rate)" in mine
 
 
 async def test_a_dollar_plan_is_converted_at_the_rate_or_refused_without_one(
@@ -175,7 +175,7 @@ async def test_plan_against_fact_shows_the_deals_fact_and_what_has_no_rate(
     await core.people.ensure_person(JOHN, "John Smith", Role.MANAGER, "Урал", "en")
     english = harness.client(JOHN, language="en", name="John Smith")
     text = (await english.send("/stats month"))[-1].text
-    assert "(8%, not counting $12\u00a0500: no rate) and 2 deals" in text
+    assert "(8%, not counting $12,500: no rate) and 2 deals" in text
 
 
 async def test_a_week_reads_as_dates_and_one_closed_deal_agrees(

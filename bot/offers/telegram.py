@@ -599,7 +599,8 @@ async def generate(update: Update, context: Ctx) -> None:
     for approver in result.approvers:
         at = catalog(approver.language)
         text = at("offer.approval_request", name=context.person.name, title=result.deal.title,
-                  total=total, what=what)  # fmt: skip
+                  total=at.amount(result.offer.total, result.offer.currency),
+                  what=what)  # fmt: skip
         await send_to(
             core, context.bot, approver.telegram_id, text, decision_keyboard(result.offer, at)
         )

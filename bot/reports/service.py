@@ -379,7 +379,7 @@ class ReportsService:
             target = await self._store.plan_target(session, person_id)
             if target is None or not (actor.is_admin or target.team_id == actor.team_id):
                 raise NotFound("person.not_found")
-            await self._store.save_plan(
+            amount, deals = await self._store.save_plan(
                 session, person_id, month, amount, deals, actor.id, self._clock()
             )
         return PlanSaved(target.name, month, amount, deals, typed)

@@ -562,14 +562,28 @@ class ReportsStore:
         deals: int | None,
         set_by: int,
         now: datetime,
-    ) -> None:
+    ) -> tuple[Decimal | None, int | None]:
+        """Set what was given and keep the other part: «$50,000» typed for a plan of
+        1,5 млн and 5 deals changes the amount, not the deals. Returns the plan as saved."""
         p = _PLANS.c
-        values = {"amount": amount, "deals": deals, "set_by_id": set_by, "updated_at": now}
+        given = {"amount": amount, "deals": deals}
+        values = {
+            **{key: value for key, value in given.items() if value is not None},
+            "set_by_id": set_by, "updated_at": now,
+        }  # fmt: skip
         result = await session.execute(
-            update(_PLANS).where(p.user_id == user_id, p.month == month).values(**values)
+            update(_PLANS)
+            .where(p.user_id == user_id, p.month == month)
+            .values(**values)
+            .returning(p.amount, p.deals)
         )
-        if not getattr(result, "rowcount", 0):
-            await session.execute(insert(_PLANS).values(user_id=user_id, month=month, **values))
+        row = result.first()
+        if row is not None:
+            return row[0], row[1]
+        await session.execute(
+            insert(_PLANS).values(user_id=user_id, month=month, **{**given, **values})
+        )
+        return amount, deals
 
     # --- the digest's knowledge part ----------------------------------------------------
 
