@@ -652,3 +652,17 @@ async def test_a_lead_confirming_a_managers_win_leaves_the_win_hers(harness: Har
     board = (await lida.send("/leaderboard today"))[-1].text
     assert "Анна — 1 сделка, выиграно 2\u00a0300\u00a0000\u00a0₽" in board
     assert "Лида" not in board
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+async def test_an_open_deals_exact_name_alone_opens_its_card(
+    harness: Harness, language: str
+) -> None:
+    """The second check saw «Ромашка Центр» alone ask «note or question?»."""
+    _, anna = await harness.person(language=language)
+    await anna.send("/new Ромашка Центр")
+    await anna.send("/new Ромашка Плюс")
+    card = (await anna.send("ромашка центр"))[-1]
+    assert card.text.startswith("<b>Ромашка Центр</b>")
+    maybe = (await anna.send("Ромашка Центр дорого"))[-1]  # more than the name: still asked
+    assert not maybe.text.startswith("<b>Ромашка Центр</b>")

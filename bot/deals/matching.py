@@ -414,7 +414,9 @@ class DealMatcher:
             if deals:
                 rest = " ".join(tokens[cut:])
                 kind = IntentKind.UNKNOWN_STAGE if explicit else IntentKind.MAYBE
-                return Intent(kind, deals, text=rest, explicit=explicit)
+                named = None if rest else self._exactly_named(" ".join(tokens))
+                exact = named is not None and named.id == deals[0].id  # the name alone, exactly
+                return Intent(kind, deals, text=rest, explicit=explicit, exact=exact)
         if explicit:
             return Intent(IntentKind.NOT_FOUND, text=tokens[0] if tokens else "", explicit=True)
         return Intent(IntentKind.NONE)

@@ -163,8 +163,13 @@ async def _route(update: Update, context: Ctx, text: str) -> None:
     intent = DealMatcher(await core.deals.refs(context.person), core.funnels).parse(text)
     if await deals.act_on_intent(update, context, intent):
         return
-    if intent.kind is IntentKind.MAYBE and not intent.text and intent.deal.status != "open":
-        await deals.open_card(update, context, intent.deal.id)  # a closed deal's name alone
+    if (
+        intent.kind is IntentKind.MAYBE
+        and not intent.text
+        and (intent.exact or intent.deal.status != "open")
+    ):
+        # A deal's exact name alone (or a closed one's): the person wants to see that deal.
+        await deals.open_card(update, context, intent.deal.id)
         return
     if intent.kind is IntentKind.MAYBE:
         await knowledge.ask_deal_or_question(
