@@ -12,7 +12,7 @@ from telegram import Bot, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from bot.common.i18n import Catalog, catalog
+from bot.common.i18n import DEFAULT_LANGUAGE, Catalog, catalog
 from bot.tg.render import split_message
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ async def recipients(core: Core, telegram_id: int, *, personal: bool = False) ->
     """
     found = await core.people.addressees(telegram_id)
     if found is None:
-        return [Recipient(telegram_id, "ru")]
+        return [Recipient(telegram_id, DEFAULT_LANGUAGE)]
     if found.instead_of is None:
         person = found.people[0]
         return [Recipient(person.telegram_id, person.language)]

@@ -74,10 +74,6 @@ def _formed(dialog: Dialog) -> bool:
     return dialog.kind in FORMED
 
 
-def _never(text: str) -> bool:
-    return False
-
-
 def _typed_skip(text: str) -> bool:
     return text.lower().strip(' .!«»"') in SKIP_WORDS
 
@@ -130,7 +126,8 @@ async def on_text(update: Update, context: Ctx) -> None:
         await ANSWERS[dialog.kind](update, context, dialog, text)
     except Invalid:
         # Not in the form asked: maybe the person moved on to a deal command or a question.
-        if not _formed(dialog) or IN_FORM.get(dialog.kind, _never)(text):
+        in_form = IN_FORM.get(dialog.kind)
+        if not _formed(dialog) or (in_form is not None and in_form(text)):
             raise
         intent = await _intent(context, text)
         if _is_deal_command(intent):
