@@ -314,6 +314,10 @@ class Counting:
         self.embedded += len(texts)
         return self.model.passages(texts)
 
+    def documents(self, texts: Sequence[str]) -> Vectors:
+        self.embedded += len(texts)
+        return self.model.documents(texts)
+
 
 def passage_texts(entries: Sequence[Entry]) -> list[str]:
     """The texts the hybrid index embeds: a title with up to six aliases each."""

@@ -28,10 +28,10 @@ HOLDOUT = Path(__file__).with_name("data") / "search_holdout"
 FLOORS = {
     ("shipped", "easy"): (0.95, None),
     ("shipped", "hard"): (0.42, None),
-    ("shipped", "none"): (None, 0.80),
+    ("shipped", "none"): (None, 0.82),
     ("telecom", "easy"): (0.88, None),
     ("telecom", "hard"): (0.25, None),
-    ("telecom", "none"): (None, 0.85),
+    ("telecom", "none"): (None, 0.87),
 }
 
 
@@ -69,8 +69,11 @@ def test_search_quality_on_held_out_questions(
     # it does not enter the rate the floor reads.
     padding = labelled(path, "easy")[:1] if tier == "none" else [Labelled("рецепт борща", NONE)]
     quality = measure(indexes[name], [*items, *padding])
+    # What a person sees: the answers, or below them the «maybe one of these» candidates.
+    shown = measure(indexes[name], [*items, *padding], min_score=indexes[name].maybe_threshold)
     print(f"\n{name} {tier}: top-1 {quality.top1:.1%}, top-3 {quality.top3:.1%}, "
-          f"not found {quality.abstained:.1%} (n={len(items)})")  # fmt: skip
+          f"not found {quality.abstained:.1%}; among answers or «maybe» {shown.top3:.1%}, "
+          f"nothing shown {shown.abstained:.1%} (n={len(items)})")  # fmt: skip
     top1, abstained = FLOORS[(name, tier)]
     if top1 is not None:
         assert quality.top1 >= top1

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -149,6 +150,10 @@ class Counting:
         self.embedded += len(texts)
         return self._model.passages(texts)
 
+    def documents(self, texts: Sequence[str]) -> Vectors:
+        self.embedded += len(texts)
+        return self._model.documents(texts)
+
 
 def test_unchanged_content_is_not_embedded_again_after_a_restart(tmp_path: Path) -> None:
     first = Counting()
@@ -162,6 +167,26 @@ def test_unchanged_content_is_not_embedded_again_after_a_restart(tmp_path: Path)
     changed = [*ENTRIES, _entry("terms", "Условия договора", "юристы")]
     SearchIndex.build(changed, semantic=Semantic(again, VectorCache(tmp_path)))
     assert again.embedded == 1  # only the new entry: vectors are kept per text
+
+
+def test_an_entry_is_found_by_what_its_body_says(tmp_path: Path) -> None:
+    """The body is embedded too (its start, as documents): a question its title and aliases
+    do not cover, but its text answers, finds it; a restart embeds none of it again."""
+    body = (
+        "Гарантия производителя на все металлоконструкции — 10 лет, на покраску — 5 лет.\n\n"
+        "Если стойка погнулась не от удара погрузчика, меняем её за свой счёт."
+    )
+    entries = [*ENTRIES, replace(_entry("terms", "Условия поставки", "договор"), body=body)]
+    VectorCache.forget()  # nothing remembered from the tests before
+    counting = Counting()
+    index = SearchIndex.build(entries, semantic=Semantic(counting, VectorCache(tmp_path)))
+    assert counting.embedded == len(entries) + 1  # one passage each, one document
+    hits = index.search("сколько лет держится краска на стеллажах", limit=3, min_score=0.0)
+    assert hits[0].entry_id == "terms"
+    VectorCache.forget()
+    again = Counting()
+    SearchIndex.build(entries, semantic=Semantic(again, VectorCache(tmp_path)))
+    assert again.embedded == 0
 
 
 def test_a_broken_cache_file_is_embedded_anew(tmp_path: Path) -> None:
@@ -180,7 +205,11 @@ def test_a_broken_cache_file_is_embedded_anew(tmp_path: Path) -> None:
 def test_a_question_typed_in_caps_lock_gets_the_same_answer() -> None:
     shipped = load_content([ROOT / "knowledge_base", ROOT / "scripts_library"]).entries
     index = SearchIndex.build(shipped, semantic=Semantic())
-    for query in ["у нас стеллажи старые, но работают", "говорят денег на это никто не закладывал"]:
+    questions = [
+        "нам это сейчас не нужно, у нас всё и так работает",
+        "говорят денег на это не закладывали",
+    ]
+    for query in questions:
         plain = index.search(query, limit=1)
         shouted = index.search(query.upper() + "!", limit=1)
         assert plain and [hit.entry_id for hit in shouted] == [plain[0].entry_id], query

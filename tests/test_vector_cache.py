@@ -51,6 +51,10 @@ class Fake:
         self.embedded.extend(texts)
         return self._vectors(texts)
 
+    def documents(self, texts: Sequence[str]) -> Vectors:
+        self.embedded.extend(texts)
+        return self._vectors(texts)
+
 
 def _entry(entry_id: str, title: str, *aliases: str) -> Entry:
     return Entry(

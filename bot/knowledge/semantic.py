@@ -47,7 +47,7 @@ _RETRY_S = 60.0  # after a failure the server is left alone this long
 _MAX_TEXT = 2000  # characters of one text sent to a model: a title with its aliases fits
 _MEMORY = 30_000  # vectors the process remembers (46 MiB at 384 dimensions)
 _SPARE = 1_000  # vectors of texts no longer in the base kept on disk besides the current ones
-_FILES = 4  # models whose vectors are kept on disk
+_FILES = 8  # vector files kept on disk: a model's passages and its documents are two
 _CHUNK = 256  # passages embedded between two looks at the clock
 _SAVE_EVERY_S = 30.0  # a long first build saves what it has this often
 
@@ -57,7 +57,8 @@ class EmbeddingsUnavailable(Exception):
 
 
 class Embedder(Protocol):
-    """Turns texts into unit vectors; queries and passages may be embedded differently."""
+    """Turns texts into unit vectors. Queries, passages (short phrasings of a question:
+    titles and aliases) and documents (the answers' text) may be embedded differently."""
 
     @property
     def name(self) -> str: ...
@@ -65,6 +66,8 @@ class Embedder(Protocol):
     def queries(self, texts: Sequence[str]) -> Vectors: ...
 
     def passages(self, texts: Sequence[str]) -> Vectors: ...
+
+    def documents(self, texts: Sequence[str]) -> Vectors: ...
 
 
 class BundledEmbedder:
@@ -98,6 +101,10 @@ class BundledEmbedder:
         # question, not documents. e5 compares two such texts best with the "query: " prefix
         # on both sides (its symmetric mode): on the tuning sets hard top-1 0.61 -> 0.71.
         return self._run(texts, query=True)
+
+    def documents(self, texts: Sequence[str]) -> Vectors:
+        # An answer's text is not a question: e5's own asymmetric "passage: " mode.
+        return self._run(texts, query=False)
 
     def _run(self, texts: Sequence[str], *, query: bool) -> Vectors:
         if not texts:
@@ -135,6 +142,9 @@ class RemoteEmbedder:
         return self._post(texts, min(self._timeout, _QUERY_TIMEOUT_S))
 
     def passages(self, texts: Sequence[str]) -> Vectors:
+        return self._post(texts, self._timeout)
+
+    def documents(self, texts: Sequence[str]) -> Vectors:
         return self._post(texts, self._timeout)
 
     def _post(self, texts: Sequence[str], timeout: float) -> Vectors:
@@ -397,6 +407,12 @@ class Semantic:
 
     def _passages(self, embedder: Embedder, texts: Sequence[str]) -> Vectors:
         return self.cache.passages(embedder.name, texts, embedder.passages)
+
+    def documents(self, model: str, texts: Sequence[str]) -> Vectors:
+        """Document vectors from `model` (the one the passages came from), cached apart
+        from its passages. Raises `EmbeddingsUnavailable` when that server fails."""
+        embedder = self.preferred if model == self.preferred.name else self.bundled
+        return self.cache.passages(f"{embedder.name}#documents", texts, embedder.documents)
 
     def query(self, model: str, text: str) -> tuple[str, Vectors]:
         """A query's vector from `model` (the one the entries were embedded with), or from
