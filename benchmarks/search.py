@@ -42,7 +42,7 @@ from rapidfuzz import fuzz, process
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.knowledge.content import KINDS, Entry, load_content
-from bot.knowledge.search import SearchIndex
+from bot.knowledge.search import SearchIndex, embedded_texts
 from bot.knowledge.semantic import BundledEmbedder, Semantic, VectorCache, Vectors
 
 
@@ -320,13 +320,9 @@ class Counting:
 
 
 def passage_texts(entries: Sequence[Entry]) -> list[str]:
-    """The texts the hybrid index embeds: a title with up to six aliases each."""
-    texts = []
-    for entry in entries:
-        aliases = list(dict.fromkeys(a for a in entry.aliases if a.strip()))
-        for start in range(0, max(len(aliases), 1), 6):
-            texts.append(". ".join([entry.title, *aliases[start : start + 6]]))
-    return texts
+    """The texts the hybrid index embeds: passages of titles and aliases, body documents."""
+    heads, bodies = embedded_texts(entries)
+    return [*heads.texts, *bodies.texts]
 
 
 def hybrid_build(entries: Sequence[Entry], folder: Path) -> tuple[SearchIndex, float, int]:
@@ -360,8 +356,10 @@ def measure_hybrid(size: int, query_count: int, folder: Path, sample: int) -> Hy
     def refuse(batch: Sequence[str]) -> Vectors:
         raise AssertionError(f"{len(batch)} passages embedded on a restart")
 
+    heads, bodies = embedded_texts(entries)
     started = time.perf_counter()
-    VectorCache(folder).passages(model.name, texts, refuse)
+    VectorCache(folder).passages(model.name, heads.texts, refuse)
+    VectorCache(folder).passages(f"{model.name}#documents", bodies.texts, refuse)
     vectors_load_s = time.perf_counter() - started
     edit = f"{entries[0].title} изменено {time.time_ns()}"  # new on every run of the benchmark
     changed = [replace(entries[0], title=edit), *entries[1:]]

@@ -95,6 +95,7 @@ _HEAD_ALIASES = 6  # aliases embedded together with the title in one passage
 _BODY_CHUNKS = 3  # documents embedded of a body: its start says what it answers
 _CHUNK_CHARS = 400
 _PARAGRAPHS = re.compile(r"\n\s*\n")
+_SENTENCES = re.compile(r"(?<=[.!?…])\s+")
 
 # --- words ------------------------------------------------------------------------------
 
@@ -971,14 +972,7 @@ class _Dense:
 
     @classmethod
     def build(cls, entries: Sequence[Entry], semantic: Semantic) -> _Dense:
-        heads = _Texts([], [])
-        bodies = _Texts([], [])
-        for number, entry in enumerate(entries):
-            aliases = list(dict.fromkeys(a for a in entry.aliases if a.strip()))
-            for start in range(0, max(len(aliases), 1), _HEAD_ALIASES):
-                heads.add(". ".join([entry.title, *aliases[start : start + _HEAD_ALIASES]]), number)
-            for chunk in _body_chunks(entry.body):
-                bodies.add(f"{entry.title}. {chunk}", number)
+        heads, bodies = embedded_texts(entries)
         if not heads.texts:
             empty = np.zeros((0, 1), np.float32)
             return cls(semantic, heads, bodies, "", (empty, empty))
@@ -1021,6 +1015,20 @@ class _Dense:
         return model, heads, bodies
 
 
+def embedded_texts(entries: Sequence[Entry]) -> tuple[_Texts, _Texts]:
+    """What a hybrid index embeds: passages (a title with up to `_HEAD_ALIASES` aliases,
+    as many as the aliases need) and documents (the title with a piece of the body)."""
+    heads = _Texts([], [])
+    bodies = _Texts([], [])
+    for number, entry in enumerate(entries):
+        aliases = list(dict.fromkeys(a for a in entry.aliases if a.strip()))
+        for start in range(0, max(len(aliases), 1), _HEAD_ALIASES):
+            heads.add(". ".join([entry.title, *aliases[start : start + _HEAD_ALIASES]]), number)
+        for chunk in _body_chunks(entry.body):
+            bodies.add(f"{entry.title}. {chunk}", number)
+    return heads, bodies
+
+
 @dataclass(slots=True)
 class _Texts:
     """Texts embedded for the dense index, each with the number of the entry it belongs to."""
@@ -1041,20 +1049,20 @@ class _Texts:
 
 
 def _body_chunks(body: str) -> list[str]:
-    """The start of a body in up to `_BODY_CHUNKS` pieces of whole paragraphs, each up to
-    about `_CHUNK_CHARS`: what an entry answers is said first, and each piece is one
-    embedding to compute at build time."""
+    """The start of a body in up to `_BODY_CHUNKS` pieces of whole paragraphs (of whole
+    sentences where a paragraph is long), each up to about `_CHUNK_CHARS`: what an entry
+    answers is said first, and each piece is one embedding to compute at build time."""
     chunks: list[str] = []
     current = ""
     for paragraph in (p.strip() for p in _PARAGRAPHS.split(body)):
-        if not paragraph:
-            continue
-        if current and len(current) + len(paragraph) > _CHUNK_CHARS:
-            chunks.append(current)
-            if len(chunks) == _BODY_CHUNKS:
-                return chunks
-            current = ""
-        current = f"{current}\n{paragraph}" if current else paragraph
+        pieces = _SENTENCES.split(paragraph) if len(paragraph) > _CHUNK_CHARS else [paragraph]
+        for piece in (p[: _CHUNK_CHARS * 2] for p in pieces if p):
+            if current and len(current) + len(piece) > _CHUNK_CHARS:
+                chunks.append(current)
+                if len(chunks) == _BODY_CHUNKS:
+                    return chunks
+                current = ""
+            current = f"{current}\n{piece}" if current else piece
     if current:
-        chunks.append(current[: _CHUNK_CHARS * 4])
-    return chunks[:_BODY_CHUNKS]
+        chunks.append(current)
+    return chunks

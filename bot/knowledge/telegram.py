@@ -82,9 +82,10 @@ def _asked(context: Ctx, mark: str) -> str | None:
     return question if question and mark and mark == question_mark(question) else None
 
 
-def candidate_button(entry: Entry, question: str | None) -> tuple[str, str]:
-    """«→ title»: another entry offered for a question; choosing it teaches the search."""
-    label = f"→ {entry.title}"[:60]
+def candidate_button(entry: Entry, question: str | None, sign: str = "→") -> tuple[str, str]:
+    """«→ title» (another entry offered beside an answer) or «❔ title» (a weak candidate
+    under «not found»): choosing it teaches the search that it answers the question."""
+    label = f"{sign} {entry.title}"[:60]
     if question is None:
         return label, cb.pack(cb.KB_SHOW, entry_token(entry.id))
     return label, cb.pack(cb.KB_PICK, entry_token(entry.id), question_mark(question))
@@ -111,10 +112,9 @@ async def answer_question(
         if update.callback_query:  # «Ромашка дорого» was a question: the press it came from
             await update.callback_query.answer()
         # Weak candidates are offered as buttons, below the honest "not found", never as it.
-        rows: Rows = [
-            [(f"❔ {entry.title}"[:60], cb.pack(cb.KB_SHOW, entry_token(entry.id)))]
-            for entry in answer.maybe
-        ]
+        # Choosing one is the person's word that it answers the question, as with «→».
+        question = answer.query[:1000]
+        rows: Rows = [[candidate_button(entry, question, "❔")] for entry in answer.maybe]
         maybe = f"\n\n{t('kb.maybe')}" if answer.maybe else ""
         if answer.ask is None:  # nobody would receive it: no button that leads nowhere
             await reply(update, t("kb.not_found_alone") + maybe, keyboard(rows) if rows else None)
