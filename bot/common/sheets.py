@@ -28,8 +28,6 @@ import re
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from openpyxl.cell import WriteOnlyCell
-
 __all__ = ["FORMULA_START", "CsvWriter", "append_row", "csv_field", "xlsx_text"]
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -64,13 +62,15 @@ def xlsx_text(value: str) -> str:
 
 def append_row(sheet: Any, values: Iterable[object]) -> None:
     """Append a row to an openpyxl worksheet with every text value written as text."""
-    sheet.append([_xlsx_cell(sheet, value) for value in values])
+    from openpyxl.cell import WriteOnlyCell  # here: openpyxl is slow to import at start
+
+    sheet.append([_xlsx_cell(sheet, value, WriteOnlyCell) for value in values])
 
 
-def _xlsx_cell(sheet: Any, value: object) -> object:
+def _xlsx_cell(sheet: Any, value: object, cell_type: Any) -> object:
     if not isinstance(value, str):
         return value
-    cell = WriteOnlyCell(sheet, value=xlsx_text(value))
+    cell = cell_type(sheet, value=xlsx_text(value))
     cell.data_type = "s"  # not "f" for `=…`, not "e" for `#N/A`
     if value.startswith(FORMULA_START):
         cell.quotePrefix = True

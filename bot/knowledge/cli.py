@@ -12,8 +12,6 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, TextIO
 
-from openpyxl import Workbook
-
 from bot.common.logs import configure_logging
 from bot.common.sheets import CsvWriter, append_row
 from bot.config import Settings
@@ -204,6 +202,8 @@ def _gaps_csv(out: TextIO, rows: list[tuple[str, ...]]) -> None:
 
 
 def _gaps_xlsx(rows: list[tuple[str, ...]]) -> bytes:
+    from openpyxl import Workbook  # here: openpyxl is slow to import at start
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Script gaps")
     append_row(sheet, GAP_HEADERS)

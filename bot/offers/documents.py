@@ -22,7 +22,6 @@ import emoji
 import jinja2
 import jinja2.nodes
 import typst
-from docxtpl import DocxTemplate
 
 from bot.common.errors import InvalidFile
 from bot.common.lru import LRU
@@ -366,6 +365,8 @@ class OfferRenderer:
                 source = self._docx_bytes = (self.templates_dir / DOCX_TEMPLATE).read_bytes()
             except OSError as error:
                 raise OfferRenderError(DOCX_TEMPLATE, f"cannot read: {error}") from error
+        from docxtpl import DocxTemplate  # here: it loads python-docx and lxml, slow at start
+
         try:
             template = DocxTemplate(io.BytesIO(source))
             template.render(dict(data), jinja_env=self._jinja, autoescape=True)

@@ -16,9 +16,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-
 from bot.common.sheets import CsvWriter, append_row
 from bot.deals.funnel import FunnelConfig
 from bot.reports.metrics import ZERO, Period, Sums, TeamFigures
@@ -123,6 +120,10 @@ def _cell(value: object, tz: ZoneInfo | None = None) -> object:
 
 def to_xlsx(report: Report, reader: Reader | None = None) -> bytes:
     """The report as a workbook: for `reader` when given, otherwise with keys and UTC."""
+    # Imported here: openpyxl is a tenth of the bot's start-up imports, and few ask for files.
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None
