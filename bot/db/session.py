@@ -135,11 +135,12 @@ class Reads(Protocol):
 class _ThreadReads:
     """SQLite's hot-path reads, one thread hop each.
 
-    Through aiosqlite every statement costs four hand-offs to its thread and back (cursor,
-    execute, fetch, close: about 55 µs each), more than SQLite's own work on the bot's
-    hottest path. These reads (who is writing, their deals, their dialog) run instead on a
-    second connection of SQLAlchemy's sync engine, in one worker thread of their own, so
-    each is a single hop, and the event loop still never waits for SQLite. In WAL mode
+    Through aiosqlite a read costs two hand-offs to its thread and back (execute, fetch:
+    about 50 µs each; `bot.db.sqlite.OneHopCursor`), more than SQLite's own work on the
+    bot's hottest path, and it queues behind any open transaction. These reads (who is
+    writing, their deals, their dialog) run instead on a second connection of SQLAlchemy's
+    sync engine, in one worker thread of their own, so each is a single hop, and the event
+    loop still never waits for SQLite. In WAL mode
     that connection sees every committed write of the bot's own connection.
     """
 

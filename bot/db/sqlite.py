@@ -3,8 +3,11 @@
 aiosqlite runs every SQLite call on its own thread, so the event loop never waits for SQLite
 (a long report query, or another process holding the write lock for up to the busy
 timeout). The price is a hand-off to that thread and back per call: on a text move those
-cost more than SQLite's own work (benchmarks/deals.py; docs/ARCHITECTURE.md). Two things
+cost more than SQLite's own work (benchmarks/deals.py; docs/ARCHITECTURE.md). Three things
 keep them few:
+
+- `OneHopCursor` runs a statement in one hand-off (two when it returns rows) where
+  SQLAlchemy's own aiosqlite cursor takes three or four (see the class).
 
 - `SQLiteDialect` is SQLAlchemy's aiosqlite dialect whose `do_commit` and `do_rollback`
   (documented `Dialect` methods) do nothing when aiosqlite's public `in_transaction` says
