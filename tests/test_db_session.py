@@ -164,3 +164,42 @@ async def test_a_read_sees_committed_rows_without_waiting_for_an_open_transactio
         assert count.scalar() == 0
     async with reading(factory) as connection:
         assert (await connection.execute(text("SELECT count(*) FROM notes"))).scalar() == 1
+
+
+async def test_statements_report_their_counts_ids_and_rows_as_sqlite_gives_them(
+    factory: async_sessionmaker[AsyncSession], url: str
+) -> None:
+    """What stores rely on from each statement (bot.db.sqlite.OneHopCursor): the rows changed
+    (an upsert that did nothing says 0: the jobs' claims), the new row's id, every row of a
+    SELECT and of RETURNING, and many parameter sets in one call."""
+    insert = text("INSERT INTO notes (id, counter_id, body) VALUES (:id, 1, :body)")
+    async with transaction(factory) as session:
+        first = await session.execute(insert, {"id": 7, "body": "a"})
+        assert (first.rowcount, first.lastrowid) == (1, 7)  # type: ignore[attr-defined]
+        again = "INSERT INTO notes (id, counter_id, body) VALUES (7, 1, 'b') ON CONFLICT DO NOTHING"
+        quiet = await session.execute(text(again))
+        assert quiet.rowcount == 0  # type: ignore[attr-defined]
+        await session.execute(insert, [{"id": 8 + n, "body": f"n{n}"} for n in range(5)])
+        changed = await session.execute(text("UPDATE notes SET body = body || '!' WHERE id > 8"))
+        assert changed.rowcount == 4  # type: ignore[attr-defined]
+        returned = await session.execute(
+            text("UPDATE notes SET body = 'last' WHERE id = 12 RETURNING id, body")
+        )
+        assert [tuple(row) for row in returned] == [(12, "last")]
+        none = await session.execute(text("UPDATE notes SET body = 'x' WHERE id = 99"))
+        assert none.rowcount == 0  # type: ignore[attr-defined]
+        rows = await session.execute(text("SELECT id FROM notes ORDER BY id"))
+        assert [row.id for row in rows] == [7, 8, 9, 10, 11, 12]
+    assert await _notes(url) == ["a", "n0", "n1!", "n2!", "n3!", "last"]
+
+
+async def test_a_streamed_read_still_comes_row_by_row(
+    factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async with transaction(factory) as session:
+        await session.execute(
+            text("INSERT INTO notes (counter_id, body) VALUES (1, :body)"),
+            [{"body": f"n{n}"} for n in range(3)],
+        )
+        stream = await session.stream(text("SELECT body FROM notes ORDER BY id"))
+        assert [row.body async for row in stream] == ["n0", "n1", "n2"]

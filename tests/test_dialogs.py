@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from bot.common.clock import FrozenClock
 from bot.common.i18n import catalog
 from bot.container import build_core
-from bot.people.service import Role
+from bot.people.service import Person, Role
 from bot.tg import dialogs
 from bot.tg.dialogs import Dialog
 from tests.conftest import Harness, make_settings
@@ -142,3 +142,57 @@ async def test_the_bot_still_answers_when_the_state_cannot_be_saved(
     monkeypatch.setattr(harness.core.conversations, "keep", unavailable)
     replies = await anna.send("/new")
     assert [r.text for r in replies] == [ru("deal.new_title")]
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+async def test_a_move_that_leaves_a_question_ends_it_for_good(
+    tmp_path: Path, database_url: str, clock: FrozenClock, language: str
+) -> None:
+    """The question left and the move that left it commit together: after a restart the next
+    text is not taken for the answer to a question the person moved on from."""
+    t = catalog(language)
+    async with a_process(tmp_path, database_url, clock) as first:
+        person, anna = await first.person(language=language)
+        await anna.send("/new Ромашка")
+        await anna.send("/new Лютик")
+        asked = await anna.send("Ромашка → квалификация")
+        assert asked[0].text.endswith(t("next_step.ask_after_move"))
+        moved = await anna.send("Лютик → квалификация")  # the person moves on
+        assert moved[0].text.startswith("<b>Лютик</b>")
+    async with a_process(tmp_path, database_url, clock) as second:
+        anna = second.client(person.telegram_id, language=language, name=person.name)
+        await anna.send("/skip")  # the question asked about Лютик
+        replies = await anna.send("позвонить завтра в 11")
+        assert not any("📅" in reply.text for reply in replies)  # no step saved for Ромашка
+        card = await second.core.deals.card(person, await _deal(second, person, "Ромашка"))
+        assert card.stage == "qualification" and card.next_step_text is None
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+async def test_when_the_question_cannot_be_ended_the_move_is_not_made_either(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, language: str
+) -> None:
+    """Both or neither: a move that leaves a question, when the database refuses the
+    question's end, is not made; the person is told to try again and the question stays."""
+    t = catalog(language)
+    person, anna = await harness.person(language=language)
+    await anna.send("/new Ромашка")
+    await anna.send("/new Лютик")
+    await anna.send("Ромашка → квалификация")
+
+    async def refused(*_args: object) -> None:
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(harness.core.conversations, "keep_in", refused)
+    replies = await anna.send("Лютик → квалификация")
+    assert [reply.text for reply in replies] == [t("common.unavailable")]
+    card = await harness.core.deals.card(person, await _deal(harness, person, "Лютик"))
+    assert card.stage == "lead"  # not moved
+    monkeypatch.undo()
+    replies = await anna.send("позвонить завтра в 11")  # still the answer about Ромашка
+    assert replies[0].text.startswith("📅 Ромашка")
+
+
+async def _deal(harness: Harness, person: Person, title: str) -> int:
+    (found,) = [ref for ref in await harness.core.deals.refs(person) if ref.title == title]
+    return found.id

@@ -10,18 +10,27 @@ that an apology must not ask the person to repeat what is already done.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+# A write that rides along with the update's transactions: given the session of one about to
+# commit, it writes what it has pending (if anything) and returns what to do once that commit
+# is through. The dialog state is one (`bot.tg.conversation`): a move that ends a pending
+# question commits with the question's end, in one transaction instead of two.
+Rider = Callable[[Any], Awaitable[Callable[[], None] | None]]
 
 
 @dataclass
 class Delivery:
-    """One update: its id, and whether a transaction recording it has committed."""
+    """One update: its id, whether a transaction recording it has committed, and the writes
+    that ride along with each of its transactions."""
 
     update_id: int
     committed: bool = False
+    riders: list[Rider] = field(default_factory=list)
 
 
 _current: ContextVar[Delivery | None] = ContextVar("voronka_delivery", default=None)

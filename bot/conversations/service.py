@@ -15,12 +15,13 @@ hottest path, a text move, one read per update (benchmarks/deals.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from bot.common.clock import Clock
 from bot.common.lru import LRU
 from bot.conversations import store
-from bot.db.session import SessionFactory, reading, transaction
+from bot.db.session import Session, SessionFactory, reading, transaction
 from bot.people.service import Person
 
 KEPT_PEOPLE = 10_000  # states kept in memory at most (SQLite); the least recently used go
@@ -47,15 +48,29 @@ class ConversationsService:
 
     async def keep(self, person: Person, state: str | None) -> None:
         """Save the person's state; None means nothing is pending and drops the row."""
+        async with transaction(self._db) as session:
+            kept = await self.keep_in(session, person, state)
+        kept()
+
+    async def keep_in(
+        self, session: Session, person: Person, state: str | None
+    ) -> Callable[[], None]:
+        """Save the state inside a caller's transaction; call what this returns once that
+        transaction has committed (a rollback leaves the state unsaved, and unkept)."""
         if self._kept is not None:
             self._kept.pop(person.telegram_id)  # a failed write must not leave it kept
-        async with transaction(self._db) as session:
-            if state is None:
-                await store.delete_state(session, person.telegram_id)
-            else:
-                await store.write_state(session, person.telegram_id, state, self._clock())
-        if self._kept is not None:
-            self._kept.put(person.telegram_id, state)
+        if state is None:
+            await store.delete_state(session, person.telegram_id)
+        else:
+            await store.write_state(session, person.telegram_id, state, self._clock())
+        kept = self._kept
+        if kept is None:
+            return _nothing
+        return lambda: kept.put(person.telegram_id, state)
+
+
+def _nothing() -> None:
+    """Nothing kept in memory to update (PostgreSQL reads the row every time)."""
 
 
 class DeliveriesService:

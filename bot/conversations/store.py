@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Conversation, HandledUpdate, table_of
 from bot.db.session import Reads
-from bot.db.upsert import insert_or_conflict
+from bot.db.upsert import Insert, InsertOf, PerDialect
 
 _CONVERSATIONS = table_of(Conversation)
 # Read at every update of a registered person: built once.
@@ -25,20 +25,27 @@ async def read_state(connection: Reads, telegram_id: int) -> str | None:
     return result.scalar_one_or_none()
 
 
-async def write_state(session: AsyncSession, telegram_id: int, state: str, at: datetime) -> None:
+def _write(insert: InsertOf) -> Insert:
     """Insert or replace in one statement, so two processes writing at once cannot collide."""
-    statement = insert_or_conflict(session, _CONVERSATIONS).values(
-        telegram_id=telegram_id, state=state, updated_at=at
-    )
-    statement = statement.on_conflict_do_update(
+    statement = insert(_CONVERSATIONS)
+    return statement.on_conflict_do_update(
         index_elements=[_CONVERSATIONS.c.telegram_id],
         set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
     )
-    await session.execute(statement)
+
+
+# Written at most updates of a dialog: built once.
+_WRITE = PerDialect(_write)
+_DELETE = delete(_CONVERSATIONS).where(_CONVERSATIONS.c.telegram_id == bindparam("telegram_id"))
+
+
+async def write_state(session: AsyncSession, telegram_id: int, state: str, at: datetime) -> None:
+    values = {"telegram_id": telegram_id, "state": state, "updated_at": at}
+    await session.execute(_WRITE.of(session), values)
 
 
 async def delete_state(session: AsyncSession, telegram_id: int) -> None:
-    await session.execute(delete(_CONVERSATIONS).where(_CONVERSATIONS.c.telegram_id == telegram_id))
+    await session.execute(_DELETE, {"telegram_id": telegram_id})
 
 
 _HANDLED = table_of(HandledUpdate)
@@ -56,10 +63,15 @@ async def highest_handled(connection: Reads) -> int | None:
     return None if value is None else int(value)
 
 
+# Every update that only answers is recorded: built once.
+_MARK = PerDialect(
+    lambda insert: insert(_HANDLED).on_conflict_do_nothing(index_elements=[_HANDLED.c.update_id])
+)
+
+
 async def mark_handled(session: AsyncSession, update_id: int, at: datetime) -> None:
     """Record an update that changed nothing; a record already there is kept."""
-    statement = insert_or_conflict(session, _HANDLED).values(update_id=update_id, handled_at=at)
-    await session.execute(statement.on_conflict_do_nothing(index_elements=[_HANDLED.c.update_id]))
+    await session.execute(_MARK.of(session), {"update_id": update_id, "handled_at": at})
 
 
 async def forget_handled(session: AsyncSession, before: datetime) -> int:

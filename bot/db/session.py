@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -95,17 +95,25 @@ async def transaction(
 
     Inside the handling of a Telegram update (`bot.common.delivery`), the first transaction
     also records the update's id: a redelivered update then raises `AlreadyHandled` here,
-    before it changes anything, and the record commits or rolls back with the change.
-    An outage raises `Unavailable`.
+    before it changes anything, and the record commits or rolls back with the change. The
+    delivery's riders (`bot.common.delivery.Rider`) write what they have pending just
+    before the commit. An outage raises `Unavailable`.
     """
     delivery = current_delivery()
     records = delivery is not None and not delivery.committed
+    committed: list[Callable[[], None]] = []
     async with outage_as_unavailable(), factory() as session, session.begin():
         if delivery is not None and records:
             await _record(session, delivery.update_id)
         yield session
+        for rider in delivery.riders if delivery is not None else ():
+            after = await rider(session)  # only once the body succeeded: it commits next
+            if after is not None:
+                committed.append(after)
     if delivery is not None and records:
         delivery.committed = True
+    for after in committed:
+        after()
 
 
 async def _record(session: AsyncSession, update_id: int) -> None:
@@ -127,11 +135,12 @@ class Reads(Protocol):
 class _ThreadReads:
     """SQLite's hot-path reads, one thread hop each.
 
-    Through aiosqlite every statement costs four hand-offs to its thread and back (cursor,
-    execute, fetch, close: about 55 µs each), more than SQLite's own work on the bot's
-    hottest path. These reads (who is writing, their deals, their dialog) run instead on a
-    second connection of SQLAlchemy's sync engine, in one worker thread of their own, so
-    each is a single hop, and the event loop still never waits for SQLite. In WAL mode
+    Through aiosqlite a read costs two hand-offs to its thread and back (execute, fetch:
+    about 50 µs each; `bot.db.sqlite.OneHopCursor`), more than SQLite's own work on the
+    bot's hottest path, and it queues behind any open transaction. These reads (who is
+    writing, their deals, their dialog) run instead on a second connection of SQLAlchemy's
+    sync engine, in one worker thread of their own, so each is a single hop, and the event
+    loop still never waits for SQLite. In WAL mode
     that connection sees every committed write of the bot's own connection.
     """
 

@@ -3,8 +3,11 @@
 aiosqlite runs every SQLite call on its own thread, so the event loop never waits for SQLite
 (a long report query, or another process holding the write lock for up to the busy
 timeout). The price is a hand-off to that thread and back per call: on a text move those
-cost more than SQLite's own work (benchmarks/deals.py; docs/ARCHITECTURE.md). Two things
+cost more than SQLite's own work (benchmarks/deals.py; docs/ARCHITECTURE.md). Three things
 keep them few:
+
+- `OneHopCursor` runs a statement in one hand-off (two when it returns rows) where
+  SQLAlchemy's own aiosqlite cursor takes three or four (see the class).
 
 - `SQLiteDialect` is SQLAlchemy's aiosqlite dialect whose `do_commit` and `do_rollback`
   (documented `Dialect` methods) do nothing when aiosqlite's public `in_transaction` says
@@ -21,21 +24,124 @@ The dialect is registered as `sqlite+voronka_aiosqlite` through SQLAlchemy's doc
 
 from __future__ import annotations
 
-from typing import Any
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, cast
 
+import aiosqlite
 from sqlalchemy.dialects import registry
-from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
-from sqlalchemy.engine import URL
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    SQLiteDialect_aiosqlite,
+    SQLiteExecutionContext_aiosqlite,
+)
+from sqlalchemy.engine import URL, AdaptedConnection
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.pool import PoolProxiedConnection
 
 DRIVER = "voronka_aiosqlite"
 
 
+class OneHopCursor:
+    """A DBAPI cursor over aiosqlite's public `Connection.execute`: one hand-off a statement.
+
+    SQLAlchemy's own aiosqlite cursor makes a cursor in aiosqlite's thread, executes on it
+    and closes it, three hand-offs (four with rows to fetch) where SQLite's work is a few
+    microseconds. Here `Connection.execute` makes the cursor and runs the statement in one
+    hand-off, and rows, when there are any, come in a second (`Cursor.fetchall`); nothing is
+    left to close, since every statement has run to its end by then (sqlite3 resets it).
+    The awaits run through `AdaptedConnection.run_async`, SQLAlchemy's documented way to
+    call an asyncio driver from its synchronous side. Errors are sqlite3's own, which the
+    dialect already knows (aiosqlite re-exports them), so SQLAlchemy wraps them as before.
+    """
+
+    arraysize = 1
+
+    def __init__(self, connection: AdaptedConnection) -> None:
+        self._connection = connection
+        self._cursor: aiosqlite.Cursor | None = None
+        self._rows: deque[Any] = deque()
+
+    @property
+    def description(self) -> Any:
+        return None if self._cursor is None else self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return -1 if self._cursor is None else self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return None if self._cursor is None else self._cursor.lastrowid
+
+    def execute(self, operation: str, parameters: Sequence[Any] | None = None) -> None:
+        arguments = () if parameters is None else parameters
+        self._cursor = self._connection.run_async(
+            lambda driver: driver.execute(operation, arguments)
+        )
+        self._fetch()
+
+    def executemany(self, operation: str, seq_of_parameters: Sequence[Sequence[Any]]) -> None:
+        self._cursor = self._connection.run_async(
+            lambda driver: driver.executemany(operation, seq_of_parameters)
+        )
+        self._fetch()
+
+    def _fetch(self) -> None:
+        cursor = self._cursor
+        if cursor is not None and cursor.description is not None:
+            self._rows = deque(self._connection.run_async(lambda _: cursor.fetchall()))
+        else:
+            self._rows = deque()
+
+    def fetchone(self) -> Any:
+        return self._rows.popleft() if self._rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        count = self.arraysize if size is None else size
+        return [self._rows.popleft() for _ in range(min(count, len(self._rows)))]
+
+    def fetchall(self) -> list[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+    def close(self) -> None:
+        """Drop the rows; the counts stay readable, as SQLAlchemy reads them after closing."""
+        self._rows.clear()
+
+    async def _async_soft_close(self) -> None:
+        """Nothing to close early: the rows are already here and the statement has ended.
+
+        SQLAlchemy's asyncio layer awaits this on every cursor of an asyncio dialect after
+        an `execute` (so that a cursor is never closed from synchronous code); it is the one
+        name here that SQLAlchemy, not DBAPI, asks for. Doing nothing is what its own cursor
+        does when it holds no open driver cursor.
+        """
+
+    def setinputsizes(self, *sizes: Any) -> None:
+        """Nothing to set: sqlite3 takes no sizes (DBAPI allows doing nothing)."""
+
+    def setoutputsize(self, size: Any, column: Any = None) -> None:
+        """As `setinputsizes`."""
+
+
+class SQLiteExecutionContext(SQLiteExecutionContext_aiosqlite):
+    """Statements get a `OneHopCursor`; streamed results keep SQLAlchemy's own cursor."""
+
+    def create_cursor(self) -> DBAPICursor:
+        if self.execution_options.get("stream_results", False):
+            return super().create_cursor()
+        # An asyncio dialect's DBAPI connection is SQLAlchemy's AdaptedConnection.
+        adapted = cast(AdaptedConnection, self.root_connection.connection.dbapi_connection)
+        return cast(DBAPICursor, OneHopCursor(adapted))
+
+
 class SQLiteDialect(SQLiteDialect_aiosqlite):
-    """SQLAlchemy's aiosqlite dialect, minus the commits and rollbacks of no transaction."""
+    """SQLAlchemy's aiosqlite dialect with one hand-off per statement, minus the commits and
+    rollbacks of no transaction."""
 
     supports_statement_cache = True
+    execution_ctx_cls = SQLiteExecutionContext
 
     def do_commit(self, dbapi_connection: PoolProxiedConnection) -> None:
         if _in_transaction(dbapi_connection):

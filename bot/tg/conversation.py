@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from telegram import Update
@@ -41,6 +42,7 @@ class Turn:
     user_data: dict[Any, Any] = field(default_factory=dict)
     saved: str | None = None
     failed: bool = False  # saving failed once in this update: do not try before every call
+    saving: bool = False  # `_save` is writing the state in a transaction of its own
 
 
 _turn: ContextVar[Turn | None] = ContextVar("voronka_turn", default=None)
@@ -68,6 +70,31 @@ async def resume(context: Ctx) -> None:
     dialogs.restore(user_data, await context.core.conversations.state_of(context.person))
     current.person, current.user_data = context.person, user_data
     current.saved = dialogs.snapshot(user_data)
+    handling = delivery.current()
+    if handling is not None:
+        handling.riders.append(partial(_ride, current))
+
+
+async def _ride(current: Turn, session: object) -> Callable[[], None] | None:
+    """A changed state goes into the update's transaction that is about to commit.
+
+    A move that ends the question the bot had asked (the person moved on to another deal)
+    then commits with the question's end: one transaction, not two, and never one without
+    the other. A state that changes after the update's last transaction is saved by `_save`.
+    """
+    if current.person is None or current.failed or current.saving:
+        return None
+    state = dialogs.snapshot(current.user_data)
+    if state == current.saved:
+        return None
+    conversations = current.application.bot_data.core.conversations
+    kept = await conversations.keep_in(session, current.person, state)
+
+    def saved() -> None:
+        kept()
+        current.saved = state
+
+    return saved
 
 
 async def _save() -> None:
@@ -80,12 +107,15 @@ async def _save() -> None:
     state = dialogs.snapshot(current.user_data)
     if state == current.saved:
         return
+    current.saving = True  # its own transaction: the rider must not write it a second time
     try:
         await current.application.bot_data.core.conversations.keep(current.person, state)
     except Exception:
         current.failed = True
         log.exception("could not save the dialog state of person %s", current.person.id)
         return
+    finally:
+        current.saving = False
     current.saved = state
 
 
