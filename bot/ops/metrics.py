@@ -82,12 +82,23 @@ NOTICE_KINDS: Final = frozenset({"digest", "weekly", "nudge", "followup"})
 NoticeOutcome = Literal["sent", "dropped", "failed", "retried"]
 
 
+_update_series: dict[tuple[str, str], Counter] = {}
+_observe_update = UPDATE_SECONDS.observe
+
+
 def update_handled(handler: str, outcome: str, seconds: float) -> None:
-    """One handled update. `handler` must come from a fixed set of names (the caller's)."""
+    """One handled update. `handler` must come from a fixed set of names (the caller's).
+
+    On every update's path: each (handler, outcome) series is looked up once, not through
+    `labels()` (a lock and a key check) every time."""
     if outcome not in UPDATE_OUTCOMES:
         outcome = "other"
-    UPDATES.labels(handler, outcome).inc()
-    UPDATE_SECONDS.observe(seconds)
+    key = (handler, outcome)
+    series = _update_series.get(key)
+    if series is None:
+        series = _update_series[key] = UPDATES.labels(handler, outcome)
+    series.inc()
+    _observe_update(seconds)
     if outcome == "error":
         ERRORS.labels("update").inc()
     elif outcome == "unavailable":
