@@ -27,7 +27,7 @@ REGISTRY: Final = CollectorRegistry(auto_describe=True)
 # Seconds. An update is usually a few milliseconds; a report or an offer's PDF a second.
 _UPDATE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _SEARCH_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
-_STATEMENT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5)
+_TRANSACTION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5)
 
 UPDATES: Final = Counter(
     "voronka_updates",
@@ -63,11 +63,11 @@ SEARCH_SECONDS: Final = Histogram(
     registry=REGISTRY,
     buckets=_SEARCH_BUCKETS,
 )
-STATEMENT_SECONDS: Final = Histogram(
-    "voronka_db_statement_seconds",
-    "Time the database took to run one SQL statement, as the driver saw it.",
+TRANSACTION_SECONDS: Final = Histogram(
+    "voronka_db_transaction_seconds",
+    "Time a database connection was held: one transaction, or one hot-path read.",
     registry=REGISTRY,
-    buckets=_STATEMENT_BUCKETS,
+    buckets=_TRANSACTION_BUCKETS,
 )
 
 # The outcomes an update can have (`bot.tg.observe.mark`); anything else is a bug shown as
