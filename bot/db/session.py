@@ -26,6 +26,7 @@ from bot.common.delivery import current as current_delivery
 from bot.common.errors import AlreadyHandled, Unavailable
 from bot.db.models import HandledUpdate, table_of
 from bot.db.sqlite import apply_pragmas, sqlite_url
+from bot.db.timing import time_transactions
 
 # What a service holds to open its transactions and hands to its store, named here so that
 # services need no SQLAlchemy import of their own.
@@ -51,10 +52,13 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         options.update(kwargs)
         engine = create_async_engine(sqlite_url(parsed), **options)
         event.listen(engine.sync_engine, "connect", apply_pragmas)
+        time_transactions(engine.sync_engine)
         if parsed.database and parsed.database != ":memory:":
             _THREAD_READS[engine] = _ThreadReads(parsed)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_async_engine(url, pool_pre_ping=True, **kwargs)
+    time_transactions(engine.sync_engine)
+    return engine
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -147,6 +151,7 @@ class _ThreadReads:
     def __init__(self, url: URL) -> None:
         self._engine = create_sync_engine(url.set(drivername="sqlite+pysqlite"), pool_size=1)
         event.listen(self._engine, "connect", apply_pragmas)
+        time_transactions(self._engine)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voronka-reads")
 
     async def execute(

@@ -37,6 +37,7 @@ from bot.knowledge import store
 from bot.knowledge.content import KINDS, ContentLibrary, Entry, load_content
 from bot.knowledge.search import Hit, SearchIndex
 from bot.knowledge.semantic import Semantic
+from bot.ops import metrics
 from bot.people.service import Person, Role
 
 MAX_QUERY = 4096
@@ -311,9 +312,7 @@ class KnowledgeService:
         if not any(char.isalnum() for char in query):
             raise Invalid("kb.empty_query")
         index = self._index
-        hits = index.search(
-            query[:MAX_QUERY], kinds=kinds, limit=3, min_score=index.maybe_threshold
-        )
+        hits = _search(index, query, kinds=kinds, limit=3, min_score=index.maybe_threshold)
         sure, weak = self._learned.sort(query, hits, index.threshold)
         answers, candidates = self._entries_of(sure, kinds), self._entries_of(weak, kinds)
         if not answers:
@@ -332,7 +331,7 @@ class KnowledgeService:
 
     def _ranked(self, query: str, *, kinds: Collection[str] | None, limit: int) -> list[Entry]:
         """The index's best entries, re-ranked by what people taught it for this question."""
-        hits = self._index.search(query[:MAX_QUERY], kinds=kinds, limit=limit)
+        hits = _search(self._index, query, kinds=kinds, limit=limit)
         ranked = self._learned.rank(query, [hit.entry_id for hit in hits])
         return self._entries_of(ranked, kinds)[:limit]
 
@@ -341,7 +340,7 @@ class KnowledgeService:
     ) -> list[Hit]:
         """Plain search, recording nothing (inline mode, tests)."""
         _member(actor)
-        return self._index.search(query[:MAX_QUERY], kinds=kinds, limit=limit)
+        return _search(self._index, query, kinds=kinds, limit=limit)
 
     def found(self, actor: Person, query: str, *, limit: int) -> list[Entry]:
         """The entries matching a query, best first (inline mode lists them)."""
@@ -634,6 +633,19 @@ class KnowledgeService:
         if actor.id == row.asker_id:
             raise Forbidden("kb.not_your_question")
         return row, asker
+
+
+def _search(
+    index: SearchIndex,
+    query: str,
+    *,
+    kinds: Collection[str] | None,
+    limit: int,
+    min_score: float | None = None,
+) -> list[Hit]:
+    """Every search of the service, timed (`voronka_search_seconds`) by its ranking."""
+    with metrics.searching(hybrid=index.hybrid):
+        return index.search(query[:MAX_QUERY], kinds=kinds, limit=limit, min_score=min_score)
 
 
 def _member(actor: Person) -> None:

@@ -12,14 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
     case,
-    delete,
     distinct,
     func,
     insert,
@@ -64,6 +63,12 @@ _TEAMS, _PLANS, _EVENTS, _SENT = (
     table_of(KnowledgeEvent),
     table_of(SentLog),
 )
+
+# A sent-log claim: the first attempt at a message, or a retry of one that an earlier
+# attempt gave back or left unfinished.
+Claim = Literal["first", "retry"]
+# A released claim's lease: long run out, so any later claim takes it over.
+_RELEASED = datetime(2000, 1, 1, tzinfo=UTC)
 
 TOP = 5  # entries and questions of the digest's knowledge part
 
@@ -659,12 +664,13 @@ class ReportsStore:
         key: str,
         now: datetime,
         lease_until: datetime,
-    ) -> bool:
-        """Claim a message until `lease_until`; True when this call holds the claim.
+    ) -> Claim | None:
+        """Claim a message until `lease_until`; None when another holds it or it was sent.
 
         A new claim is an insert (ON CONFLICT DO NOTHING rather than catching the unique
         violation: on PostgreSQL a violation would leave the transaction aborted). A claim
-        whose lease ran out unsent is taken over by an update that only one caller can win.
+        whose lease ran out unsent, or that was released, is taken over by an update that
+        only one caller can win: a retry.
         """
         statement = (
             insert_or_conflict(session, _SENT)
@@ -672,7 +678,7 @@ class ReportsStore:
             .on_conflict_do_nothing(index_elements=["kind", "recipient", "key"])
         )
         if getattr(await session.execute(statement), "rowcount", 0):
-            return True
+            return "first"
         s = _SENT.c
         expired = (
             update(_SENT)
@@ -680,7 +686,7 @@ class ReportsStore:
             .where(s.lease_until.is_not(None), s.lease_until < now)
             .values(sent_at=now, lease_until=lease_until)
         )
-        return bool(getattr(await session.execute(expired), "rowcount", 0))
+        return "retry" if getattr(await session.execute(expired), "rowcount", 0) else None
 
     async def confirm(
         self, session: AsyncSession, kind: str, recipient: int, key: str, now: datetime
@@ -693,10 +699,13 @@ class ReportsStore:
         )
 
     async def release(self, session: AsyncSession, kind: str, recipient: int, key: str) -> None:
+        """The row stays, its lease run out, so the next claim of it is known as a retry."""
         s = _SENT.c
         await session.execute(
-            delete(_SENT).where(s.kind == kind, s.recipient == recipient, s.key == key)
+            update(_SENT)
+            .where(s.kind == kind, s.recipient == recipient, s.key == key)
+            .values(lease_until=_RELEASED)
         )
 
 
-__all__ = ("PlanTarget", "ReportsStore", "TeamRow")
+__all__ = ("Claim", "PlanTarget", "ReportsStore", "TeamRow")

@@ -1,4 +1,5 @@
-"""One log line per handled update: who, which handler, what came of it, how long."""
+"""One log line per handled update: who, which handler, what came of it, how long; and the
+same in the update metrics (`bot.ops.metrics`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from telegram import Update
 from telegram.ext import Application, BaseHandler
 
 from bot.common.delivery import Delivery, delivering
+from bot.ops import metrics
 from bot.tg import conversation, inbound
 
 log = logging.getLogger("voronka.updates")
@@ -26,6 +28,11 @@ class Trace:
 
 
 _current: ContextVar[Trace | None] = ContextVar("voronka_trace", default=None)
+
+# The handler names a metric may carry: the traced callbacks' (added as the application is
+# built) and the wiring's own. A name outside them is counted as "other", so a mistake can
+# never turn into a series per update.
+_HANDLERS: set[str] = {"-", "gate", "no_meaning"}
 
 
 def mark(outcome: str, handler: str | None = None) -> None:
@@ -45,6 +52,7 @@ def traced(
 ) -> Callable[..., Coroutine[Any, Any, R]]:
     """Wrap a handler callback so the log line names it."""
     name = getattr(callback, "__name__", repr(callback))
+    _HANDLERS.add(name)
 
     @functools.wraps(callback)
     async def wrapper(*args: Any, **kwargs: Any) -> R:
@@ -84,14 +92,18 @@ class VoronkaApplication(Application[Any, Any, Any, Any, Any, Any]):
                 else "-"
             )
             update_id = update.update_id if isinstance(update, Update) else "-"
+            seconds = time.perf_counter() - started
             log.info(
                 "update=%s user=%s handler=%s outcome=%s ms=%.1f",
                 update_id,
                 user,
                 trace.handler,
                 trace.outcome,
-                (time.perf_counter() - started) * 1000,
+                seconds * 1000,
             )
+            if isinstance(update, Update):
+                handler = trace.handler if trace.handler in _HANDLERS else "other"
+                metrics.update_handled(handler, trace.outcome, seconds)
 
     async def _complete(self, current: Delivery, trace: Trace, *, registered: bool) -> None:
         """Record an update of a registered person that changed nothing, so a redelivery

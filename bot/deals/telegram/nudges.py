@@ -74,18 +74,19 @@ async def send_nudges(application: App) -> int:
         recipient = nudge.person.telegram_id
         if not await core.sent_log.claim("nudge", recipient, day):
             continue
+        delivered = False
         try:
             if await recipients(core, recipient, personal=True):  # nobody, once deactivated
                 text, rows = nudge_text(nudge, core.funnels, core.settings.tz, core.clock())
                 await application.bot.send_message(recipient, text, reply_markup=keyboard(rows))
-                sent += 1
+                sent, delivered = sent + 1, True
         except Forbidden:
             await core.people.mark_unreachable(recipient)
         except Exception:
             log.warning("nudge to %s failed; will retry on the next run", recipient, exc_info=True)
             await core.sent_log.release("nudge", recipient, day)
             continue
-        await core.sent_log.confirm("nudge", recipient, day)
+        await core.sent_log.confirm("nudge", recipient, day, sent=delivered)
     return sent
 
 
@@ -104,17 +105,18 @@ async def send_followups(application: App) -> int:
         recipient, key = deal.owner_telegram_id, f"{deal.id}:{deal.next_step_due.isoformat()}"
         if not await core.sent_log.claim("followup", recipient, key):
             continue
+        delivered = False
         try:
             if await recipients(core, recipient, personal=True):  # nobody, once deactivated
                 await _ask_followup(application, deal)
-                sent += 1
+                sent, delivered = sent + 1, True
         except Forbidden:
             await core.people.mark_unreachable(recipient)
         except Exception:
             log.warning("follow-up for deal %s failed; will retry", deal.id, exc_info=True)
             await core.sent_log.release("followup", recipient, key)
             continue
-        await core.sent_log.confirm("followup", recipient, key)
+        await core.sent_log.confirm("followup", recipient, key, sent=delivered)
         await core.deals.followup_asked(deal.id, deal.next_step_due)
     return sent
 

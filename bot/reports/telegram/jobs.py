@@ -68,7 +68,7 @@ async def send_digests(application: App) -> int:
                 continue
             try:
                 if not await recipients(core, person.telegram_id, personal=True):
-                    await core.sent_log.confirm(run.kind, person.telegram_id, run.key)
+                    await core.sent_log.confirm(run.kind, person.telegram_id, run.key, sent=False)
                     continue  # deactivated since the run was planned: their digest is dropped
                 if person.language not in cache:
                     digest = await core.reports.digest(person, run)
@@ -80,6 +80,8 @@ async def send_digests(application: App) -> int:
                 sent += 1
             except Forbidden:
                 await core.people.mark_unreachable(person.telegram_id)
+                await core.sent_log.confirm(run.kind, person.telegram_id, run.key, sent=False)
+                continue
             except TelegramError:
                 log.warning(
                     "digest to %s failed; it will be retried", person.telegram_id, exc_info=True

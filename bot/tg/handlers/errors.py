@@ -8,6 +8,7 @@ from telegram import Update
 
 from bot.common import delivery
 from bot.common.errors import AlreadyHandled, DomainError, NotFound, Unavailable
+from bot.ops import metrics
 from bot.tg import dialogs
 from bot.tg.context import Ctx
 from bot.tg.observe import mark
@@ -29,8 +30,10 @@ async def on_error(update: object, context: Ctx) -> None:
     error = context.error
     if not isinstance(update, Update):
         if isinstance(error, Unavailable):  # a scheduled job during an outage: it runs again
+            metrics.ERRORS.labels("database").inc()
             log.warning("database unavailable outside an update: %s", error)
         else:
+            metrics.ERRORS.labels("job").inc()
             log.error("error outside an update", exc_info=error)
         return
     if isinstance(error, AlreadyHandled):

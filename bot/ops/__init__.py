@@ -1,0 +1,1 @@
+"""Running the bot in production: its metrics (and, beside them, backups)."""
