@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.container import Core
 from bot.fleet.lead import PollingLead
 from bot.tg.app import build_application
+from bot.tg.jobs import schedule_jobs
 
 App = Application[Any, Any, Any, Any, Any, Any]
 log = logging.getLogger("voronka")
@@ -63,6 +64,9 @@ async def _serve(core: Core, application: App, token: str) -> None:
             if not started:
                 await _on_start(core, application, token)
                 started = True
+            # The jobs' first runs count from now, not from when a standby was built: the
+            # catch-up sends what fell due while nobody polled, seconds after a takeover.
+            schedule_jobs(application, core)
             await application.start()
             assert application.updater is not None  # built with one (build_application)
             try:
