@@ -81,11 +81,15 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         raise error.of_setting("funnel file", "VORONKA_FUNNEL_FILE") from None
     engine = create_engine(settings.db_url)
     db = create_session_factory(engine)
+    # SQLite serves one bot process (bot.db.sole); PostgreSQL may serve several, so there
+    # nothing another process may change is kept in memory between updates.
+    sole_writer = engine.dialect.name == "sqlite"
     people = PeopleService(
         db,
         clock=clock,
         admins=settings.admins,
         invite_ttl=timedelta(days=settings.invite_ttl_days),
+        sole_writer=sole_writer,
     )
     deals = DealsService(
         db,
@@ -93,6 +97,7 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         clock=clock,
         tz=settings.tz,
         undo_window=timedelta(minutes=settings.undo_minutes),
+        sole_writer=sole_writer,
     )
     try:
         catalog = load_catalog(settings.catalog_file)
@@ -146,6 +151,6 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         team_funnels=TeamFunnelsService(db, funnels),
         offers=offers,
         reports=reports,
-        conversations=ConversationsService(db, clock, sole_writer=engine.dialect.name == "sqlite"),
-        deliveries=DeliveriesService(db, clock, sole_writer=engine.dialect.name == "sqlite"),
+        conversations=ConversationsService(db, clock, sole_writer=sole_writer),
+        deliveries=DeliveriesService(db, clock, sole_writer=sole_writer),
     )
