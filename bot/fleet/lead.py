@@ -77,6 +77,7 @@ class PollingLead:
                     "lost the polling lock (its database connection is gone): stepping down, "
                     "another process may be polling now"
                 )
+                self.waited = True  # taking it again is a takeover like any other
                 return True
         return False
 

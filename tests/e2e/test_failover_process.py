@@ -23,6 +23,9 @@ from tests.conftest import POSTGRES_URL_VARIABLE
 from tests.e2e.bot_api_standin import BotApiStandin
 from tests.e2e.conftest import BotProcess
 from tests.e2e.test_bot_process import say
+from tests.e2e.test_database_outage_process import PrivateServer, server
+
+__all__ = ["server"]  # the fixture: a PostgreSQL of the test's own, to be restarted
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -227,3 +230,34 @@ def test_sigterm_while_an_update_is_handled_the_reply_goes_out_and_the_standby_t
     assert say(standin, WRITERS[1], "/help")
     moved = [r for r in standin.sent(WRITERS[0])[before:] if "Квалификация" in str(r["text"])]
     assert len(moved) == 1  # applied and answered once, by the process that stopped
+
+
+def test_the_database_restarts_the_active_process_steps_down_and_one_polls_after(
+    standin: BotApiStandin, tmp_path: Path, server: PrivateServer
+) -> None:
+    pair = [BotProcess(standin, tmp_path / name) for name in ("a", "b")]
+    try:
+        for process in pair:
+            process.env["VORONKA_DATABASE_URL"] = server.url
+        active, standby = pair
+        start_pair(standin, active, standby)
+        register(standin, active)
+
+        server.stop()  # the polling lock goes with the server's sessions
+        wait_for_log(active, "lost the polling lock", timeout=15)
+        server.start()
+        deadline = time.monotonic() + 30
+        while not any(TOOK_OVER in p.log_path.read_text() for p in pair):
+            assert time.monotonic() < deadline, "nobody took over after the restart"
+            time.sleep(0.1)
+        assert say(standin, WRITERS[0], f"{DEALS[0]} → Квалификация").startswith(
+            f"{DEALS[0]}: Новый лид → Квалификация"
+        )
+        # One process polls: two would keep terminating each other's getUpdates with 409.
+        conflicts = len([e for e in standin.errors if e["error_code"] == 409])
+        time.sleep(3)
+        assert len([e for e in standin.errors if e["error_code"] == 409]) == conflicts
+        assert sum(TOOK_OVER in p.log_path.read_text() for p in pair) == 1
+    finally:
+        for process in pair:
+            process.stop()
