@@ -16,6 +16,7 @@ from bot.db.session import Engine, SessionFactory, create_engine, create_session
 from bot.deals.funnel import FunnelConfig, load_funnels
 from bot.deals.service import DealsService
 from bot.deals.team_funnels import TeamFunnelsService
+from bot.fleet.turns import ChatTurns
 from bot.knowledge.semantic import semantic_from
 from bot.knowledge.service import KnowledgeService
 from bot.offers.catalog import Catalog, load_catalog
@@ -47,6 +48,7 @@ class Core:
     team_funnels: TeamFunnelsService
     conversations: ConversationsService
     deliveries: DeliveriesService
+    turns: ChatTurns
 
     async def open_database(self) -> None:
         """Connect once; a database that cannot be opened raises CannotStart saying why."""
@@ -63,6 +65,7 @@ class Core:
         log.info("knowledge base: %d entries", loaded.count)
 
     async def close(self) -> None:
+        await self.turns.close()
         await dispose(self.engine)
 
 
@@ -153,4 +156,5 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         reports=reports,
         conversations=ConversationsService(db, clock, sole_writer=sole_writer),
         deliveries=DeliveriesService(db, clock, sole_writer=sole_writer),
+        turns=ChatTurns(settings.db_url),
     )

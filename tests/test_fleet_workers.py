@@ -129,3 +129,21 @@ async def test_one_update_delivered_to_both_workers_at_once_is_applied_once(
     moves = [m.text for m in fleet.request.outbox[before:] if m.chat_id == vera.telegram_id]
     assert len(moves) == 1, moves
     assert moves[0].startswith("<b>Фиалка</b>: Квалификация → Выявление потребностей")
+
+
+async def test_two_quick_messages_of_one_person_on_two_workers_are_applied_in_turn(
+    fleet: Fleet,
+) -> None:
+    gleb = await manager(fleet, 8104)
+    on_a, on_b = fleet.a.client(fleet.request, gleb), fleet.b.client(fleet.request, gleb)
+    await on_a.send("/new Фиалка, 100 000")
+    await on_b.send("/deals")  # both workers have met Gleb and his deal
+    await on_a.send("/deals")
+    before = len(fleet.request.outbox)
+    # "дальше" twice in a row, each to another worker, the second before the first is done
+    await asyncio.gather(on_a.send("фиалка дальше"), on_b.send("фиалка дальше"))
+    answers = [m.text for m in fleet.request.outbox[before:] if m.chat_id == gleb.telegram_id]
+    assert [a.split("\n")[0] for a in answers] == [
+        "<b>Фиалка</b>: Новый лид → Квалификация",
+        "<b>Фиалка</b>: Квалификация → Выявление потребностей",
+    ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -94,4 +95,59 @@ class PollingLock:
 
     async def close(self) -> None:
         await self.release()
+        await self._engine.dispose()
+
+
+# The two-key advisory locks (a space apart from the one-key polling lock): one per chat.
+_CHAT_SPACE = 0x566B  # "Vk"
+_TURN = text("SELECT pg_advisory_lock(:space, CAST(:chat % 2147483647 AS integer))")
+_END_TURN = text("SELECT pg_advisory_unlock(:space, CAST(:chat % 2147483647 AS integer))")
+
+
+class ChatLocks:
+    """A lock per chat, held while one update of the chat is handled, on any process.
+
+    Its own small pool, apart from the one transactions use: an update holding its chat's
+    lock and waiting for a connection to write must never wait behind updates holding the
+    pool's every connection for their locks. Two chats whose ids meet modulo 2^31 share a
+    lock: they are then served one after the other, which is slower, never wrong. A lock
+    waited for longer than `wait` is given up (`lock_timeout`): the update then goes on
+    without it, late rather than never.
+    """
+
+    def __init__(self, url: str, *, size: int, wait: float) -> None:
+        self._engine: AsyncEngine = create_async_engine(
+            url,
+            pool_size=size,
+            max_overflow=0,
+            pool_pre_ping=True,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"server_settings": {"lock_timeout": str(int(wait * 1000))}},
+        )
+
+    @contextlib.asynccontextmanager
+    async def held(self, chat_id: int) -> AsyncIterator[bool]:
+        """Hold the chat's lock for the block; yields False when it could not be taken."""
+        params = {"space": _CHAT_SPACE, "chat": chat_id}
+        try:
+            connection = await self._engine.connect()
+        except Exception:
+            yield False
+            return
+        try:
+            try:
+                await connection.execute(_TURN, params)
+            except Exception:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                with contextlib.suppress(Exception):
+                    await connection.execute(_END_TURN, params)
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def close(self) -> None:
         await self._engine.dispose()
