@@ -20,7 +20,7 @@ from bot.db.leadership import ChatLocks, shared
 
 log = logging.getLogger("voronka.fleet")
 
-LOCKS_AT_ONCE = 32  # updates of distinct chats in hand at once, per process
+LOCKS_AT_ONCE = 10  # updates of distinct chats in hand at once, per process (connections)
 WAIT_AT_MOST = 30.0  # seconds an update waits for the one before it in its chat
 
 

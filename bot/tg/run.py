@@ -64,6 +64,9 @@ async def _serve(core: Core, application: App, token: str) -> None:
             if not started:
                 await _on_start(core, application, token)
                 started = True
+                if stop.is_set():  # told to stop while the content was loading
+                    await lead.release()
+                    break
             # The jobs' first runs count from now, not from when a standby was built: the
             # catch-up sends what fell due while nobody polled, seconds after a takeover.
             schedule_jobs(application, core)
@@ -72,6 +75,8 @@ async def _serve(core: Core, application: App, token: str) -> None:
             try:
                 await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
                 lost = await lead.watch(stop)
+            except NetworkError as error:  # Telegram lost between the check and the first poll
+                raise _unreachable(core.settings.bot_api_url, error, token) from error
             finally:
                 await _stop_taking(application)
                 await lead.release()
