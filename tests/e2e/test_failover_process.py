@@ -230,7 +230,8 @@ def test_sigterm_while_an_update_is_handled_the_reply_goes_out_and_the_standby_t
     assert "SIGTERM: stopping" in log and log.rstrip().endswith("stopped")
 
     wait_for_log(standby, TOOK_OVER, timeout=15)
-    assert len(standin.calls_to("getUpdates")) > polls  # the standby polls now
+    standin.wait_until(lambda: len(standin.calls_to("getUpdates")) > polls or None,
+                       timeout=15, what="the standby to poll")  # fmt: skip
     assert say(standin, WRITERS[1], "/help")
     moved = [r for r in standin.sent(WRITERS[0])[before:] if "Квалификация" in str(r["text"])]
     assert len(moved) == 1  # applied and answered once, by the process that stopped
