@@ -16,6 +16,7 @@ from bot.db.session import Engine, SessionFactory, create_engine, create_session
 from bot.deals.funnel import FunnelConfig, load_funnels
 from bot.deals.service import DealsService
 from bot.deals.team_funnels import TeamFunnelsService
+from bot.fleet.turns import ChatTurns
 from bot.knowledge.semantic import semantic_from
 from bot.knowledge.service import KnowledgeService
 from bot.offers.catalog import Catalog, load_catalog
@@ -47,6 +48,7 @@ class Core:
     team_funnels: TeamFunnelsService
     conversations: ConversationsService
     deliveries: DeliveriesService
+    turns: ChatTurns
 
     async def open_database(self) -> None:
         """Connect once; a database that cannot be opened raises CannotStart saying why."""
@@ -63,6 +65,7 @@ class Core:
         log.info("knowledge base: %d entries", loaded.count)
 
     async def close(self) -> None:
+        await self.turns.close()
         await dispose(self.engine)
 
 
@@ -81,11 +84,15 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         raise error.of_setting("funnel file", "VORONKA_FUNNEL_FILE") from None
     engine = create_engine(settings.db_url)
     db = create_session_factory(engine)
+    # SQLite serves one bot process (bot.db.sole); PostgreSQL may serve several, so there
+    # nothing another process may change is kept in memory between updates.
+    sole_writer = engine.dialect.name == "sqlite"
     people = PeopleService(
         db,
         clock=clock,
         admins=settings.admins,
         invite_ttl=timedelta(days=settings.invite_ttl_days),
+        sole_writer=sole_writer,
     )
     deals = DealsService(
         db,
@@ -93,6 +100,7 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         clock=clock,
         tz=settings.tz,
         undo_window=timedelta(minutes=settings.undo_minutes),
+        sole_writer=sole_writer,
     )
     try:
         catalog = load_catalog(settings.catalog_file)
@@ -146,6 +154,7 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         team_funnels=TeamFunnelsService(db, funnels),
         offers=offers,
         reports=reports,
-        conversations=ConversationsService(db, clock, sole_writer=engine.dialect.name == "sqlite"),
-        deliveries=DeliveriesService(db, clock, sole_writer=engine.dialect.name == "sqlite"),
+        conversations=ConversationsService(db, clock, sole_writer=sole_writer),
+        deliveries=DeliveriesService(db, clock, sole_writer=sole_writer),
+        turns=ChatTurns(settings.db_url),
     )

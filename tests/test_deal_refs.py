@@ -190,10 +190,11 @@ async def test_a_write_by_another_process_conflicts_once_then_is_seen(any_core: 
         await session.execute(
             update(Deal).where(Deal.id == deal.id).values(stage="needs", version=Deal.version + 1)
         )
-    assert (await deals.refs(anna))[0] == ref  # still the list in memory...
-    with pytest.raises(Conflict):
-        await deals.move(anna, deal.id, "offer", via=Via.TEXT, expected_version=ref.version)
-    fresh = (await deals.refs(anna))[0]  # ...until a move finds it stale
+    if any_core.engine.dialect.name == "sqlite":  # one bot process: the list is kept...
+        assert (await deals.refs(anna))[0] == ref
+        with pytest.raises(Conflict):
+            await deals.move(anna, deal.id, "offer", via=Via.TEXT, expected_version=ref.version)
+    fresh = (await deals.refs(anna))[0]  # ...until a move finds it stale; PostgreSQL: at once
     assert (fresh.stage, fresh.version) == ("needs", 2)
     moved = await deals.move(anna, deal.id, "offer", via=Via.TEXT, expected_version=fresh.version)
     assert moved.from_stage == "needs"

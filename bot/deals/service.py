@@ -17,7 +17,7 @@ from bot.deals import store
 from bot.deals.dates import in_days, parse_next_step
 from bot.deals.funnel import Funnel, FunnelConfig
 from bot.deals.matching import DealRef
-from bot.deals.store import DealLists, DealRow, Scope
+from bot.deals.store import LISTS_TTL, DealLists, DealRow, Scope
 from bot.deals.team_funnels import team_funnel
 from bot.people.service import Person, Role
 
@@ -164,13 +164,17 @@ class DealsService:
         clock: Clock,
         tz: ZoneInfo,
         undo_window: timedelta = timedelta(minutes=10),
+        sole_writer: bool = True,
     ) -> None:
+        """`sole_writer`: no other bot process serves this database (SQLite). Where several
+        may (PostgreSQL, webhook workers), a person's deal list is read at every update, so a
+        deal made through one worker is found by the next message on any other."""
         self._db = db
         self.funnels = funnels
         self._clock = clock
         self._tz = tz
         self._undo_window = undo_window
-        self._lists = DealLists(clock)
+        self._lists = DealLists(clock, ttl=LISTS_TTL if sole_writer else timedelta(0))
 
     # --- creating and reading ---------------------------------------------------------
 

@@ -118,12 +118,18 @@ class PeopleService:
         clock: Clock,
         admins: Collection[int] = (),
         invite_ttl: timedelta = timedelta(days=7),
+        sole_writer: bool = True,
     ) -> None:
+        """`sole_writer`: no other bot process serves this database (SQLite). Where several
+        may (PostgreSQL, webhook workers), who is writing is read at every update: a person
+        deactivated, or given another role, through one worker is treated so by the next
+        update on any other, not ten seconds later."""
         self._db = db
         self._clock = clock
         self._admins = frozenset(admins)
         self._invite_ttl = invite_ttl
-        self._recent = store.Identities(clock, ttl=IDENTITY_TTL, limit=IDENTITY_LIMIT)
+        ttl = IDENTITY_TTL if sole_writer else timedelta(0)
+        self._recent = store.Identities(clock, ttl=ttl, limit=IDENTITY_LIMIT)
 
     # --- identification -------------------------------------------------------------
 

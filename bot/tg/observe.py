@@ -78,10 +78,13 @@ class VoronkaApplication(Application[Any, Any, Any, Any, Any, Any]):
         started = time.perf_counter()
         try:
             if isinstance(update, Update):
-                with delivering(update.update_id) as current:
-                    async with conversation.turn(self, update) as turn:
-                        await super().process_update(update)
-                    await self._complete(current, trace, registered=bool(turn and turn.person))
+                chat = update.effective_chat.id if update.effective_chat else None
+                # after the chat's earlier updates, on whichever process (bot/fleet/turns.py)
+                async with self.bot_data.core.turns.turn(chat):
+                    with delivering(update.update_id) as current:
+                        async with conversation.turn(self, update) as turn:
+                            await super().process_update(update)
+                        await self._complete(current, trace, registered=bool(turn and turn.person))
             else:
                 await super().process_update(update)
         finally:

@@ -931,6 +931,7 @@ class BotApiStandin:
         self._next_update_id = 100_000_001
         self._faults: list[tuple[str, int, int]] = []  # (method, status, retry_after), in order
         self._holds: dict[str, threading.Event] = {}  # method -> released when set
+        self._answer_after_hold: set[str] = set()  # held methods carried out when released
         self._delivered: dict[int, JsonDict] = {}  # update id -> the update as delivered
         self._delivery_counts: dict[int, int] = {}  # update id -> times returned by getUpdates
         self._redeliveries: list[JsonDict] = []
@@ -1440,12 +1441,15 @@ class BotApiStandin:
         with self._cond:
             self._faults.extend([(method, status, retry_after)] * times)
 
-    def hold_next(self, method: str) -> threading.Event:
+    def hold_next(self, method: str, *, then_answer: bool = False) -> threading.Event:
         """Keep the next call of `method` waiting, unanswered, until the event is set: the
-        bot is then caught in the middle of an update (to be killed there, say)."""
+        bot is then caught in the middle of an update (to be killed there, say). Released,
+        the call fails with 502, or with `then_answer` is carried out as if it had been slow."""
         released = threading.Event()
         with self._cond:
             self._holds[method] = released
+            if then_answer:
+                self._answer_after_hold.add(method)
         return released
 
     def redeliver(self, update_id: int) -> None:
@@ -1544,10 +1548,19 @@ class BotApiStandin:
                 self._calls.append((method, params))
                 self._cond.notify_all()
             held.wait(timeout=60)
+            with self._cond:
+                answer = method in self._answer_after_hold
+                self._answer_after_hold.discard(method)
+            if answer:
+                return self._carry_out(token, method, params)
             return HTTPStatus.BAD_GATEWAY, {"ok": False, "error_code": 502, "description": "Held"}
         with self._cond:
             self._calls.append((method, params))
             self._cond.notify_all()
+        return self._carry_out(token, method, params)
+
+    def _carry_out(self, token: str, method: str, params: JsonDict) -> tuple[int, JsonDict]:
+        with self._cond:
             if token != self.token:
                 return self._fail(method, params, ApiError(401, "Unauthorized"))
             fault = next((f for f in self._faults if f[0] == method), None)

@@ -1,0 +1,1 @@
+"""Several `voronka run` processes on one database: who polls, and stopping cleanly."""
