@@ -33,7 +33,8 @@ ENV VORONKA_DATA_DIR=/data \
     VORONKA_CATALOG_FILE=/app/knowledge_base/catalog.yaml \
     VORONKA_OFFER_TEMPLATES_DIR=/app/templates/offers \
     VORONKA_HTTP_HOST=0.0.0.0 \
-    VORONKA_HTTP_PORT=8080
+    VORONKA_HTTP_PORT=8080 \
+    MPLCONFIGDIR=/data/.matplotlib
 
 RUN mkdir -p /data /backups && chown voronka:voronka /data /backups
 VOLUME ["/data"]

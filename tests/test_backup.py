@@ -432,3 +432,17 @@ async def test_a_table_newer_than_the_postgres_backup_does_not_outlive_its_resto
         left = await connection.execute(text("SELECT to_regclass('made_later')"))
         assert left.scalar_one() is None
     await dispose(engine)
+
+
+async def test_a_backup_of_a_database_that_is_not_there_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "elsewhere" / "voronka.db"
+    use_database(monkeypatch, f"sqlite+aiosqlite:///{missing}", tmp_path)
+    voronka = Voronka(tmp_path, capsys)
+
+    code, _, err = await voronka("backup", "--out", str(tmp_path / "v.backup"))
+
+    assert code == 1 and f"there is no database at {missing}" in err
+    assert "VORONKA_DATABASE_URL" in err
+    assert not missing.exists() and not (tmp_path / "v.backup").exists()
