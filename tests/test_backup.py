@@ -328,9 +328,11 @@ async def test_a_backup_of_the_other_kind_of_database_is_refused(
 
     use_database(monkeypatch, sqlite_url, tmp_path)
     code, _, err = await voronka("restore", str(tmp_path / "pg.backup"), "--force")
-    assert (
-        code == 1 and "is a backup of an PostgreSQL database, but this Voronka uses SQLite" in err
-    )
+    assert code == 1 and "is a backup of a PostgreSQL database, but this Voronka uses SQLite" in err
+
+    use_database(monkeypatch, NOWHERE, tmp_path)  # the server down: said, no traceback
+    code, _, err = await voronka("restore", str(tmp_path / "pg.backup"), "--force")
+    assert code == 1 and err.count("\n") == 1 and "cannot reach the database" in err
 
 
 async def test_no_restore_while_a_bot_process_has_the_sqlite_file(

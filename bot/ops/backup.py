@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
+from bot.common.errors import Unavailable
 from bot.common.startup import CannotStart
 from bot.db.migrate import alembic_config, upgrade
 from bot.db.session import create_engine, dispose
@@ -160,8 +161,9 @@ def restore(url: str, file: Path, *, force: bool) -> Holdings:
     kind = kind_of(file)
     if kind != database.kind:
         names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+        article = "an" if kind == "sqlite" else "a"
         raise BackupError(
-            f"{file} is a backup of an {names[kind]} database, but this Voronka uses "
+            f"{file} is a backup of {article} {names[kind]} database, but this Voronka uses "
             f"{names[database.kind]} ({database.label}); restore it where the database is "
             f"{names[kind]}, or carry the deals across with `voronka deals export` and "
             "`voronka deals import`. Nothing was changed"
@@ -332,7 +334,13 @@ def _database(url: str) -> Database:
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coroutine)
+    try:
+        return asyncio.run(coroutine)
+    except Unavailable as error:
+        raise BackupError(
+            f"cannot reach the database ({error}): check VORONKA_DATABASE_URL and that the "
+            "server runs"
+        ) from None
 
 
 def _pg_tool(name: str) -> str:

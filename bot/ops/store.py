@@ -15,7 +15,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection, make_url
 
 from bot.db.models import Deal, User, table_of
-from bot.db.session import create_engine, dispose
+from bot.db.session import create_engine, dispose, outage_as_unavailable
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,8 @@ _PEOPLE = table_of(User)
 
 
 async def holdings(url: str) -> Holdings:
-    """How many deals and people the database holds (none before its first migration)."""
+    """How many deals and people the database holds (none before its first migration);
+    `Unavailable` when it cannot be reached."""
 
     def count(connection: Connection) -> Holdings:
         names = set(inspect(connection).get_table_names())
@@ -87,7 +88,7 @@ async def holdings(url: str) -> Holdings:
 
     engine = create_engine(url)
     try:
-        async with engine.connect() as connection:
+        async with outage_as_unavailable(), engine.connect() as connection:
             return await connection.run_sync(count)
     finally:
         await dispose(engine)
