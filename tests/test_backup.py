@@ -282,6 +282,7 @@ async def test_files_that_are_not_backups_are_refused_and_change_nothing(
     }
     if make_url(database_url).get_backend_name() == "sqlite":
         cases[other] = "is an SQLite database but not Voronka's"
+        cases[Path(str(make_url(database_url).database))] = "is the database itself"
     for file, says in cases.items():
         code, out, err = await voronka("restore", str(file), "--force")
         assert (code, out) == (1, ""), file

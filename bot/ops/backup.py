@@ -168,6 +168,8 @@ def restore(url: str, file: Path, *, force: bool) -> Holdings:
             f"{names[kind]}, or carry the deals across with `voronka deals export` and "
             "`voronka deals import`. Nothing was changed"
         )
+    if database.sqlite_file is not None and _same_file(file, database.sqlite_file):
+        raise BackupError(f"{file} is the database itself, not a backup: nothing was changed")
     tables = _check_sqlite_backup(file) if kind == "sqlite" else _check_pg_archive(file)
     if database.sqlite_file is not None:
         try:  # a running bot keeps people's dialogs in memory and would write over them
