@@ -21,6 +21,7 @@ from bot.db.sole import hold_sqlite_file
 from bot.deals.cli import add_deals_commands
 from bot.knowledge.cli import add_knowledge_commands
 from bot.offers.cli import add_offer_commands
+from bot.ops.cli import add_ops_commands
 from bot.people.service import Role
 from bot.reports.cli import add_report_commands
 
@@ -205,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_knowledge_commands(commands)
     add_offer_commands(commands)
     add_report_commands(commands)
+    add_ops_commands(commands)
     return parser
 
 

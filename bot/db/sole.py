@@ -18,7 +18,10 @@ from sqlalchemy.engine import make_url
 
 from bot.common.startup import CannotStart, reason
 
-_held: list[int] = []  # the descriptor, kept open (and so locked) until the process ends
+# The descriptors by database file, kept open (and so locked) until the process ends.
+# By file, not one for the process: `voronka restore` in the same process as a test suite
+# (or any caller holding one file) must still find out when another process has the next.
+_held: dict[Path, int] = {}
 
 
 def hold_sqlite_file(url: str) -> None:
@@ -26,9 +29,11 @@ def hold_sqlite_file(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
         return
-    if parsed.database == ":memory:" or _held:
+    if parsed.database == ":memory:":
         return
-    lock = Path(f"{parsed.database}.lock")
+    lock = Path(f"{parsed.database}.lock").resolve()
+    if lock in _held:
+        return
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
@@ -46,4 +51,4 @@ def hold_sqlite_file(url: str) -> None:
             "one bot process at a time",
             "Stop the other one first, or use PostgreSQL (VORONKA_DATABASE_URL) to run several",
         ) from None
-    _held.append(descriptor)
+    _held[lock] = descriptor

@@ -1,1 +1,1 @@
-"""Running the bot in production: its metrics (and, beside them, backups)."""
+"""Running the bot in production: its metrics, backup and restore."""
