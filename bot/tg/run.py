@@ -13,6 +13,7 @@ from bot.common.startup import CannotStart, reason
 from bot.config import Settings
 from bot.container import Core
 from bot.tg.app import build_application
+from bot.web.server import start_beside_polling
 
 App = Application[Any, Any, Any, Any, Any, Any]
 
@@ -29,10 +30,15 @@ def run_polling(core: Core, token: str) -> None:
     asyncio.set_event_loop(loop)
     try:
         loop.run_until_complete(_prepare(core, application, token))
+        # Health and metrics on VORONKA_HTTP_PORT, when set (bot/web/server.py).
+        http = loop.run_until_complete(start_beside_polling(core, application.bot.get_me))
         try:
             application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
         except NetworkError as error:  # lost between the check and the command menu
             raise _unreachable(core.settings.bot_api_url, error, token) from error
+        finally:
+            if http is not None:
+                loop.run_until_complete(http.stop())
     finally:
         loop.run_until_complete(core.close())
         loop.close()
