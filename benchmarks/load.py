@@ -49,6 +49,7 @@ from tests.e2e.bot_api_standin import BotApiStandin, running_standin
 from tests.e2e.conftest import TOKEN, voronka_executable
 
 SECRET = "load-test-secret"
+RATE = os.environ.get("VORONKA_TELEGRAM_RATE", "0")  # see the module's docstring
 PATH = "/telegram"
 FIRST_USER = 8_100_000
 STAGES = ("квал", "встреча", "демо", "кп", "переговоры")
@@ -90,7 +91,7 @@ class Worker:
 
 
 def bot_env(standin: BotApiStandin, data_dir: Path, database_url: str, port: int) -> dict[str, str]:
-    env = {
+    return {
         **os.environ,
         **standin.bot_env(),
         "VORONKA_DATA_DIR": str(data_dir),
@@ -100,8 +101,8 @@ def bot_env(standin: BotApiStandin, data_dir: Path, database_url: str, port: int
         "VORONKA_WEBHOOK_URL": f"https://bot.example.com{PATH}",
         "VORONKA_WEBHOOK_SECRET": SECRET,
         "VORONKA_HTTP_PORT": str(port),
+        "VORONKA_TELEGRAM_RATE": RATE,
     }
-    return env
 
 
 async def wait_ready(client: httpx.AsyncClient, worker: Worker) -> None:
@@ -201,15 +202,15 @@ class Load:
         future = self.loop.create_future()
         self.waiting[chat] = future
         worker = self.workers[chat % len(self.workers)]
+        body = json.dumps(update).encode()
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
         started = time.perf_counter()
-        answer = await self.client.post(
-            f"{worker.url}{PATH}",
-            content=json.dumps(update).encode(),
-            headers={
-                "X-Telegram-Bot-Api-Secret-Token": SECRET,
-                "Content-Type": "application/json",
-            },
-        )
+        try:
+            answer = await self.client.post(f"{worker.url}{PATH}", content=body, headers=headers)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            # A kept-alive connection closed by the server as it was reused: post again, as
+            # Telegram would (the bot handles an update id once).
+            answer = await self.client.post(f"{worker.url}{PATH}", content=body, headers=headers)
         if answer.status_code != 200:
             raise RuntimeError(f"webhook answered {answer.status_code}")
         return await asyncio.wait_for(future, timeout=30) - started
@@ -237,6 +238,7 @@ class Person:
         return await self.load.deliver(self.user)
 
     async def register(self) -> None:
+        await asyncio.sleep(self.random.uniform(0, 2))
         await self.say(f"/start {self.token}")
         await asyncio.sleep(0.3)
         for deal in self.deals:
@@ -290,8 +292,12 @@ async def run_configuration(
             data_dir.mkdir(parents=True, exist_ok=True)
             port = free_port()
             log = (data_dir / "bot.log").open("w")
-            process = subprocess.Popen(
-                [voronka_executable(), "run"],
+            command = [voronka_executable(), "run"]
+            if args.profile:  # the event loop's thread, written when the process stops
+                profile = ["-m", "cProfile", "-o", str(data_dir / "bot.prof")]
+                command = [sys.executable, *profile, "-m", "bot", "run"]
+            process = subprocess.Popen(  # noqa: ASYNC220 - started once, before the clock
+                command,
                 env=bot_env(standin, data_dir, url, port),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -319,6 +325,12 @@ async def run_configuration(
             finally:
                 for worker in workers:
                     stop(worker)
+    if args.profile:
+        import pstats
+
+        for worker in workers:
+            stats = pstats.Stats(str(worker.data_dir / "bot.prof"))
+            stats.sort_stats("tottime").print_stats(25)
     latencies = sorted(results.all())
     return Outcome(
         name=name,
@@ -405,6 +417,7 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("VORONKA_TEST_POSTGRES_URL"))
     parser.add_argument("--only", choices=["sqlite", "postgresql", "two"], action="append")
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--profile", action="store_true", help="cProfile the bot, print the top")
     args = parser.parse_args()
     wanted = set(args.only or ["sqlite", "postgresql", "two"])
 

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     # None: no HTTP server when polling, 8080 in webhook mode (see `http_port_to_serve`).
     http_port: int | None = Field(default=None, ge=1, le=65535)
+    # Messages per second the bot sends at most, all chats together: Telegram's documented
+    # limit is about 30 (more with paid broadcasts); 0 leaves it to Telegram's 429 answers.
+    telegram_rate: float = Field(default=30, ge=0, le=1000)
 
     @field_validator("admins", mode="before")
     @classmethod

@@ -26,6 +26,8 @@ from bot.web.health import Health, Probe
 GRACE_SECONDS = 5
 """How long requests in flight may take to finish when the server stops."""
 
+KEEP_ALIVE_SECONDS = 75
+
 
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket, or the reason it cannot be had, in the operator's words."""
@@ -70,6 +72,9 @@ class HttpServer:
             access_log=False,  # one log line per update is written by the bot already
             lifespan="off",
             timeout_graceful_shutdown=GRACE_SECONDS,
+            # Longer than a proxy's idle upstream connections (nginx: 60 s), so the proxy,
+            # not us, closes them: no request is lost on a connection closed under it.
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         self._server = _Server(config)
         self._sock = sock
