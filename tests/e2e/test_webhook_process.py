@@ -5,6 +5,7 @@ posts without it are refused and change nothing; the health routes tell the trut
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import time
@@ -115,6 +116,13 @@ def test_telegram_is_told_the_webhook_and_people_are_answered(
     with DIRECT.open(f"{webhook.base}/metrics", timeout=10) as answer:
         assert answer.status == 200
         assert answer.headers["Content-Type"].startswith("text/plain; version=")
+
+    # SIGTERM (an orchestrator stopping it): the server stops, queued updates are handled,
+    # the process exits on its own, and the webhook stays registered for the next one.
+    assert bot_process.process is not None
+    bot_process.process.send_signal(signal.SIGTERM)
+    assert bot_process.process.wait(timeout=30) == 0
+    assert not standin.calls_to("deleteWebhook")
 
 
 def test_a_post_without_the_right_secret_is_refused_and_changes_nothing(
