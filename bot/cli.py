@@ -50,8 +50,10 @@ def _run_async(coroutine: Coroutine[Any, Any, int]) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """Check the data folder, the database and Telegram, migrate, then poll until stopped."""
+    """Check the data folder, the database and Telegram, migrate, then poll until stopped
+    (or, with VORONKA_WEBHOOK_URL, serve the webhook)."""
     from bot.tg.run import run_polling
+    from bot.web.webhook import run_webhook
 
     token = settings.token()
     if not token:
@@ -60,7 +62,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, token)
     check_data_dir(settings.data_dir)
     hold_sqlite_file(settings.db_url)
-    run_polling(build_core(settings), token)
+    if settings.webhook_url:
+        run_webhook(build_core(settings), token)
+    else:
+        run_polling(build_core(settings), token)
     return 0
 
 
@@ -165,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    run = commands.add_parser("run", help="apply migrations and run the bot (long polling)")
+    run = commands.add_parser(
+        "run", help="apply migrations and run the bot (polling, or webhook: VORONKA_WEBHOOK_URL)"
+    )
     run.set_defaults(handler=cmd_run)
 
     chat = commands.add_parser(

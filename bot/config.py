@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import time
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -18,6 +20,8 @@ from bot.common.money import CURRENCY_CODE
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DEFAULTS = Path(__file__).resolve().parent / "defaults"
 TELEGRAM_API_URL = "https://api.telegram.org"
+DEFAULT_HTTP_PORT = 8080
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class Settings(BaseSettings):
@@ -60,6 +64,16 @@ class Settings(BaseSettings):
     # «USD=92.5,EUR=101»: rubles per unit, for figures that add up amounts of several
     # currencies. Amounts in a currency without a rate are never added to rubles.
     exchange_rates: Annotated[dict[str, Decimal], NoDecode] = Field(default_factory=dict)
+    # Webhook mode (see bot/web/): set the public URL Telegram calls and `voronka run` serves
+    # it instead of polling; its path is the endpoint's path.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    http_host: str = "127.0.0.1"
+    # None: no HTTP server when polling, 8080 in webhook mode (see `http_port_to_serve`).
+    http_port: int | None = Field(default=None, ge=1, le=65535)
+    # Messages per second the bot sends at most, all chats together: Telegram's documented
+    # limit is about 30 (more with paid broadcasts); 0 leaves it to Telegram's 429 answers.
+    telegram_rate: float = Field(default=30, ge=0, le=1000)
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -118,6 +132,27 @@ class Settings(BaseSettings):
             raise ValueError("expected an http:// or https:// URL, e.g. https://api.telegram.org")
         return value.rstrip("/")
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("https://", "http://")) or not urlsplit(value).hostname:
+            raise ValueError(
+                "expected the public https:// URL Telegram calls, e.g. https://bot.example.com/tg"
+            )
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's own rule for secret_token: 1-256 characters of A-Z, a-z, 0-9, _ and -.
+        if value is None or not value.get_secret_value():
+            return None
+        if not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("expected 1 to 256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str | None) -> str | None:
@@ -141,6 +176,18 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         assert self.database_url is not None  # filled by _default_database
         return self.database_url
+
+    @property
+    def webhook_path(self) -> str:
+        """The webhook endpoint's path: the public URL's path (a proxy passes it on as is)."""
+        return urlsplit(self.webhook_url or "").path or "/"
+
+    @property
+    def http_port_to_serve(self) -> int | None:
+        """The HTTP server's port: the setting, else 8080 in webhook mode, else none."""
+        if self.http_port is not None:
+            return self.http_port
+        return DEFAULT_HTTP_PORT if self.webhook_url else None
 
     def token(self) -> str | None:
         return self.bot_token.get_secret_value() if self.bot_token else None

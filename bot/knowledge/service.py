@@ -230,6 +230,7 @@ class KnowledgeService:
         self._learned = _Learned()
         self._index = SearchIndex.build(())
         self._swap = asyncio.Lock()  # one (re)build at a time: the last swap is the newest
+        self._loaded = False
 
     # --- loading ----------------------------------------------------------------------
 
@@ -256,6 +257,7 @@ class KnowledgeService:
                 index = await self._build(taught)
             self._library, self._index = library, index
             self._entries, self._learned = entries, phrasings
+            self._loaded = True
         return Loaded(len(entries), loaded.problems)
 
     async def ready(self) -> None:
@@ -293,6 +295,12 @@ class KnowledgeService:
         if not actor.is_admin:
             raise Forbidden("team.admin_only")
         return await self.load()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the start-up load has run: before it, every question finds nothing (a
+        readiness check says the process should not take people's questions yet)."""
+        return self._loaded
 
     @property
     def library(self) -> ContentLibrary:

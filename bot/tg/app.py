@@ -40,6 +40,7 @@ from bot.tg.handlers.errors import on_error
 from bot.tg.handlers.text import on_text
 from bot.tg.jobs import schedule_jobs
 from bot.tg.observe import VoronkaApplication, mark, trace_handler
+from bot.tg.ordering import PerPersonOrder
 from bot.tg.replies import show
 
 # The command menu, in this order, for every language.
@@ -117,14 +118,17 @@ def build_application(
         .context_types(ContextTypes(context=Ctx, bot_data=BotData))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
         .post_init(on_start)
+        # One person's updates in order, different people's at once (bot/tg/ordering.py).
+        .concurrent_updates(PerPersonOrder())
     )
     # Bot API calls save the person's dialog state first (see bot/tg/conversation.py).
     inner = request or HTTPXRequest(connection_pool_size=256)
     builder = builder.request(SavingRequest(inner, backoff))
     if request is not None:
         builder = builder.get_updates_request(request)
-    if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    if rate_limit:  # VORONKA_TELEGRAM_RATE 0: no overall cap, 429s still waited out
+        limiter = AIORateLimiter(overall_max_rate=settings.telegram_rate, max_retries=3)
+        builder = builder.rate_limiter(limiter)
     application = builder.build()
     application.bot_data.core = core
     application.add_handler(TypeHandler(Update, gate), group=-1)

@@ -18,6 +18,7 @@ from bot.container import Core
 from bot.fleet.lead import PollingLead
 from bot.tg.app import build_application
 from bot.tg.jobs import schedule_jobs
+from bot.web.server import start_beside_polling
 
 App = Application[Any, Any, Any, Any, Any, Any]
 log = logging.getLogger("voronka")
@@ -38,7 +39,14 @@ def run_polling(core: Core, token: str) -> None:
     asyncio.set_event_loop(loop)
     try:
         loop.run_until_complete(_prepare(core, application, token))
-        loop.run_until_complete(_serve(core, application, token))
+        # Health and metrics on VORONKA_HTTP_PORT, when set (bot/web/server.py): a standby
+        # answers them too, so an orchestrator sees every process alive.
+        http = loop.run_until_complete(start_beside_polling(core, application.bot.get_me))
+        try:
+            loop.run_until_complete(_serve(core, application, token))
+        finally:
+            if http is not None:
+                loop.run_until_complete(http.stop())
     finally:
         loop.run_until_complete(core.close())
         loop.close()

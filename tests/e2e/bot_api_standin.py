@@ -55,7 +55,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from typing import Any, Final, TypedDict, TypeVar
+from urllib.error import HTTPError, URLError
 from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.request import ProxyHandler, Request, build_opener
 
 __all__ = [
     "LOOPBACK_HOST",
@@ -939,6 +941,14 @@ class BotApiStandin:
         self._allowed_updates: frozenset[str] | None = None
         self._poll_generation = 0
         self._webhook_url = ""
+        self._webhook_secret: str | None = None
+        self._webhook_thread: threading.Thread | None = None
+        self._webhook_answers: list[tuple[int, int]] = []  # (update id, HTTP status)
+        self.webhook_sink: Callable[[JsonDict], None] | None = None
+        """Webhook mode: when set, new updates go here instead of being posted one by one
+        (the load test posts them itself, concurrently, and times the replies)."""
+        self.call_listener: Callable[[str, JsonDict], None] | None = None
+        """Called (under the lock; keep it quick) with every API call as it arrives."""
 
         self._users: dict[int, JsonDict] = {}
         self._chats: dict[int, JsonDict] = {}
@@ -1478,9 +1488,61 @@ class BotApiStandin:
             return max(ids)
 
     def _enqueue(self, body: JsonDict) -> None:
-        self._updates.append({"update_id": self._next_update_id, **body})
+        update = {"update_id": self._next_update_id, **body}
         self._next_update_id += 1
+        if self._webhook_url and self.webhook_sink is not None:
+            self._delivered[update["update_id"]] = update
+            self.webhook_sink(copy.deepcopy(update))
+            return
+        self._updates.append(update)
         self._cond.notify_all()
+
+    # ---------------------------------------------------------------- webhook mode
+
+    @property
+    def webhook_answers(self) -> list[tuple[int, int]]:
+        """(update id, HTTP status) of every post to the bot's webhook, in order."""
+        with self._lock:
+            return list(self._webhook_answers)
+
+    def post_webhook(
+        self, body: JsonDict | bytes, *, secret: str | None, url: str | None = None
+    ) -> int:
+        """Post to the registered webhook (or `url`) as anyone could: `secret` is the
+        X-Telegram-Bot-Api-Secret-Token header sent (None: none). Returns the HTTP status."""
+        target = url or self._webhook_url
+        if not target:
+            raise RuntimeError("no webhook registered (setWebhook) and no url given")
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return _post(target, data, secret)
+
+    def _push_updates(self) -> None:
+        """Telegram's side of a webhook: each pending update posted in order, the next one
+        only once the last was answered with 2xx; anything else is retried shortly."""
+        while True:
+            with self._cond:
+                while not self._stopping and not (self._webhook_url and self._updates):
+                    self._cond.wait(0.5)
+                if self._stopping:
+                    return
+                self._updates = [u for u in self._updates if self._update_allowed(u)]
+                if not self._updates:
+                    continue
+                update = copy.deepcopy(self._updates[0])
+                url, secret = self._webhook_url, self._webhook_secret
+            status = _post(url, json.dumps(update).encode(), secret)
+            with self._cond:
+                self._webhook_answers.append((update["update_id"], status))
+                if 200 <= status < 300:
+                    self._updates = [
+                        u for u in self._updates if u["update_id"] != update["update_id"]
+                    ]
+                    self._delivered[update["update_id"]] = update
+                    count = self._delivery_counts.get(update["update_id"], 0)
+                    self._delivery_counts[update["update_id"]] = count + 1
+                self._cond.notify_all()
+                if not 200 <= status < 300:
+                    self._cond.wait(0.2)
 
     def _keyboard_message(self, chat_id: int, message_id: int | None) -> JsonDict:
         if message_id is not None:
@@ -1556,6 +1618,8 @@ class BotApiStandin:
             return HTTPStatus.BAD_GATEWAY, {"ok": False, "error_code": 502, "description": "Held"}
         with self._cond:
             self._calls.append((method, params))
+            if self.call_listener is not None:
+                self.call_listener(method, params)
             self._cond.notify_all()
         return self._carry_out(token, method, params)
 
@@ -1829,6 +1893,19 @@ class BotApiStandin:
 
     def _api_setwebhook(self, params: JsonDict) -> bool:
         self._webhook_url = str(self._require(params, "url"))
+        secret = params.get("secret_token")
+        self._webhook_secret = str(secret) if secret else None
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = frozenset(map(str, allowed)) if allowed else None
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        if self._webhook_url and self._webhook_thread is None:
+            self._webhook_thread = threading.Thread(
+                target=self._push_updates, name="bot-api-standin:webhook", daemon=True
+            )
+            self._webhook_thread.start()
+        self._cond.notify_all()
         return True
 
     def _api_deletewebhook(self, params: JsonDict) -> bool:
@@ -2163,6 +2240,23 @@ class BotApiStandin:
         key = chat_id if isinstance(chat_id, int) else None
         button = self._menu_buttons.get(key) or self._menu_buttons.get(None)
         return copy.deepcopy(button) if button else {"type": "commands"}
+
+
+_DIRECT: Final = build_opener(ProxyHandler({}))  # never through a proxy from the environment
+
+
+def _post(url: str, data: bytes, secret: str | None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    try:
+        request = Request(url, data=data, headers=headers, method="POST")
+        with _DIRECT.open(request, timeout=10) as answer:
+            return int(answer.status)
+    except HTTPError as error:
+        return int(error.code)
+    except (URLError, OSError):
+        return 0  # nobody listening: Telegram retries later
 
 
 @contextlib.contextmanager

@@ -1,0 +1,98 @@
+"""The ASGI app: the Telegram webhook (in webhook mode), `/healthz`, `/readyz`, `/metrics`.
+
+Telegram-free on purpose: the webhook route hands the decoded body to `Webhook.deliver`,
+which the Telegram side supplies (it queues the update and returns at once). Telegram waits
+for our answer before sending that chat's next update and retries on a timeout, so the
+answer is "200, queued", never "200, handled".
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.ops.metrics import exposition
+from bot.web.health import Health
+
+log = logging.getLogger("voronka.web")
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_BODY = 1 << 20
+"""Bytes of a webhook body we read at most; Telegram's updates are far smaller."""
+
+
+class BadUpdate(ValueError):
+    """The body is JSON, but not an update the bot can read."""
+
+
+@dataclass(frozen=True)
+class Webhook:
+    path: str
+    secret: str
+    deliver: Callable[[dict[str, Any]], Awaitable[None]]
+    """Queue one update (raises BadUpdate when it is not one); returns before handling."""
+
+
+def build_app(health: Health, webhook: Webhook | None = None) -> Starlette:
+    """The routes of this process. Without `webhook` (polling mode) there is no endpoint
+    Telegram could call: only the health and metrics routes."""
+    routes = [
+        Route("/healthz", _healthz, methods=["GET"]),
+        Route("/readyz", _readyz(health), methods=["GET"]),
+        Route("/metrics", _metrics, methods=["GET"]),
+    ]
+    if webhook is not None:
+        routes.append(Route(webhook.path, _telegram(webhook), methods=["POST"]))
+    return Starlette(routes=routes)
+
+
+async def _healthz(request: Request) -> Response:
+    return PlainTextResponse("ok\n")
+
+
+def _readyz(health: Health) -> Callable[[Request], Awaitable[Response]]:
+    async def readyz(request: Request) -> Response:
+        readiness = await health.readiness()
+        return JSONResponse(readiness.as_json(), status_code=200 if readiness.ready else 503)
+
+    return readyz
+
+
+async def _metrics(request: Request) -> Response:
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)
+
+
+def _telegram(webhook: Webhook) -> Callable[[Request], Awaitable[Response]]:
+    expected = webhook.secret.encode()
+
+    async def telegram(request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        # Checked before the body is read, in constant time: a caller without the secret
+        # learns nothing and changes nothing.
+        if not hmac.compare_digest(given, expected):
+            log.warning("webhook request without the right secret token refused")
+            return PlainTextResponse("forbidden\n", status_code=403)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return PlainTextResponse("body too large\n", status_code=413)
+        try:
+            data = json.loads(body)
+            if not isinstance(data, dict):
+                raise BadUpdate("not a JSON object")
+            await webhook.deliver(data)
+        except (ValueError, BadUpdate) as error:  # JSONDecodeError is a ValueError
+            log.warning("webhook body refused: %s", error)
+            return PlainTextResponse("bad update\n", status_code=400)
+        return Response(status_code=200)
+
+    return telegram
