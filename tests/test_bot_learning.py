@@ -335,10 +335,12 @@ async def test_two_people_confirming_at_the_same_time_are_both_counted(
     any_core: Core, team: list[Person], clock: FrozenClock
 ) -> None:
     knowledge = any_core.knowledge
-    first = next(hit.entry_id for hit in knowledge.search(team[3], VAGUE_RU))
+    first = (await knowledge.search(team[3], VAGUE_RU))[0].entry_id
     assert first != "have-supplier"
     await asyncio.gather(*(knowledge.pick(p, "have-supplier", VAGUE_RU) for p in team[:2]))
-    assert knowledge.found(team[3], VAGUE_RU, limit=3)[0].id == "have-supplier"  # inline mode
+    assert (await knowledge.found(team[3], VAGUE_RU, limit=3))[
+        0
+    ].id == "have-supplier"  # inline mode
     answer = await knowledge.answer(team[3], VAGUE_RU)
     assert answer.best is not None and answer.best.id == "have-supplier"
     assert first in [entry.id for entry in answer.others]

@@ -1,22 +1,31 @@
 """KnowledgeService on SQLite and PostgreSQL, and its CLI."""
 
+import asyncio
 import json
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.cli import main
+from bot.common.clock import FrozenClock
 from bot.common.errors import Forbidden, Invalid, NotFound
 from bot.container import Core
 from bot.knowledge.content import load_content
+from bot.knowledge.semantic import Semantic, VectorCache, Vectors
+from bot.knowledge.service import KnowledgeService
 from bot.people.service import Role
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 async def test_a_confirmed_answer_is_found_and_exported(any_core: Core, tmp_path: Path) -> None:
     await any_core.load_content()
     lead = await any_core.people.ensure_person(1, "Лида", Role.LEAD, "Урал")
     anna = await any_core.people.ensure_person(2, "Анна", Role.MANAGER, "Урал")
-    assert any_core.knowledge.search(anna, "как оформить отпуск за свой счёт") == []
+    assert await any_core.knowledge.search(anna, "как оформить отпуск за свой счёт") == []
     question, leads = await any_core.knowledge.ask_lead(anna, "как оформить отпуск за свой счёт")
     assert [p.name for p in leads] == ["Лида"]
     with pytest.raises(Forbidden):
@@ -29,7 +38,7 @@ async def test_a_confirmed_answer_is_found_and_exported(any_core: Core, tmp_path
         await any_core.knowledge.answer_question(lead, question.id, "ещё раз")
     entry = await any_core.knowledge.confirm(lead, question.id, accept=True)
     assert entry is not None
-    hits = any_core.knowledge.search(anna, "как оформить отпуск за свой счёт")
+    hits = await any_core.knowledge.search(anna, "как оформить отпуск за свой счёт")
     assert hits and hits[0].entry_id == entry.id
     written = await any_core.knowledge.export_new(tmp_path / "new")
     assert [p.name for p in written] == [f"{entry.id}.md"]
@@ -143,3 +152,50 @@ def test_content_check_reports_file_and_line(
     assert main(["content", "check"]) == 1
     out = capsys.readouterr().out
     assert "b.md:" in out
+
+
+class HeldQueries:
+    """An embedder whose query waits until the test lets it go from the event loop."""
+
+    name = "held"
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.released = threading.Event()
+
+    def queries(self, texts: Sequence[str]) -> Vectors:
+        self.entered.set()
+        if not self.released.wait(10):
+            raise AssertionError("the search held the event loop: nothing could let it go")
+        return self._vectors(texts)
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        return self._vectors(texts)
+
+    def documents(self, texts: Sequence[str]) -> Vectors:
+        return self._vectors(texts)
+
+    @staticmethod
+    def _vectors(texts: Sequence[str]) -> Vectors:
+        rows = [np.random.default_rng(len(text)).standard_normal(384) for text in texts]
+        matrix = np.asarray(rows, np.float32).reshape(len(texts), 384)
+        return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
+
+
+async def test_a_hybrid_search_leaves_the_event_loop_to_other_people(
+    core: Core, clock: FrozenClock
+) -> None:
+    """Embedding the query takes ~10 ms of the model's C code: it runs beside the event
+    loop, so another person's update is handled meanwhile (here: the loop lets it go)."""
+    embedder = HeldQueries()
+    semantic = Semantic(embedder, VectorCache(None))
+    service = KnowledgeService(core.db, [ROOT / "knowledge_base"], clock=clock, semantic=semantic)
+    await core.open_database()
+    await core.migrate()
+    await service.load()
+    embedder.entered.clear()  # only the question's own query counts
+    anna = await core.people.ensure_person(2, "Анна", Role.MANAGER, "Урал")
+    asking = asyncio.create_task(service.answer(anna, "клиент говорит дорого"))
+    assert await asyncio.to_thread(embedder.entered.wait, 10)
+    embedder.released.set()  # only a free event loop gets here before the query gives up
+    await asking

@@ -23,8 +23,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -320,7 +322,7 @@ class KnowledgeService:
         if not any(char.isalnum() for char in query):
             raise Invalid("kb.empty_query")
         index = self._index
-        hits = _search(index, query, kinds=kinds, limit=3, min_score=index.maybe_threshold)
+        hits = await _search(index, query, kinds=kinds, limit=3, min_score=index.maybe_threshold)
         sure, weak = self._learned.sort(query, hits, index.threshold)
         answers, candidates = self._entries_of(sure, kinds), self._entries_of(weak, kinds)
         if not answers:
@@ -337,23 +339,25 @@ class KnowledgeService:
         entries = [e for i in ids if (e := self._library.get(i)) is not None]
         return [e for e in entries if kinds is None or e.kind in kinds]
 
-    def _ranked(self, query: str, *, kinds: Collection[str] | None, limit: int) -> list[Entry]:
+    async def _ranked(
+        self, query: str, *, kinds: Collection[str] | None, limit: int
+    ) -> list[Entry]:
         """The index's best entries, re-ranked by what people taught it for this question."""
-        hits = _search(self._index, query, kinds=kinds, limit=limit)
+        hits = await _search(self._index, query, kinds=kinds, limit=limit)
         ranked = self._learned.rank(query, [hit.entry_id for hit in hits])
         return self._entries_of(ranked, kinds)[:limit]
 
-    def search(
+    async def search(
         self, actor: Person, query: str, *, kinds: Collection[str] | None = None, limit: int = 3
     ) -> list[Hit]:
         """Plain search, recording nothing (inline mode, tests)."""
         _member(actor)
-        return _search(self._index, query, kinds=kinds, limit=limit)
+        return await _search(self._index, query, kinds=kinds, limit=limit)
 
-    def found(self, actor: Person, query: str, *, limit: int) -> list[Entry]:
+    async def found(self, actor: Person, query: str, *, limit: int) -> list[Entry]:
         """The entries matching a query, best first (inline mode lists them)."""
         _member(actor)
-        return self._ranked(query, kinds=None, limit=limit) if query.strip() else []
+        return await self._ranked(query, kinds=None, limit=limit) if query.strip() else []
 
     def entry(self, actor: Person, entry_id: str) -> Entry:
         _member(actor)
@@ -643,7 +647,14 @@ class KnowledgeService:
         return row, asker
 
 
-def _search(
+# Hybrid searches run here, one at a time: embedding the query is ~10 ms of the model's C
+# code, which lets go of the GIL, so on the event loop it would hold up every other
+# person's update meanwhile. One thread, because an index (its stemmers and caches) is
+# read by one thread at a time; a word-only search (~1 ms) stays on the loop.
+_SEARCHING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
+
+
+async def _search(
     index: SearchIndex,
     query: str,
     *,
@@ -653,7 +664,12 @@ def _search(
 ) -> list[Hit]:
     """Every search of the service, timed (`voronka_search_seconds`) by its ranking."""
     with metrics.searching(hybrid=index.hybrid):
-        return index.search(query[:MAX_QUERY], kinds=kinds, limit=limit, min_score=min_score)
+        if not index.hybrid:
+            return index.search(query[:MAX_QUERY], kinds=kinds, limit=limit, min_score=min_score)
+        run = partial(
+            index.search, query[:MAX_QUERY], kinds=kinds, limit=limit, min_score=min_score
+        )
+        return await asyncio.get_running_loop().run_in_executor(_SEARCHING, run)
 
 
 def _member(actor: Person) -> None:

@@ -554,7 +554,8 @@ async def inline_query(update: Update, context: Ctx) -> None:
     query = update.inline_query
     assert query is not None
     results = []
-    for entry in context.core.knowledge.found(context.person, query.query, limit=INLINE_RESULTS):
+    found = await context.core.knowledge.found(context.person, query.query, limit=INLINE_RESULTS)
+    for entry in found:
         body = entry.body if not entry.is_branching else (entry.intro or entry.steps[0].text)
         text = fit(f"<b>{escape(entry.title)}</b>\n\n{to_telegram_html(body)}")
         results.append(
