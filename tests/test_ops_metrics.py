@@ -185,8 +185,8 @@ async def test_a_search_without_the_model_is_timed_as_lexical(
     await service.load()
     person = await core.people.ensure_person(77, "Анна", Role.MANAGER, "Продажи", "ru")
     with moved() as change:
-        hits = service.search(person, "дорого")
-        service.found(person, "дорого", limit=5)
+        hits = await service.search(person, "дорого")
+        await service.found(person, "дорого", limit=5)
     assert hits
     assert change.series("voronka_search_seconds_count") == {(("ranking", "lexical"),): 2}
 

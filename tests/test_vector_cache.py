@@ -218,7 +218,7 @@ async def test_a_restart_embeds_nothing_and_a_learned_phrasing_one_passage(
     await service.load()
     assert again.embedded == []
     lead = await core.people.ensure_person(1, "Лида", Role.LEAD, "Урал")
-    assert service.search(lead, "клиент говорит что дорого")
+    assert await service.search(lead, "клиент говорит что дорого")
     question = "заказчик жмётся по деньгам и тянет с ответом"
     vote = await service.feedback(lead, "price-too-high", up=True, query=question, asked=True)
     assert vote.status == Status.ACTIVE and vote.changed
