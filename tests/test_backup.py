@@ -4,6 +4,7 @@ restored, and the bot answers exactly as before; files that are not fit change n
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import sqlite3
 import sys
@@ -141,7 +142,8 @@ async def made_backup(voronka: Voronka, url: str) -> tuple[Path, bytes, list[str
     backup = voronka.tmp / "voronka.backup"
     code, out, err = await voronka("backup", "--out", str(backup))
     assert (code, err) == (0, "")
-    assert out == f"backed up 2 deals and 3 people to {backup} ({backup.stat().st_size} bytes)\n"
+    size = backup.stat().st_size
+    assert out == f"backed up 2 deals and 3 people to {backup.resolve()} ({size} bytes)\n"
     return backup, exported, before
 
 
@@ -156,9 +158,16 @@ async def test_a_restored_database_answers_exactly_as_before(
 
     await wipe(database_url)
     code, out, err = await voronka("restore", str(backup))
+    if make_url(database_url).get_backend_name() == "sqlite":
+        # The file is gone: as if run from another folder, where it would make a new one.
+        assert code == 1 and err.count("\n") == 1
+        assert f"there is no database at {(voronka.tmp / 'voronka.db').resolve()}" in err
+        assert "pass --force to restore into a new database there" in err
+        code, out, err = await voronka("restore", str(backup), "--force")
 
     assert (code, err) == (0, "")
     assert out.startswith("restored 2 deals and 3 people from ")
+    assert " into " in out
     assert await voronka.export() == exported
     core = open_core(voronka.tmp, database_url)
     try:
@@ -254,7 +263,7 @@ async def test_a_restore_migrates_a_backup_made_by_an_older_version(
     use_database(monkeypatch, url, tmp_path)
     voronka = Voronka(tmp_path, capsys)
 
-    code, _, err = await voronka("restore", str(old))
+    code, _, err = await voronka("restore", str(old), "--force")  # into a new database
 
     assert (code, err) == (0, "")
     with sqlite3.connect(tmp_path / "voronka.db") as restored:
@@ -427,6 +436,7 @@ async def test_a_table_newer_than_the_postgres_backup_does_not_outlive_its_resto
     engine = create_engine(postgres_database)
     async with engine.begin() as connection:
         await connection.execute(text("CREATE TABLE made_later (id integer PRIMARY KEY)"))
+    await dispose(engine)  # nobody else connected, or the restore is refused
 
     code, _, err = await voronka("restore", str(backup), "--force")
 
@@ -449,3 +459,27 @@ async def test_a_backup_of_a_database_that_is_not_there_says_where_it_looked(
     assert code == 1 and f"there is no database at {missing}" in err
     assert "VORONKA_DATABASE_URL" in err
     assert not missing.exists() and not (tmp_path / "v.backup").exists()
+
+
+@pytest.mark.postgres
+async def test_no_postgres_restore_while_others_are_connected(
+    postgres_database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A bot still running on the database would go on with what it holds: a worker, a
+    standby, or anyone else connected stops the restore until they are gone."""
+    use_database(monkeypatch, postgres_database, tmp_path)
+    voronka = Voronka(tmp_path, capsys)
+    backup = tmp_path / "pg.backup"
+    assert (await voronka("backup", "--out", str(backup)))[0] == 0
+    engine = create_engine(postgres_database)
+    async with engine.connect() as connection:  # a bot's session, left open
+        await connection.execute(text("SELECT 1"))
+        code, out, err = await voronka("restore", str(backup), "--force")
+    await dispose(engine)
+    assert (code, out) == (1, "") and err.count("\n") == 1
+    assert re.search(r"\d+ other sessions? (is|are) connected to", err), err
+    assert "Stop them first" in err
+    assert (await voronka("restore", str(backup), "--force"))[0] == 0  # alone now

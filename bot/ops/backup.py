@@ -32,7 +32,14 @@ from bot.common.startup import CannotStart
 from bot.db.migrate import alembic_config, upgrade
 from bot.db.session import create_engine, dispose
 from bot.db.sole import hold_sqlite_file
-from bot.ops.store import Database, Holdings, database_of, drop_tables_besides, holdings
+from bot.ops.store import (
+    Database,
+    Holdings,
+    database_of,
+    drop_tables_besides,
+    holdings,
+    other_sessions,
+)
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"  # the first bytes of a pg_dump custom-format archive
@@ -172,17 +179,34 @@ def restore(url: str, file: Path, *, force: bool) -> Holdings:
         raise BackupError(f"{file} is the database itself, not a backup: nothing was changed")
     tables = _check_sqlite_backup(file) if kind == "sqlite" else _check_pg_archive(file)
     if database.sqlite_file is not None:
+        if not database.sqlite_file.exists() and not force:
+            # Most likely run from another folder than the bot's: a relative path in
+            # VORONKA_DATABASE_URL counts from the current one, and would get a new database.
+            raise BackupError(
+                f"there is no database at {database.sqlite_file.resolve()} "
+                f"(VORONKA_DATABASE_URL {database.label}, from the folder {Path.cwd()}). Run "
+                "restore from the bot's folder, or pass --force to restore into a new "
+                "database there; nothing was changed"
+            )
         try:  # a running bot keeps people's dialogs in memory and would write over them
             hold_sqlite_file(url)
         except CannotStart as error:
             raise BackupError(
-                f"cannot restore: {error.problem}. Stop it first, then restore; nothing was changed"
+                f"{error.problem}. Stop it first, then restore; nothing was changed"
             ) from None
+    else:
+        others = _run(other_sessions(url))
+        if others:  # bots running on it would go on with what they hold, mixing old and new
+            raise BackupError(
+                f"{others} other {'session is' if others == 1 else 'sessions are'} connected to "
+                f"{database.label} (a voronka run, a standby, a webhook worker?). Stop them "
+                "first, then restore; nothing was changed"
+            )
     present = _run(holdings(url))
     if not present.empty and not force:
         raise BackupError(
-            f"the database ({database.label}) already holds {present.deals} deals and "
-            f"{present.people} people; restoring replaces all of it with {file}. "
+            f"the database ({database.label}) already holds {present.summary}; restoring "
+            f"replaces all of it with {file}. "
             "Pass --force to do so (nothing was changed)"
         )
     if database.sqlite_file is not None:

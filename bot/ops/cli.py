@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.common.logs import configure_logging
 from bot.config import Settings
 from bot.ops.backup import BackupError, backup, restore
+from bot.ops.store import database_of
 
 
 def add_ops_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,6 +36,14 @@ def add_ops_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     load.set_defaults(handler=cmd_restore)
 
 
+def _where(url: str) -> str:
+    """The database as a person finds it: an SQLite file by its absolute path."""
+    database = database_of(url)
+    if database.sqlite_file is not None:
+        return str(database.sqlite_file.resolve())
+    return database.label
+
+
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging("WARNING")
     try:
@@ -43,7 +52,7 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
         print(f"backup failed: {error}", file=sys.stderr)
         return 1
     size = args.out.stat().st_size
-    print(f"backed up {held.deals} deals and {held.people} people to {args.out} ({size} bytes)")
+    print(f"backed up {held.summary} to {args.out.resolve()} ({size} bytes)")
     return 0
 
 
@@ -55,7 +64,7 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
         print(f"restore refused: {error}", file=sys.stderr)
         return 1
     print(
-        f"restored {held.deals} deals and {held.people} people from {args.file}; "
+        f"restored {held.summary} from {args.file} into {_where(settings.db_url)}; "
         "the database is migrated and ready"
     )
     return 0

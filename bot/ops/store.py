@@ -38,6 +38,13 @@ class Holdings:
     def empty(self) -> bool:
         return self.deals == 0 and self.people == 0
 
+    @property
+    def summary(self) -> str:
+        """«1 deal and 3 people», for the commands' messages."""
+        deals = f"{self.deals} deal{'' if self.deals == 1 else 's'}"
+        people = f"{self.people} {'person' if self.people == 1 else 'people'}"
+        return f"{deals} and {people}"
+
 
 def database_of(url: str) -> Database:
     """The kind and address of the database a `VORONKA_DATABASE_URL` names."""
@@ -90,6 +97,23 @@ async def holdings(url: str) -> Holdings:
     try:
         async with outage_as_unavailable(), engine.connect() as connection:
             return await connection.run_sync(count)
+    finally:
+        await dispose(engine)
+
+
+async def other_sessions(url: str) -> int:
+    """PostgreSQL: how many other sessions are connected to this database (a running
+    `voronka run`, a standby, a webhook worker, or someone's psql)."""
+    engine = create_engine(url)
+    try:
+        async with outage_as_unavailable(), engine.connect() as connection:
+            found = await connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            return int(found.scalar_one())
     finally:
         await dispose(engine)
 
