@@ -20,6 +20,8 @@ from bot.common.money import CURRENCY_CODE
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DEFAULTS = Path(__file__).resolve().parent / "defaults"
 TELEGRAM_API_URL = "https://api.telegram.org"
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+_WEBHOOK_PORTS = frozenset({443, 80, 88, 8443})  # the ports Telegram posts webhooks to
 DEFAULT_HTTP_PORT = 8080
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
@@ -137,9 +139,22 @@ class Settings(BaseSettings):
     def _webhook_url(cls, value: str | None) -> str | None:
         if not value:
             return None
-        if not value.startswith(("https://", "http://")) or not urlsplit(value).hostname:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError(
                 "expected the public https:// URL Telegram calls, e.g. https://bot.example.com/tg"
+            )
+        if parts.hostname in _LOOPBACK:  # a Bot API stand-in on this machine, for trying it
+            return value
+        try:
+            port = parts.port or 443
+        except ValueError:
+            port = -1
+        if parts.scheme != "https" or port not in _WEBHOOK_PORTS:
+            raise ValueError(
+                "Telegram calls only https:// URLs on port 443, 80, 88 or 8443, e.g. "
+                "https://bot.example.com/tg (http:// only for 127.0.0.1 or localhost, when "
+                "trying the bot against a stand-in)"
             )
         return value
 

@@ -19,6 +19,11 @@ def test_webhook_mode_serves_on_8080_at_the_urls_path_unless_told_otherwise() ->
     )
 
 
+def test_a_webhook_url_on_this_machine_may_be_plain_http_on_any_port() -> None:
+    assert load_settings(webhook_url="http://127.0.0.1:18080/tg").webhook_path == "/tg"
+    assert load_settings(webhook_url="https://bot.example.com:8443/tg").webhook_path == "/tg"
+
+
 def test_polling_serves_http_only_when_a_port_is_set() -> None:
     assert load_settings().http_port_to_serve is None
     assert load_settings(http_port=9100).http_port_to_serve == 9100
@@ -29,6 +34,9 @@ def test_polling_serves_http_only_when_a_port_is_set() -> None:
     [
         ("webhook_url", "bot.example.com/tg", "VORONKA_WEBHOOK_URL"),
         ("webhook_url", "ftp://bot.example.com/tg", "VORONKA_WEBHOOK_URL"),
+        ("webhook_url", "http://bot.example.com/tg", "VORONKA_WEBHOOK_URL"),
+        ("webhook_url", "https://bot.example.com:9999/tg", "VORONKA_WEBHOOK_URL"),
+        ("webhook_url", "https://bot.example.com:x/tg", "VORONKA_WEBHOOK_URL"),
         ("webhook_secret", "with spaces", "VORONKA_WEBHOOK_SECRET"),
         ("webhook_secret", "x" * 257, "VORONKA_WEBHOOK_SECRET"),
         ("http_port", 70000, "VORONKA_HTTP_PORT"),

@@ -15,6 +15,7 @@ Telegram keeps them while nobody answers and delivers them later.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import socket
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,8 @@ from bot.tg.run import App, reach_telegram
 from bot.web.app import BadUpdate, Webhook, build_app
 from bot.web.health import Health
 from bot.web.server import HttpServer, bind
+
+log = logging.getLogger("voronka")
 
 USED_UPDATES = ("message", "edited_message", "callback_query", "inline_query", "my_chat_member")
 """The update types the handlers read (edits are told they are not applied); Telegram sends
@@ -85,10 +88,19 @@ async def _serve(
             webhook = Webhook(settings.webhook_path, secret, _deliverer(application))
             server = HttpServer(build_app(health, webhook), sock)
             await server.start()
+            host, port = sock.getsockname()[:2]
+            log.info(
+                "webhook mode: Telegram posts to %s; serving it, /healthz, /readyz and "
+                "/metrics on %s:%s",
+                settings.webhook_url,
+                host,
+                port,
+            )
             _stop_on_signals(server)
             await server.wait()
         finally:
             await application.stop()
+            log.info("stopped")
     finally:
         await application.shutdown()
 
@@ -125,5 +137,10 @@ def _deliverer(application: App) -> Callable[[dict[str, Any]], Awaitable[None]]:
 
 def _stop_on_signals(server: HttpServer) -> None:
     loop = asyncio.get_running_loop()
+
+    def stopping(number: int) -> None:
+        log.info("%s: stopping; finishing the updates in hand", signal.Signals(number).name)
+        server.request_stop()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, server.request_stop)
+        loop.add_signal_handler(sig, stopping, sig)

@@ -123,6 +123,9 @@ def test_telegram_is_told_the_webhook_and_people_are_answered(
     bot_process.process.send_signal(signal.SIGTERM)
     assert bot_process.process.wait(timeout=30) == 0
     assert not standin.calls_to("deleteWebhook")
+    log = bot_process.log_path.read_text()
+    assert f"webhook mode: Telegram posts to {webhook.url}" in log  # what an admin looks for
+    assert "SIGTERM: stopping" in log and "stopped" in log
 
 
 def test_a_post_without_the_right_secret_is_refused_and_changes_nothing(
