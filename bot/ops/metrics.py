@@ -56,6 +56,14 @@ NOTICES: Final = Counter(
     ("kind", "outcome"),
     registry=REGISTRY,
 )
+WEBHOOK_REFUSED: Final = Counter(
+    "voronka_webhook_refused",
+    "Posts to the webhook refused: without the right secret token (secret, 403), too big"
+    " (size, 413), or not an update (body, 400). Alert on secret: someone probing, or a"
+    " worker with another secret.",
+    ("reason",),
+    registry=REGISTRY,
+)
 SEARCH_SECONDS: Final = Histogram(
     "voronka_search_seconds",
     "Knowledge-base search time, by the ranking that answered (hybrid or lexical).",
@@ -118,6 +126,10 @@ def searching(*, hybrid: bool) -> Iterator[None]:
         yield
     finally:
         SEARCH_SECONDS.labels("hybrid" if hybrid else "lexical").observe(perf_counter() - started)
+
+
+def webhook_refused(reason: Literal["secret", "size", "body"]) -> None:
+    WEBHOOK_REFUSED.labels(reason=reason).inc()
 
 
 def exposition() -> tuple[bytes, str]:

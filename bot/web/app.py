@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.ops import metrics
 from bot.ops.metrics import exposition
 from bot.web.health import Health
 
@@ -81,9 +82,11 @@ def _telegram(webhook: Webhook) -> Callable[[Request], Awaitable[Response]]:
         # learns nothing and changes nothing.
         if not hmac.compare_digest(given, expected):
             log.warning("webhook request without the right secret token refused")
+            metrics.webhook_refused("secret")
             return PlainTextResponse("forbidden\n", status_code=403)
         body = await request.body()
         if len(body) > MAX_BODY:
+            metrics.webhook_refused("size")
             return PlainTextResponse("body too large\n", status_code=413)
         try:
             data = json.loads(body)
@@ -92,6 +95,7 @@ def _telegram(webhook: Webhook) -> Callable[[Request], Awaitable[Response]]:
             await webhook.deliver(data)
         except (ValueError, BadUpdate) as error:  # JSONDecodeError is a ValueError
             log.warning("webhook body refused: %s", error)
+            metrics.webhook_refused("body")
             return PlainTextResponse("bad update\n", status_code=400)
         return Response(status_code=200)
 
