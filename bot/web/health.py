@@ -93,7 +93,11 @@ class Health:
     def _content(self) -> Check:
         if self._core.knowledge.loaded:
             return Check("content", True, "knowledge base loaded")
-        return Check("content", False, "knowledge base not loaded yet")
+        return Check(
+            "content",
+            False,
+            "knowledge base not loaded yet (a polling standby loads it when it takes over)",
+        )
 
     async def _telegram_check(self) -> Check:
         async with self._telegram_lock:  # concurrent probes share one getMe
