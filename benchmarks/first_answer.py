@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     again: list[tuple[float, float]] = []
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as folder, running_standin(TOKEN) as standin:
-            bot = BotProcess(standin, Path(folder) / "data")
+            bot = BotProcess(standin, Path(folder) / "data", share_vectors=False)
             token = bot.invite("admin")["token"]
             fresh.append(first_answer(standin, bot, register=token))
             again.append(first_answer(standin, bot, register=None))

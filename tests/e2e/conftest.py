@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,10 @@ import pytest
 from tests.e2e.bot_api_standin import BotApiStandin, running_standin
 
 TOKEN = "987654321:AAE2E-voronka_token"
+# The shipped base's vectors, kept from the first bot process that built them and given to
+# every later one: each would otherwise spend ~5 s of CPU embedding the same texts, beside
+# the very updates a test is timing out on. What the cache does is tested elsewhere.
+SHARED_VECTORS = Path(tempfile.mkdtemp(prefix="voronka-e2e-vectors-"))
 
 
 def voronka_executable() -> str:
@@ -27,9 +32,12 @@ def voronka_executable() -> str:
 class BotProcess:
     """`voronka` commands against the stand-in, sharing one data folder."""
 
-    def __init__(self, standin: BotApiStandin, data_dir: Path) -> None:
+    def __init__(
+        self, standin: BotApiStandin, data_dir: Path, *, share_vectors: bool = True
+    ) -> None:
         self.standin = standin
         self.data_dir = data_dir
+        self.share_vectors = share_vectors
         self.env = {
             **os.environ,
             **standin.bot_env(),
@@ -55,7 +63,29 @@ class BotProcess:
         args = ["invite", "--role", role, "--json"] + (["--team", team] if team else [])
         return dict(json.loads(self.cli(*args).stdout))
 
+    def _vectors(self) -> Path:
+        return self.data_dir / "search-index"
+
+    def _take_shared_vectors(self) -> None:
+        if not self.share_vectors or self._vectors().exists():
+            return
+        shared = sorted(SHARED_VECTORS.glob("vectors-*.npz"))
+        if shared:
+            self._vectors().mkdir(parents=True)
+            for path in shared:
+                shutil.copy2(path, self._vectors() / path.name)
+
+    def _share_vectors(self) -> None:
+        """After the process ended: its vectors for the next ones, where it holds more."""
+        if not self.share_vectors:
+            return
+        for path in self._vectors().glob("vectors-*.npz"):
+            kept = SHARED_VECTORS / path.name
+            if not kept.exists() or kept.stat().st_size < path.stat().st_size:
+                shutil.copy2(path, kept)
+
     def start(self) -> None:
+        self._take_shared_vectors()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("w")
         self.process = subprocess.Popen(
@@ -105,6 +135,7 @@ class BotProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._share_vectors()
         return self.log_path.read_text() if self.log_path.exists() else ""
 
 
