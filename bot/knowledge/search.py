@@ -63,7 +63,7 @@ _RELATED = 50_000  # query words whose matching terms an index remembers
 # cosine over the base (an English query's cosines to Russian entries all sit lower),
 # stretched from _COS_LOW over _COS_SPAN to [0, 1]. The weights were picked on the two
 # tuning bases (tests/data/search_queries*.yaml, tests/data/tuning_domain), not held out:
-# the body added top-3 0.92 -> 0.95 and 0.84 -> 0.91 on their hard questions.
+# the body added top-3 0.92 -> 0.95 and 0.84 -> 0.93 on their hard questions.
 #
 # The fused score ranks; it does not say whether the best entry answers at all. A near
 # miss (a sales question the base lacks) gets as high a fused score as a paraphrase the
