@@ -6,7 +6,6 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from bot.cli import main
@@ -17,6 +16,7 @@ from bot.knowledge.content import load_content
 from bot.knowledge.semantic import Semantic, VectorCache, Vectors
 from bot.knowledge.service import KnowledgeService
 from bot.people.service import Role
+from tests.test_vector_cache import Fake
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,12 +154,11 @@ def test_content_check_reports_file_and_line(
     assert "b.md:" in out
 
 
-class HeldQueries:
-    """An embedder whose query waits until the test lets it go from the event loop."""
-
-    name = "held"
+class HeldQueries(Fake):
+    """A stand-in embedder whose query waits until the test lets it go from the event loop."""
 
     def __init__(self) -> None:
+        super().__init__("held")
         self.entered = threading.Event()
         self.released = threading.Event()
 
@@ -167,19 +166,7 @@ class HeldQueries:
         self.entered.set()
         if not self.released.wait(10):
             raise AssertionError("the search held the event loop: nothing could let it go")
-        return self._vectors(texts)
-
-    def passages(self, texts: Sequence[str]) -> Vectors:
-        return self._vectors(texts)
-
-    def documents(self, texts: Sequence[str]) -> Vectors:
-        return self._vectors(texts)
-
-    @staticmethod
-    def _vectors(texts: Sequence[str]) -> Vectors:
-        rows = [np.random.default_rng(len(text)).standard_normal(384) for text in texts]
-        matrix = np.asarray(rows, np.float32).reshape(len(texts), 384)
-        return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
+        return super().queries(texts)
 
 
 async def test_a_hybrid_search_leaves_the_event_loop_to_other_people(
