@@ -156,5 +156,5 @@ def build_core(settings: Settings, *, clock: Clock = system_clock) -> Core:
         reports=reports,
         conversations=ConversationsService(db, clock, sole_writer=sole_writer),
         deliveries=DeliveriesService(db, clock, sole_writer=sole_writer),
-        turns=ChatTurns(settings.db_url),
+        turns=ChatTurns(settings.db_url, webhook=settings.webhook_url is not None),
     )

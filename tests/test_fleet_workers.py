@@ -53,7 +53,13 @@ async def fleet(postgres_database: str, tmp_path: Path, clock: FrozenClock) -> A
     request = OfflineRequest()
     workers = []
     for name in ("a", "b"):
-        core = build_core(make_settings(tmp_path / name, postgres_database), clock=clock)
+        settings = make_settings(  # webhook workers: the mode whose updates take chat turns
+            tmp_path / name,
+            postgres_database,
+            webhook_url="https://bot.example.com/tg",
+            webhook_secret="s3cret",
+        )
+        core = build_core(settings, clock=clock)
         app = build_application(core, request=request, rate_limit=False, backoff=(0.0,) * 4)
         await core.load_content()
         await app.initialize()

@@ -6,8 +6,9 @@ would be answered as if the first had not happened (or refused as a conflict). S
 PostgreSQL an update is handled while holding its chat's lock in the database
 (`bot.db.leadership.ChatLocks`); the server grants a lock to those waiting in the order
 they asked, so updates are applied in the order they arrived, which is Telegram's order
-for one chat. One process polling handles updates one at a time anyway; there the lock
-costs one uncontended round trip each way. SQLite is one process: nothing to hold.
+for one chat. Only in webhook mode: when polling, one process has all updates and keeps
+each person's in order itself (`bot.tg.ordering`), so the lock would only add two round
+trips to every update. SQLite is one process: nothing to hold.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ WAIT_AT_MOST = 30.0  # seconds an update waits for the one before it in its chat
 
 
 class ChatTurns:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, webhook: bool) -> None:
         self._locks = (
             ChatLocks(database_url, size=LOCKS_AT_ONCE, wait=WAIT_AT_MOST)
-            if shared(database_url)
+            if webhook and shared(database_url)
             else None
         )
 
