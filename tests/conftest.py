@@ -8,6 +8,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,15 +54,21 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A fresh, migrated database on the server .ci/run started; skipped locally without one."""
+def postgres_server() -> str:
+    """The server .ci/run started; without one the test is skipped (and fails in CI)."""
     server = os.environ.get(POSTGRES_URL_VARIABLE)
     if not server:
         if os.environ.get("CI"):
             pytest.fail(f"{POSTGRES_URL_VARIABLE} is not set: CI must run the PostgreSQL tests")
         pytest.skip(f"set {POSTGRES_URL_VARIABLE} to run the PostgreSQL tests")
-    name = f"voronka_test_{uuid.uuid4().hex[:10]}"
+    return server
+
+
+@contextmanager
+def new_postgres_database(prefix: str) -> Iterator[str]:
+    """A database of its own on the test server, with no tables; dropped after."""
+    server = postgres_server()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin_url = make_url(server).set(database="postgres")
 
     async def execute(statement: str) -> None:
@@ -73,10 +80,25 @@ def postgres_database() -> Iterator[str]:
         await engine.dispose()
 
     run_in_thread(execute(f'CREATE DATABASE "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    _migrate(url)
-    yield url
-    run_in_thread(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        run_in_thread(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh, migrated database on the server .ci/run started; skipped locally without one."""
+    with new_postgres_database("voronka_test") as url:
+        _migrate(url)
+        yield url
+
+
+@pytest.fixture
+def empty_postgres_database() -> Iterator[str]:
+    """A database of the test's own with no tables: the processes under test migrate it."""
+    with new_postgres_database("voronka_empty") as url:
+        yield url
 
 
 async def _truncate(url: str) -> None:

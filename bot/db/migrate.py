@@ -8,10 +8,17 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Held for the migration's transaction (PostgreSQL's DDL is transactional): workers started
+# together migrate one after another, and those after the first find nothing left to do.
+# Advisory lock keys are per database; this is "migrate" in hex, apart from bot.db.leadership.
+MIGRATION_KEY = 0x6D696772617465
+_ONE_AT_A_TIME = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def alembic_config(url: str = "") -> Config:
@@ -22,7 +29,10 @@ def alembic_config(url: str = "") -> Config:
 
 
 async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest revision (a no-op when it is current)."""
+    """Bring the schema to the newest revision (a no-op when it is current).
+
+    On PostgreSQL one process at a time (see MIGRATION_KEY); SQLite has one process anyway
+    (`bot.db.sole`)."""
 
     def _upgrade(connection: Connection) -> None:
         config = alembic_config()
@@ -30,6 +40,8 @@ async def upgrade(engine: AsyncEngine) -> None:
         command.upgrade(config, "head")
 
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(_ONE_AT_A_TIME, {"key": MIGRATION_KEY})
         await connection.run_sync(_upgrade)
 
 

@@ -3,23 +3,16 @@ over when the first is killed (kill -9) or stopped (SIGTERM) (issue 14, items 3 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import os
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from bot.db.session import create_engine
-from tests.conftest import POSTGRES_URL_VARIABLE
 from tests.e2e.bot_api_standin import BotApiStandin
 from tests.e2e.conftest import BotProcess
 from tests.e2e.test_bot_process import say
@@ -39,34 +32,14 @@ STANDBY = "standby: another process is polling"
 TOOK_OVER = "took over polling"
 
 
-async def _admin(statement: str) -> None:
-    server = os.environ[POSTGRES_URL_VARIABLE]
-    admin = make_url(server).set(database="postgres").render_as_string(hide_password=False)
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as connection:
-        await connection.execute(text(statement))
-    await engine.dispose()
-
-
 @pytest.fixture
-def database() -> Iterator[str]:
-    """An empty database of this test's own on the test server (the bots migrate it)."""
-    server = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not server:
-        if os.environ.get("CI"):
-            pytest.fail(f"{POSTGRES_URL_VARIABLE} is not set: CI must run the PostgreSQL tests")
-        pytest.skip(f"set {POSTGRES_URL_VARIABLE} to run the PostgreSQL tests")
-    name = f"voronka_fleet_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture
-def pair(standin: BotApiStandin, tmp_path: Path, database: str) -> Iterator[list[BotProcess]]:
+def pair(
+    standin: BotApiStandin, tmp_path: Path, empty_postgres_database: str
+) -> Iterator[list[BotProcess]]:
+    """Two processes on an empty database of their own (they migrate it)."""
     processes = [BotProcess(standin, tmp_path / name) for name in ("a", "b")]
     for process in processes:
-        process.env["VORONKA_DATABASE_URL"] = database
+        process.env["VORONKA_DATABASE_URL"] = empty_postgres_database
         process.env["VORONKA_TIMEZONE"] = "UTC"
     yield processes
     for process in processes:
