@@ -15,8 +15,10 @@ for that chat (the reply, the card's edit, or the button's answer).
 Configurations: one process on SQLite, one on PostgreSQL, and two workers on PostgreSQL
 (two processes on their own ports; updates spread by chat id, as a proxy with a sticky
 hash would). The stand-in's own ceiling (sendMessage calls per second it serves, with the
-load generator in the same process as here) is measured in the same run, so the figures
-can be read against it. Without `--postgres`, the PostgreSQL rows are skipped.
+load generator in the same process as here, 8 and MAX_CONCURRENT calls at once) is measured
+in the same run, so the figures can be read against it; and each worker's `/metrics`, read
+before and after the window, says where an update's time went inside the bot (handling,
+Bot API calls, database connections). Without `--postgres`, the PostgreSQL rows are skipped.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ import httpx
 from bot.config import load_settings
 from bot.container import build_core
 from bot.people.service import Role
+from bot.tg.ordering import MAX_CONCURRENT
 from tests.e2e.bot_api_standin import BotApiStandin, running_standin
 from tests.e2e.conftest import TOKEN, voronka_executable
 
@@ -285,6 +288,7 @@ class Outcome:
     cpu_per_update_ms: float
     by_kind: dict[str, tuple[float, float]]
     calls: dict[str, int]
+    inside: dict[str, float]
 
 
 async def run_configuration(
@@ -321,13 +325,17 @@ async def run_configuration(
                 for worker in workers:
                     await wait_idle(worker)
                 results = Results()
+                pids = " ".join(str(w.process.pid) for w in workers)
+                print(f"measuring {name} for {args.seconds:.0f} s (bot pids {pids})", flush=True)
                 cpu_before = sum(cpu_seconds(w.process.pid) for w in workers)
                 calls_before = len(standin.calls)
+                scraped_before = [await scrape(client, w) for w in workers]
                 started = time.perf_counter()
                 until = started + args.seconds
                 pause = args.people / args.rate
                 await asyncio.gather(*(p.session(results, until, pause) for p in people))
                 elapsed = time.perf_counter() - started
+                scraped_after = [await scrape(client, w) for w in workers]
                 cpu = sum(cpu_seconds(w.process.pid) for w in workers) - cpu_before
                 calls = collections.Counter(method for method, _ in standin.calls[calls_before:])
             finally:
@@ -349,11 +357,44 @@ async def run_configuration(
         failures=results.failures,
         cpu_per_update_ms=cpu / max(len(latencies), 1) * 1000,
         calls=dict(calls.most_common()),
+        inside=inside_the_bot(scraped_before, scraped_after, len(latencies)),
         by_kind={
             kind: (percentile(sorted(v), 50) * 1000, percentile(sorted(v), 99) * 1000)
             for kind, v in results.latencies.items()
         },
     )
+
+
+async def scrape(client: httpx.AsyncClient, worker: Worker) -> dict[str, float]:
+    """The worker's `/metrics`: each sample's value, by name (labels summed)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    body = (await client.get(f"{worker.url}/metrics")).text
+    values: dict[str, float] = collections.defaultdict(float)
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            values[sample.name] += sample.value
+    return values
+
+
+def inside_the_bot(
+    before: list[dict[str, float]], after: list[dict[str, float]], updates: int
+) -> dict[str, float]:
+    """Where an update's time went, from the workers' own metrics over the window."""
+
+    def change(name: str) -> float:
+        return sum(a.get(name, 0.0) - b.get(name, 0.0) for b, a in zip(before, after, strict=True))
+
+    def mean_ms(histogram: str) -> float:
+        count = change(f"{histogram}_count")
+        return change(f"{histogram}_sum") / count * 1000 if count else float("nan")
+
+    return {
+        "handling ms": mean_ms("voronka_update_handling_seconds"),
+        "Bot API call ms": mean_ms("voronka_bot_api_seconds"),
+        "connection held ms": mean_ms("voronka_db_transaction_seconds"),
+        "connections per update": change("voronka_db_transaction_seconds_count") / max(updates, 1),
+    }
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -367,8 +408,9 @@ def percentile(values: list[float], p: float) -> float:
 # --- the stand-in's ceiling --------------------------------------------------------------
 
 
-async def standin_ceiling(seconds: float, concurrency: int = 8) -> float:
-    """sendMessage calls per second the stand-in answers, from this process, no bot."""
+async def standin_ceiling(seconds: float, concurrency: int) -> float:
+    """sendMessage calls per second the stand-in answers, from this process, no bot, with
+    `concurrency` calls in flight (the bot has up to MAX_CONCURRENT updates in progress)."""
     with running_standin(TOKEN, strict_chats=False) as standin:
         url = f"{standin.api_base_url}{TOKEN}/sendMessage"
         count = 0
@@ -433,8 +475,9 @@ def main() -> None:
     args = parser.parse_args()
     wanted = set(args.only or ["sqlite", "postgresql", "two"])
 
-    ceiling = asyncio.run(standin_ceiling(5.0))
-    print(f"stand-in ceiling: {ceiling:.0f} sendMessage calls/s", flush=True)
+    ceilings = {n: asyncio.run(standin_ceiling(4.0, n)) for n in (8, MAX_CONCURRENT)}
+    for n, ceiling in ceilings.items():
+        print(f"stand-in ceiling: {ceiling:.0f} sendMessage calls/s, {n} at once", flush=True)
     outcomes = []
     with (
         tempfile.TemporaryDirectory(prefix="voronka-load-") as folder,
@@ -461,6 +504,8 @@ def main() -> None:
             )
             per_update = {m: round(n / max(outcome.steps, 1), 2) for m, n in outcome.calls.items()}
             print(f"    Bot API calls per update: {per_update}", flush=True)
+            inside = ", ".join(f"{k} {v:.2f}" for k, v in outcome.inside.items())
+            print(f"    inside the bot (means): {inside}", flush=True)
             for kind, (p50, p99) in outcome.by_kind.items():
                 print(f"    {kind:12} p50 {p50:6.0f} ms  p99 {p99:6.0f} ms", flush=True)
     print()
@@ -472,7 +517,8 @@ def main() -> None:
             f"| {o.name} | {o.throughput:.0f} | {o.p50_ms:.0f} ms | {o.p99_ms:.0f} ms "
             f"| {o.cpu_per_update_ms:.1f} ms |"
         )
-    print(f"| Bot API stand-in alone (sendMessage) | {ceiling:.0f} | | | |")
+    for n, ceiling in ceilings.items():
+        print(f"| Bot API stand-in alone (sendMessage, {n} at once) | {ceiling:.0f} | | | |")
 
 
 if __name__ == "__main__":

@@ -100,6 +100,16 @@ async def test_a_text_move_is_one_ok_update_with_its_time_and_its_transactions(
     assert change.series(ERRORS) == {}
 
 
+async def test_each_bot_api_call_is_timed_under_its_method(harness: Harness) -> None:
+    _, anna = await harness.person(name="Анна")
+    await anna.send("/new Ромашка")
+    with moved() as change:
+        replies = await anna.send("Ромашка дальше")
+    calls = change.series("voronka_bot_api_seconds_count")
+    assert calls == {(("method", "sendMessage"),): len(replies)}
+    assert change.of("voronka_bot_api_seconds_sum", method="sendMessage") > 0
+
+
 async def test_a_stranger_refused_at_the_gate_is_counted_as_refused(harness: Harness) -> None:
     with moved() as change:
         russian = await harness.stranger("ru").send("/deals")

@@ -71,6 +71,14 @@ SEARCH_SECONDS: Final = Histogram(
     registry=REGISTRY,
     buckets=_SEARCH_BUCKETS,
 )
+BOT_API_SECONDS: Final = Histogram(
+    "voronka_bot_api_seconds",
+    "Bot API calls, from sending to Telegram's answer (each attempt), by method: a slow"
+    " Telegram, or a proxy in the way, shows here before it shows in the handling time.",
+    ("method",),
+    registry=REGISTRY,
+    buckets=_UPDATE_BUCKETS,
+)
 TRANSACTION_SECONDS: Final = Histogram(
     "voronka_db_transaction_seconds",
     "Time a database connection was held: one transaction, or one hot-path read.",
@@ -111,6 +119,17 @@ def update_handled(handler: str, outcome: str, seconds: float) -> None:
         ERRORS.labels("update").inc()
     elif outcome == "unavailable":
         ERRORS.labels("database").inc()
+
+
+_bot_api_series: dict[str, Histogram] = {}
+
+
+def bot_api_call(method: str, seconds: float) -> None:
+    """One Bot API call. `method` is the Bot API's name for it, from the client's code."""
+    series = _bot_api_series.get(method)
+    if series is None:
+        series = _bot_api_series[method] = BOT_API_SECONDS.labels(method)
+    series.observe(seconds)
 
 
 def notice(kind: str, outcome: NoticeOutcome) -> None:

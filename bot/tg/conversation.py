@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from telegram import Update
@@ -24,6 +25,7 @@ from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
 
 from bot.common import delivery
+from bot.ops import metrics
 from bot.tg import dialogs
 
 if TYPE_CHECKING:
@@ -161,17 +163,22 @@ class SavingRequest(BaseRequest):
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
         await _save()
+        # The method's name ends a call's URL; a file download's URL ends in its path.
+        name = url.rsplit("/", 1)[-1] if method == "POST" else "file"
         for attempt in range(len(self.backoff) + 1):
+            started = perf_counter()
             try:
                 code, payload = await self.inner.do_request(
                     url, method, request_data, read_timeout, write_timeout, connect_timeout,
                     pool_timeout,
                 )  # fmt: skip
             except NetworkError:  # TimedOut is one
+                metrics.bot_api_call(name, perf_counter() - started)
                 if attempt == len(self.backoff) or not _committed():
                     raise
                 pause = self.backoff[attempt]
             else:
+                metrics.bot_api_call(name, perf_counter() - started)
                 if not (code == 429 or code >= 500) or attempt == len(self.backoff):
                     return code, payload
                 if not _committed():
