@@ -3,6 +3,7 @@ same in the update metrics (`bot.ops.metrics`)."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -71,7 +72,28 @@ def trace_handler(handler: BaseHandler[Any, Any, Any]) -> BaseHandler[Any, Any, 
 class VoronkaApplication(Application[Any, Any, Any, Any, Any, Any]):
     """PTB's Application, timing each update. Never logs message text at INFO."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._awaited: dict[int, asyncio.Future[None]] = {}
+
+    def handled(self, update_id: int) -> asyncio.Future[None]:
+        """Done once the update `update_id`, queued after this call, has been handled
+        (answered, or given up on); the webhook waits for it before answering Telegram."""
+        waiter = self._awaited.get(update_id)
+        if waiter is None:  # one future for a delivery and its retry both in flight
+            waiter = self._awaited[update_id] = asyncio.get_running_loop().create_future()
+        return waiter
+
     async def process_update(self, update: object) -> None:
+        try:
+            await self._process(update)
+        finally:
+            if isinstance(update, Update):
+                waiter = self._awaited.pop(update.update_id, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+
+    async def _process(self, update: object) -> None:
         update = inbound.cleaned(update, self.bot)  # before anyone reads its text
         trace = Trace()
         token = _current.set(trace)

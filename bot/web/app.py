@@ -1,9 +1,10 @@
 """The ASGI app: the Telegram webhook (in webhook mode), `/healthz`, `/readyz`, `/metrics`.
 
 Telegram-free on purpose: the webhook route hands the decoded body to `Webhook.deliver`,
-which the Telegram side supplies (it queues the update and returns at once). Telegram waits
-for our answer before sending that chat's next update and retries on a timeout, so the
-answer is "200, queued", never "200, handled".
+which the Telegram side supplies (it queues the update and returns once it is handled, or
+after a few seconds: `bot.web.webhook.ANSWER_WITHIN`). Telegram waits for our answer before
+sending that chat's next update and retries when it gets none, so the 200 comes as soon as
+the update is safe, and never so late that Telegram gives up on it.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class Webhook:
     path: str
     secret: str
     deliver: Callable[[dict[str, Any]], Awaitable[None]]
-    """Queue one update (raises BadUpdate when it is not one); returns before handling."""
+    """Queue one update (raises BadUpdate when it is not one); returns once it is handled,
+    or when a slow one has been waited for long enough."""
 
 
 def build_app(health: Health, webhook: Webhook | None = None) -> Starlette:

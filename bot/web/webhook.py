@@ -3,8 +3,12 @@
 Following python-telegram-bot's "custom webhook bot" pattern: the Application is started
 without an Updater, our Starlette route puts each update on `Application.update_queue`, and
 uvicorn serves on the same event loop, so the engine, the Bot API client and the handlers
-are the ones the start-up checks opened. Handling runs after the 200: Telegram waits for
-the answer (and retries on a timeout), so it must not wait for the handler.
+are the ones the start-up checks opened. Telegram gets its 200 once the update has been
+handled, or after ANSWER_WITHIN seconds if that takes longer (Telegram retries a post it
+got no answer to, so it must not wait for a slow handler). Answering after handling means an
+update Telegram was told "done" is in the database, unless it had waited ANSWER_WITHIN: a
+process killed (kill -9, the machine lost) with updates queued behind a slow one loses none
+of those, since Telegram posts again what it got no 200 for, to whichever worker answers.
 
 On stop (SIGTERM, SIGINT) the server stops taking requests, those in flight finish, then the
 Application handles what is queued and stops. The webhook is left registered: with several
@@ -15,11 +19,12 @@ Telegram keeps them while nobody answers and delivers them later.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from telegram import Update
 from telegram.error import TelegramError
@@ -28,6 +33,7 @@ from bot.common.startup import CannotStart
 from bot.config import Settings
 from bot.container import Core
 from bot.tg.app import build_application
+from bot.tg.observe import VoronkaApplication
 from bot.tg.run import App, reach_telegram
 from bot.web.app import BadUpdate, Webhook, build_app
 from bot.web.health import Health
@@ -122,15 +128,25 @@ async def _set_webhook(application: App, settings: Settings, secret: str) -> Non
         ) from error
 
 
+ANSWER_WITHIN = 5.0
+"""Seconds Telegram waits at most for our 200: well within its timeout, and longer than all
+but the slowest updates (an offer's PDF takes about a second)."""
+
+
 def _deliverer(application: App) -> Callable[[dict[str, Any]], Awaitable[None]]:
     bot = application.bot
+    handled = cast(VoronkaApplication, application).handled
 
     async def deliver(data: dict[str, Any]) -> None:
         try:
             update = Update.de_json(data, bot)
         except (KeyError, TypeError, ValueError) as error:
             raise BadUpdate(f"not an update ({type(error).__name__}: {error})") from error
+        done = handled(update.update_id)
         await application.update_queue.put(update)
+        # shield: a timeout ends our wait, not the handling
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(done), ANSWER_WITHIN)
 
     return deliver
 

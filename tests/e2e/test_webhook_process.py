@@ -128,6 +128,35 @@ def test_telegram_is_told_the_webhook_and_people_are_answered(
     assert "SIGTERM: stopping" in log and "stopped" in log
 
 
+def test_a_worker_killed_with_an_update_still_waiting_gets_it_again_after_restart(
+    standin: BotApiStandin, bot_process: BotProcess, webhook: WebhookBot
+) -> None:
+    """Anna's first message is handled but its reply hangs; her second waits behind it.
+    kill -9 then: Telegram was told nothing about the second (the 200 comes once an update
+    is handled), so it posts it again to the restarted worker, and it is applied once."""
+    invite = bot_process.invite("manager", team="Урал")
+    webhook.start()
+    say(standin, ANNA, f"/start {invite['token']}", replies=2)
+    answered = len(standin.webhook_answers)
+    held = standin.hold_next("sendMessage")
+    standin.send_message(ANNA, "/new Фиалка", first_name="Anna")
+    standin.wait_until(
+        lambda: len(standin.webhook_answers) > answered or None, timeout=30, what="a 200"
+    )  # the first one's, after the bot waited for its hung reply as long as it does
+    standin.send_message(ANNA, "/new Ромашка", first_name="Anna")
+    time.sleep(1.0)  # posted by now, and queued in the bot behind the first one
+    bot_process.kill_now()
+    held.set()
+    assert all(status == 200 for _, status in standin.webhook_answers[: answered + 1])
+    before = standin.sent_count(ANNA)
+
+    webhook.start()
+    standin.wait_for_reply(ANNA, after=before + 1, timeout=30)  # «created», then the card
+    assert "Сделка создана: Ромашка" in str(standin.sent(ANNA)[before]["text"])
+    deals = say(standin, ANNA, "/deals")
+    assert deals.count("Ромашка") == 1 and deals.count("Фиалка") == 1  # none lost or doubled
+
+
 def test_a_post_without_the_right_secret_is_refused_and_changes_nothing(
     standin: BotApiStandin, bot_process: BotProcess, webhook: WebhookBot
 ) -> None:
