@@ -183,6 +183,7 @@ class Load:
         self.outbox: list[dict[str, Any]] = []
         self.waiting: dict[int, asyncio.Future[float]] = {}
         self.queries: dict[str, int] = {}
+        self.posters: dict[int, Poster] = {}
         standin.webhook_sink = self.outbox.append  # called in this thread (send_message)
         standin.call_listener = self._heard
 
@@ -200,24 +201,80 @@ class Load:
             future.set_result(at)
 
     async def deliver(self, chat: int) -> float:
-        """Post the update just made for `chat`; seconds until the bot's first call for it."""
+        """Post the update just made for `chat`; seconds until the bot's first call for it.
+
+        As Telegram does, a chat's next update is posted only once the bot has answered the
+        post of the one before (the bot answers once it has handled it); the person reads
+        the reply and types the next one meanwhile, so the pause is not held up by that.
+        """
         (update,) = self.outbox
         self.outbox.clear()
+        poster = self.posters.get(chat)
+        if poster is None:
+            poster = self.posters[chat] = Poster(self.workers[chat % len(self.workers)])
+        await poster.answered()
         future = self.loop.create_future()
         self.waiting[chat] = future
-        worker = self.workers[chat % len(self.workers)]
-        body = json.dumps(update).encode()
-        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
         started = time.perf_counter()
-        try:
-            answer = await self.client.post(f"{worker.url}{PATH}", content=body, headers=headers)
-        except (httpx.ReadError, httpx.RemoteProtocolError):
-            # A kept-alive connection closed by the server as it was reused: post again, as
-            # Telegram would (the bot handles an update id once).
-            answer = await self.client.post(f"{worker.url}{PATH}", content=body, headers=headers)
-        if answer.status_code != 200:
-            raise RuntimeError(f"webhook answered {answer.status_code}")
+        poster.post(json.dumps(update).encode())
         return await asyncio.wait_for(future, timeout=30) - started
+
+
+class Poster:
+    """One chat's webhook posts, on a kept-alive connection of its own.
+
+    Plain HTTP/1.1 over asyncio streams: httpx's pool, with 200 posts held open while the bot
+    handles them, took most of a core of the load generator and starved the bot of updates.
+    """
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._last: asyncio.Task[None] | None = None
+
+    def post(self, body: bytes) -> None:
+        self._last = asyncio.create_task(self._post(body))
+
+    async def answered(self) -> None:
+        """Until the last post was answered; raises what went wrong with it."""
+        if self._last is not None:
+            last, self._last = self._last, None
+            await last
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.answered()
+        if self._streams is not None:
+            self._streams[1].close()
+
+    async def _post(self, body: bytes) -> None:
+        head = (
+            f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{self.worker.port}\r\n"
+            f"Content-Type: application/json\r\nX-Telegram-Bot-Api-Secret-Token: {SECRET}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        for attempt in (1, 2):  # a kept-alive connection closed as it was reused: once more
+            try:
+                if self._streams is None:
+                    self._streams = await asyncio.open_connection("127.0.0.1", self.worker.port)
+                reader, writer = self._streams
+                writer.write(head + body)
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                status = int(status_line.split()[1])
+            except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
+                self._streams = None
+                if attempt == 2:
+                    raise
+                continue
+            if status != 200:
+                raise RuntimeError(f"webhook answered {status}")
+            return
 
 
 class Person:
@@ -251,7 +308,7 @@ class Person:
         for text in steps:
             try:
                 await self.say(text)
-            except (RuntimeError, TimeoutError, httpx.HTTPError) as error:
+            except (RuntimeError, TimeoutError, OSError, EOFError) as error:
                 print(f"warm-up: {self.user} {text!r}: {error!r}", file=sys.stderr, flush=True)
             await asyncio.sleep(self.random.uniform(1, 3))  # about 70 updates/s in all
 
@@ -269,7 +326,7 @@ class Person:
                 return
             try:
                 results.add(kind, await step())
-            except (RuntimeError, TimeoutError, LookupError, httpx.HTTPError):
+            except (RuntimeError, TimeoutError, LookupError, OSError, EOFError):
                 results.failures += 1
             await asyncio.sleep(self.random.uniform(0, 2 * pause))
 
@@ -314,8 +371,7 @@ async def run_configuration(
                 text=True,
             )
             workers.append(Worker(port, data_dir, process))
-        limits = httpx.Limits(max_connections=args.people, max_keepalive_connections=args.people)
-        async with httpx.AsyncClient(trust_env=False, limits=limits, timeout=30) as client:
+        async with httpx.AsyncClient(trust_env=False, timeout=30) as client:
             try:
                 for worker in workers:
                     await wait_ready(client, worker)
@@ -335,6 +391,7 @@ async def run_configuration(
                 pause = args.people / args.rate
                 await asyncio.gather(*(p.session(results, until, pause) for p in people))
                 elapsed = time.perf_counter() - started
+                await asyncio.gather(*(poster.close() for poster in load.posters.values()))
                 scraped_after = [await scrape(client, w) for w in workers]
                 cpu = sum(cpu_seconds(w.process.pid) for w in workers) - cpu_before
                 calls = collections.Counter(method for method, _ in standin.calls[calls_before:])
