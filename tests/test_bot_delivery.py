@@ -166,6 +166,32 @@ async def test_a_move_whose_answer_fails_at_first_is_confirmed_once(
     assert ru("common.error") not in [r.text for r in replies]
 
 
+async def test_a_reply_that_timed_out_after_reaching_telegram_is_not_sent_again(
+    harness: Harness,
+) -> None:
+    """Telegram carried out the send but its answer never came: a second send would show
+    the person the same confirmation twice (found by an outsider: a stale copy came last)."""
+    _, anna = await harness.person()
+    await anna.send("/new Фиалка")
+    before = len(harness.request.calls)
+    harness.request.time_out("sendMessage", reached=True)
+    await anna.send("фиалка дальше")
+    assert await _count(harness.core, StageTransition) == 2
+    moved = [text for text in _texts_sent(harness, before) if "Фиалка" in text]
+    assert len(moved) == 1
+
+
+async def test_a_reply_that_could_not_connect_is_sent_once_it_can(harness: Harness) -> None:
+    _, anna = await harness.person()
+    await anna.send("/new Фиалка")
+    before = len(harness.request.calls)
+    harness.request.time_out("sendMessage", reached=False)
+    replies = await anna.send("фиалка дальше")
+    assert await _count(harness.core, StageTransition) == 2
+    assert [r.text for r in replies if "Фиалка" in r.text] == [replies[0].text]
+    assert len([t for t in _texts_sent(harness, before) if "Фиалка" in t]) == 1
+
+
 async def test_a_move_whose_answer_never_gets_through_is_not_apologised_for(
     harness: Harness,
 ) -> None:

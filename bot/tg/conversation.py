@@ -20,6 +20,7 @@ from functools import partial
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from telegram import Update
 from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
@@ -134,8 +135,10 @@ class SavingRequest(BaseRequest):
     When an update has committed a change (`bot.common.delivery`), its confirmation must get
     through: the person would otherwise be told "try again" and do it twice. So a call that
     then fails with a timeout, a network error, a 5xx or a 429 is retried after the pauses of
-    `backoff` (a 429's own `retry_after`, when it is longer, up to MAX_RETRY_AFTER). Before
-    a commit nothing is retried here: the apology says to try again, and that is true.
+    `backoff` (a 429's own `retry_after`, when it is longer, up to MAX_RETRY_AFTER). Except
+    a new message that may have reached Telegram (a read timeout, a connection dropped after
+    sending): Telegram may carry it out late, and a second would show twice. Before a commit
+    nothing is retried here: the apology says to try again, and that is true.
     """
 
     def __init__(self, inner: BaseRequest, backoff: Sequence[float] = AFTER_COMMIT_BACKOFF) -> None:
@@ -172,11 +175,14 @@ class SavingRequest(BaseRequest):
                     url, method, request_data, read_timeout, write_timeout, connect_timeout,
                     pool_timeout,
                 )  # fmt: skip
-            except NetworkError:  # TimedOut is one
+            except NetworkError as error:  # TimedOut is one
                 metrics.bot_api_call(name, perf_counter() - started)
                 if attempt == len(self.backoff) or not _committed():
                     raise
+                if name.startswith(_CREATING) and _may_have_reached(error):
+                    raise  # sent again, it would show twice (the first may yet arrive)
                 pause = self.backoff[attempt]
+                cause = type(error.__cause__ or error).__name__
             else:
                 metrics.bot_api_call(name, perf_counter() - started)
                 if not (code == 429 or code >= 500) or attempt == len(self.backoff):
@@ -184,9 +190,24 @@ class SavingRequest(BaseRequest):
                 if not _committed():
                     return code, payload
                 pause = max(self.backoff[attempt], min(_retry_after(payload), MAX_RETRY_AFTER))
-            log.warning("Bot API %s failed after a commit; retrying in %.1f s", method, pause)
+                cause = f"HTTP {code}"
+            log.warning(
+                "Bot API %s failed after a commit (%s); retrying in %.1f s", name, cause, pause
+            )
             await asyncio.sleep(pause)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+# Calls that make a new message each time: repeating one that Telegram may have carried out
+# would show the person the same message twice.
+_CREATING = ("send", "forward", "copy")
+
+
+def _may_have_reached(error: NetworkError) -> bool:
+    """False only when the request cannot have reached Telegram: no connection was made."""
+    return not isinstance(
+        error.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+    )
 
 
 def _committed() -> bool:

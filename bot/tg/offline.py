@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from telegram import Update
+from telegram.error import TimedOut
 from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
@@ -84,12 +86,19 @@ class OfflineRequest(BaseRequest):
         self.outbox: list[BotMessage] = []  # sends and edits, in order
         self.blocked_chats: set[int] = set()
         self.failures: list[tuple[str, int]] = []  # (method, status) answered next, in order
+        self.timeouts: list[tuple[str, bool]] = []  # (method, reached Telegram) timed out next
         self._ids = itertools.count(1)
 
     def fail(self, method: str, status: int, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with `status` (429 asks to wait 0 s),
         as Telegram does when it is overloaded or the network between fails."""
         self.failures.extend([(method, status)] * times)
+
+    def time_out(self, method: str, *, reached: bool) -> None:
+        """Let the next call of `method` time out as PTB's client reports it: after the
+        request reached Telegram, which carried it out (`reached`, a read timeout), or
+        before it could connect (nothing was done)."""
+        self.timeouts.append((method, reached))
 
     @property
     def read_timeout(self) -> float | None:
@@ -125,6 +134,14 @@ class OfflineRequest(BaseRequest):
                 filename, content = value[0], value[1]
                 data = content if isinstance(content, bytes) else content.read()
                 files[part] = (filename or part, data)
+        timeout = next((t for t in self.timeouts if t[0] == name), None)
+        if timeout is not None:
+            self.timeouts.remove(timeout)
+            if not timeout[1]:
+                raise TimedOut("Timed out") from httpx.ConnectTimeout("connect timed out")
+            self.calls.append(ApiCall(name, params, files))
+            self._answer(name, params, files)  # Telegram did it; the answer never came
+            raise TimedOut("Timed out") from httpx.ReadTimeout("read timed out")
         self.calls.append(ApiCall(name, params, files))
         failure = next((f for f in self.failures if f[0] == name), None)
         if failure is not None:
