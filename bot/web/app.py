@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -75,16 +76,40 @@ async def _metrics(request: Request) -> Response:
     return Response(body, media_type=content_type)
 
 
+class _Once:
+    """True at most once in `seconds`: Telegram retries a refused post every few seconds."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._last = -seconds
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last < self._seconds:
+            return False
+        self._last = now
+        return True
+
+
 def _telegram(webhook: Webhook) -> Callable[[Request], Awaitable[Response]]:
     expected = webhook.secret.encode()
+    refusals = _Once(60.0)
 
     async def telegram(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
         # Checked before the body is read, in constant time: a caller without the secret
         # learns nothing and changes nothing.
         if not hmac.compare_digest(given, expected):
-            log.warning("webhook request without the right secret token refused")
             metrics.webhook_refused("secret")
+            if given and refusals.due():  # posts with a secret: Telegram's, most likely
+                log.error(
+                    "webhook posts come with another secret token, refused: another worker"
+                    " (or an earlier run) registered a different VORONKA_WEBHOOK_SECRET with"
+                    " Telegram. Give every worker the same secret, then restart one of them"
+                    " to register it again"
+                )
+            elif not given:
+                log.warning("webhook request without a secret token refused")
             return PlainTextResponse("forbidden\n", status_code=403)
         body = await request.body()
         if len(body) > MAX_BODY:

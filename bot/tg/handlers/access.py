@@ -14,6 +14,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
+from bot.common.errors import Unavailable
 from bot.tg import conversation, dialogs
 from bot.tg.context import Ctx
 from bot.tg.observe import mark
@@ -51,6 +52,12 @@ async def gate(update: Update, context: Ctx) -> None:
             await conversation.resume(context)
     except ApplicationHandlerStop:
         raise
+    except Unavailable as error:  # an outage is expected now and then: one line, no traceback
+        log.warning(
+            "update %s not handled, the database is unavailable: %s", update.update_id, error
+        )
+        await unavailable(update, context)
+        raise ApplicationHandlerStop from None
     except Exception:
         log.warning("could not tell who wrote update %s", update.update_id, exc_info=True)
         await unavailable(update, context)
