@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -179,3 +180,34 @@ def test_voronka_chat_explains_a_broken_database_in_one_line_too(tmp_path: Path)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert lines[0].startswith("Cannot start:") and "Traceback" not in result.stderr
+
+
+def test_sigterm_while_a_large_new_base_is_embedded_stops_within_10_s(
+    standin: BotApiStandin, tmp_path: Path
+) -> None:
+    """A new base of 400 entries takes the bundled model about half a minute to embed at
+    start, in the background (the word index answers meanwhile). A SIGTERM then must not
+    wait for that build: the process stops within 10 s (issue 14, item 4)."""
+    folder = tmp_path / "knowledge" / "objections"
+    folder.mkdir(parents=True)
+    for i in range(400):
+        (folder / f"entry-{i}.md").write_text(
+            f"---\nid: entry-{i}\nkind: objection\ntitle: Возражение {i}, клиент {i} сомневается\n"
+            f"aliases:\n  - сомнение номер {i}\n---\n"
+            f"Уточните, что именно смущает клиента {i}, и предложите пилот на месяц.\n",
+            encoding="utf-8",
+        )
+    bot = BotProcess(standin, tmp_path / "data", share_vectors=False)
+    bot.env["VORONKA_KNOWLEDGE_DIR"] = str(tmp_path / "knowledge")
+    bot.start()  # polling: the hybrid index is being built
+    assert bot.process is not None
+    bot.process.send_signal(signal.SIGTERM)
+    try:
+        assert bot.process.wait(timeout=10) == 0
+    finally:
+        if bot.process.poll() is None:
+            bot.process.kill()
+            bot.process.wait()
+    log = bot.log_path.read_text()
+    assert "content problem" not in log  # all 400 were read, and the build had begun
+    assert "knowledge base: 412 entries" in log  # with the 12 scripts of scripts_library/
