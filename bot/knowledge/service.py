@@ -649,10 +649,6 @@ class KnowledgeService:
         return row, asker
 
 
-# Hybrid searches run here, one at a time: embedding the query is ~10 ms of the model's C
-# code, which lets go of the GIL, so on the event loop it would hold up every other
-# person's update meanwhile. One thread, because an index (its stemmers and caches) is
-# read by one thread at a time; a word-only search (~1 ms) stays on the loop.
 def _on_own_thread(build: Callable[[], SearchIndex]) -> Awaitable[SearchIndex]:
     """Run an index build on a daemon thread of its own, off the event loop.
 
@@ -685,6 +681,10 @@ def _on_own_thread(build: Callable[[], SearchIndex]) -> Awaitable[SearchIndex]:
     return done
 
 
+# Hybrid searches run here, one at a time: embedding the query is ~10 ms of the model's C
+# code, which lets go of the GIL, so on the event loop it would hold up every other
+# person's update meanwhile. One thread, because an index (its stemmers and caches) is
+# read by one thread at a time; a word-only search (~1 ms) stays on the loop.
 _SEARCHING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
 
 
