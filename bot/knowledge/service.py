@@ -21,10 +21,8 @@ votes into the phrasing's state:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import threading
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -272,7 +270,7 @@ class KnowledgeService:
             await asyncio.shield(self._upgrade)
 
     async def _build(self, entries: Sequence[Entry]) -> SearchIndex:
-        return await _on_own_thread(partial(SearchIndex.build, entries, semantic=self._semantic))
+        return await asyncio.to_thread(SearchIndex.build, entries, semantic=self._semantic)
 
     async def _build_hybrid(self, library: ContentLibrary, learned: _Learned) -> None:
         """The hybrid index, built after a background load; dropped when a reload or a
@@ -647,38 +645,6 @@ class KnowledgeService:
         if actor.id == row.asker_id:
             raise Forbidden("kb.not_your_question")
         return row, asker
-
-
-def _on_own_thread(build: Callable[[], SearchIndex]) -> Awaitable[SearchIndex]:
-    """Run an index build on a daemon thread of its own, off the event loop.
-
-    Not the default executor: Python joins its threads when the process exits, so a stopping
-    bot (SIGTERM) would first finish a build that embeds a large new base, minutes of CPU.
-    A daemon thread ends with the process; what it had not embedded yet is embedded again at
-    the next start (the vectors on disk are only a cache).
-    """
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[SearchIndex] = loop.create_future()
-
-    def settle(result: SearchIndex | None, error: BaseException | None) -> None:
-        if done.cancelled():
-            return
-        if error is not None:
-            done.set_exception(error)
-        else:
-            assert result is not None
-            done.set_result(result)
-
-    def run() -> None:
-        try:
-            result, error = build(), None
-        except BaseException as raised:  # handed to the awaiting coroutine, as to_thread does
-            result, error = None, raised
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=run, name="index-build", daemon=True).start()
-    return done
 
 
 # Hybrid searches run here, one at a time: embedding the query is ~10 ms of the model's C
