@@ -176,7 +176,6 @@ class SavingRequest(BaseRequest):
                     pool_timeout,
                 )  # fmt: skip
             except NetworkError as error:  # TimedOut is one
-                metrics.bot_api_call(name, perf_counter() - started)
                 if attempt == len(self.backoff) or not _committed():
                     raise
                 if name.startswith(_CREATING) and _may_have_reached(error):
@@ -184,13 +183,14 @@ class SavingRequest(BaseRequest):
                 pause = self.backoff[attempt]
                 cause = type(error.__cause__ or error).__name__
             else:
-                metrics.bot_api_call(name, perf_counter() - started)
                 if not (code == 429 or code >= 500) or attempt == len(self.backoff):
                     return code, payload
                 if not _committed():
                     return code, payload
                 pause = max(self.backoff[attempt], min(_retry_after(payload), MAX_RETRY_AFTER))
                 cause = f"HTTP {code}"
+            finally:  # every attempt, answered or not
+                metrics.bot_api_call(name, perf_counter() - started)
             log.warning(
                 "Bot API %s failed after a commit (%s); retrying in %.1f s", name, cause, pause
             )
